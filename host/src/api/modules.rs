@@ -1,0 +1,90 @@
+//! Module routes: `/api/v1/tenants/{tenant}/modules/{instance}/{*path}` is
+//! handed to the module's `handle-request` with the path below the mount.
+
+use super::{ApiError, AppState};
+use crate::runtime::bindings::types;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tenants/{tenant}/modules/{instance}", any(handle_root))
+        .route("/api/v1/tenants/{tenant}/modules/{instance}/{*path}", any(handle))
+}
+
+async fn handle_root(
+    state: State<AppState>,
+    Path((tenant, instance)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    handle(state, Path((tenant, instance, String::new())), method, uri, headers, body).await
+}
+
+async fn handle(
+    State(state): State<AppState>,
+    Path((tenant, instance, path)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    state.authorize(&tenant, headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
+    let registry = state.registry();
+    let plugin = registry
+        .get(&tenant, &instance)
+        .ok_or_else(|| ApiError::NotFound(format!("module instance `{instance}`")))?
+        .clone();
+    let mut path = format!("/{path}");
+    if let Some(q) = uri.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let request = types::HttpRequest {
+        method: method.as_str().to_string(),
+        path,
+        // The caller's credentials are the host's business, not the module's.
+        headers: headers
+            .iter()
+            .filter(|(k, _)| *k != header::AUTHORIZATION && *k != header::COOKIE)
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect(),
+        body: body.to_vec(),
+    };
+    match plugin.handle_request(request).await? {
+        Ok(resp) => {
+            let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut out = (status, resp.body).into_response();
+            for (k, v) in resp.headers {
+                if let (Ok(k), Ok(v)) = (
+                    axum::http::HeaderName::try_from(k.as_str()),
+                    axum::http::HeaderValue::try_from(v.as_str()),
+                ) {
+                    out.headers_mut().insert(k, v);
+                }
+            }
+            Ok(out)
+        }
+        Err(e) => Err(business_error(e)),
+    }
+}
+
+fn business_error(e: types::Error) -> ApiError {
+    match e {
+        types::Error::InvalidInput(f) => ApiError::Invalid {
+            field: Some(f.field),
+            message: f.message,
+        },
+        types::Error::NotFound(m) => ApiError::NotFound(m),
+        other => ApiError::Invalid {
+            field: None,
+            message: format!("{other:?}"),
+        },
+    }
+}

@@ -1,0 +1,505 @@
+//! Operator configuration: tenants, the plugin instances each runs, their
+//! settings, grants, secrets and limits.
+//!
+//! The file is TOML and strict: an unknown key is an error that names the
+//! key, because a misspelt grant or limit that silently falls back to a
+//! default is how sandboxes get opened by accident. Secrets are references
+//! (environment variable or file) resolved at use, and never printed.
+
+use crate::plugins::manifest::CrmAccess;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Why the config was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax, a wrong type or an unknown key; toml names the key and line.
+    #[error("invalid config: {0}")]
+    Parse(String),
+    /// A value broke a rule.
+    #[error("invalid config: `{field}`: {message}")]
+    Field {
+        /// Dotted path to the value.
+        field: String,
+        /// The rule it broke.
+        message: String,
+    },
+    /// A secret reference could not be resolved.
+    #[error("secret `{name}`: {message}")]
+    Secret {
+        /// The secret's name.
+        name: String,
+        /// What went wrong (never the value).
+        message: String,
+    },
+}
+
+/// The whole operator config.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Process-wide settings.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Default limits for every plugin instance.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Tenants by id.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// Process-wide settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the HTTP API listens on.
+    pub listen: String,
+    /// `sqlite://path` (the embedded default) or `postgres://…`.
+    pub database: String,
+    /// Directory of plugin components (`*.wasm`).
+    pub plugin_dir: PathBuf,
+    /// Most plugin instances live at once (sizes the pooling allocator).
+    pub max_instances: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database: "sqlite://hamgam.db".into(),
+            plugin_dir: PathBuf::from("target/plugins"),
+            max_instances: 200,
+        }
+    }
+}
+
+/// Resource limits of one plugin instance. Every field may be overridden
+/// per instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// CPU deadline of one call into the plugin, in milliseconds of wasm
+    /// execution; a plugin past it is interrupted and its instance poisoned.
+    pub call_deadline_ms: u64,
+    /// Wall-clock ceiling of one call including host I/O, in milliseconds.
+    pub call_timeout_ms: u64,
+    /// Linear memory an instance may grow to, in MiB.
+    pub memory_mib: u64,
+    /// Largest HTTP response body a plugin may read, in MiB.
+    pub http_response_mib: u64,
+    /// Largest value in the key-value state, in KiB.
+    pub state_value_kib: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_deadline_ms: 5_000,
+            call_timeout_ms: 30_000,
+            memory_mib: 64,
+            http_response_mib: 16,
+            state_value_kib: 256,
+        }
+    }
+}
+
+/// Per-instance overrides of [`Limits`].
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    /// See [`Limits::call_deadline_ms`].
+    pub call_deadline_ms: Option<u64>,
+    /// See [`Limits::call_timeout_ms`].
+    pub call_timeout_ms: Option<u64>,
+    /// See [`Limits::memory_mib`].
+    pub memory_mib: Option<u64>,
+    /// See [`Limits::http_response_mib`].
+    pub http_response_mib: Option<u64>,
+    /// See [`Limits::state_value_kib`].
+    pub state_value_kib: Option<u64>,
+}
+
+impl Limits {
+    /// These limits with an instance's overrides applied.
+    pub fn with(self, o: &LimitOverrides) -> Limits {
+        Limits {
+            call_deadline_ms: o.call_deadline_ms.unwrap_or(self.call_deadline_ms),
+            call_timeout_ms: o.call_timeout_ms.unwrap_or(self.call_timeout_ms),
+            memory_mib: o.memory_mib.unwrap_or(self.memory_mib),
+            http_response_mib: o.http_response_mib.unwrap_or(self.http_response_mib),
+            state_value_kib: o.state_value_kib.unwrap_or(self.state_value_kib),
+        }
+    }
+}
+
+/// One customer.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Bearer token for this tenant's API.
+    pub api_token: Option<SecretRef>,
+    /// Plugin instances by name (one per ledger company, shop, channel…).
+    #[serde(default)]
+    pub instances: BTreeMap<String, InstanceConfig>,
+}
+
+/// One plugin instance of a tenant.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceConfig {
+    /// Plugin id (from its manifest).
+    pub plugin: String,
+    /// Version requirement (`0.1`, `=0.1.2`); newest match when absent.
+    pub version: Option<String>,
+    /// Off switch without deleting the section.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Plain settings the plugin reads with `config.get`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// Secrets by name, each a reference.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretRef>,
+    /// What the operator allows; intersected with the manifest.
+    #[serde(default)]
+    pub grants: Grants,
+    /// Overrides of the default limits.
+    #[serde(default)]
+    pub limits: LimitOverrides,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What the operator grants one instance.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Outbound URL patterns.
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// Let granted host names resolve to loopback or private addresses
+    /// (an on-premises ledger on the LAN). IP literals and `localhost`
+    /// named exactly in `http` are allowed without this.
+    #[serde(default)]
+    pub allow_private_network: bool,
+    /// Directory name (as declared) → real directory.
+    #[serde(default)]
+    pub files: BTreeMap<String, PathBuf>,
+    /// Key-value state.
+    #[serde(default)]
+    pub state: bool,
+    /// Database name (as declared) → connection.
+    #[serde(default)]
+    pub sql: BTreeMap<String, SqlGrant>,
+    /// CRM store access.
+    #[serde(default)]
+    pub crm: CrmAccess,
+    /// Device byte port.
+    pub port: Option<PortGrant>,
+}
+
+/// A database the operator lets an instance query.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlGrant {
+    /// Which server speaks at the other end.
+    pub backend: SqlBackendKind,
+    /// Connection string (ADO-style for SQL Server, URL for PostgreSQL),
+    /// a secret because it holds credentials.
+    pub connection: SecretRef,
+    /// Most rows one query may return.
+    #[serde(default = "default_max_rows")]
+    pub max_rows: u32,
+}
+
+fn default_max_rows() -> u32 {
+    10_000
+}
+
+/// SQL backends the host speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SqlBackendKind {
+    /// Microsoft SQL Server over TDS (Sepidar, Tadbir, Rahkaran…).
+    SqlServer,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A device port the operator opens for a driver.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortGrant {
+    /// `host:port` of a TCP-attached device (or a serial-over-TCP bridge).
+    pub tcp: Option<String>,
+    /// Path of a serial device (`/dev/ttyUSB0`) or pseudo-terminal.
+    pub serial: Option<PathBuf>,
+}
+
+/// A reference to a secret: `{ env = "NAME" }` or `{ file = "/path" }`.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub enum SecretRef {
+    /// Read from an environment variable.
+    Env(String),
+    /// Read from a file (trailing newline trimmed).
+    File(PathBuf),
+    /// A value given in code (the SDK test harness). Never accepted from a
+    /// config file: secrets there are always references.
+    #[serde(skip)]
+    Value(String),
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The reference itself is not secret, the value is: show where it
+        // comes from so operators can debug, never what it holds.
+        match self {
+            SecretRef::Env(name) => write!(f, "env:{name}"),
+            SecretRef::File(path) => write!(f, "file:{}", path.display()),
+            SecretRef::Value(_) => f.write_str("value:[redacted]"),
+        }
+    }
+}
+
+/// A resolved secret value. Its `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for handing to the plugin or a driver.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl SecretRef {
+    /// Resolve the reference now. `name` is only used in errors.
+    pub fn resolve(&self, name: &str) -> Result<Secret, ConfigError> {
+        match self {
+            SecretRef::Env(var) => std::env::var(var).map(Secret).map_err(|_| ConfigError::Secret {
+                name: name.into(),
+                message: format!("environment variable `{var}` is not set"),
+            }),
+            SecretRef::File(path) => std::fs::read_to_string(path)
+                .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
+                .map_err(|e| ConfigError::Secret {
+                    name: name.into(),
+                    message: format!("cannot read {}: {e}", path.display()),
+                }),
+            SecretRef::Value(v) => Ok(Secret(v.clone())),
+        }
+    }
+}
+
+impl Config {
+    /// Read and validate a config file. Relative paths inside it are taken
+    /// relative to the file's directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::parse(&text)?;
+        if let Some(dir) = path.parent() {
+            config.rebase(dir);
+        }
+        Ok(config)
+    }
+
+    /// Parse and validate config text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn rebase(&mut self, dir: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        fix(&mut self.server.plugin_dir);
+        if let Some(rest) = self.server.database.strip_prefix("sqlite://") {
+            let p = Path::new(rest);
+            if p.is_relative() && rest != ":memory:" {
+                self.server.database = format!("sqlite://{}", dir.join(p).display());
+            }
+        }
+        for tenant in self.tenants.values_mut() {
+            for instance in tenant.instances.values_mut() {
+                instance.grants.files.values_mut().for_each(fix);
+                for secret in instance.secrets.values_mut() {
+                    if let SecretRef::File(p) = secret {
+                        fix(p);
+                    }
+                }
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let field = |field: String, message: String| ConfigError::Field { field, message };
+        let l = &self.limits;
+        check_limits(l, "limits")?;
+        for (tenant_id, tenant) in &self.tenants {
+            if !is_slug(tenant_id) {
+                return Err(field(
+                    format!("tenants.{tenant_id}"),
+                    "tenant ids are 1–64 lowercase letters, digits or dashes".into(),
+                ));
+            }
+            for (name, inst) in &tenant.instances {
+                let at = format!("tenants.{tenant_id}.instances.{name}");
+                if !is_slug(name) {
+                    return Err(field(
+                        at,
+                        "instance names are 1–64 lowercase letters, digits or dashes".into(),
+                    ));
+                }
+                if let Some(req) = &inst.version {
+                    semver::VersionReq::parse(req).map_err(|e| {
+                        field(format!("{at}.version"), format!("not a version requirement: {e}"))
+                    })?;
+                }
+                for pattern in &inst.grants.http {
+                    crate::runtime::grants::UrlPattern::parse(pattern)
+                        .map_err(|m| field(format!("{at}.grants.http"), m))?;
+                }
+                if let Some(port) = &inst.grants.port
+                    && port.tcp.is_some() == port.serial.is_some()
+                {
+                    return Err(field(
+                        format!("{at}.grants.port"),
+                        "set exactly one of `tcp` or `serial`".into(),
+                    ));
+                }
+                check_limits(&self.limits.with(&inst.limits), &format!("{at}.limits"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every (tenant, instance) pair, in a stable order.
+    pub fn instances(&self) -> impl Iterator<Item = (&str, &str, &InstanceConfig)> {
+        self.tenants.iter().flat_map(|(t, tc)| {
+            tc.instances
+                .iter()
+                .map(move |(n, ic)| (t.as_str(), n.as_str(), ic))
+        })
+    }
+}
+
+fn check_limits(l: &Limits, at: &str) -> Result<(), ConfigError> {
+    let bad = |name: &str, message: &str| ConfigError::Field {
+        field: format!("{at}.{name}"),
+        message: message.into(),
+    };
+    if l.call_deadline_ms == 0 || l.call_deadline_ms > 3_600_000 {
+        return Err(bad("call_deadline_ms", "must be 1..=3600000"));
+    }
+    if l.call_timeout_ms < l.call_deadline_ms {
+        return Err(bad("call_timeout_ms", "must be at least call_deadline_ms"));
+    }
+    if l.memory_mib == 0 || l.memory_mib > 4096 {
+        return Err(bad("memory_mib", "must be 1..=4096"));
+    }
+    if l.http_response_mib == 0 || l.state_value_kib == 0 {
+        return Err(bad("http_response_mib", "size limits must be positive"));
+    }
+    Ok(())
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+[limits]
+memory_mib = 32
+[tenants.acme]
+api_token = { env = "ACME_TOKEN" }
+[tenants.acme.instances.shop]
+plugin = "hello-connector"
+settings = { base_url = "http://127.0.0.1:9000" }
+secrets = { api_key = { file = "key.txt" } }
+grants = { http = ["http://127.0.0.1:9000"], state = true }
+limits = { call_deadline_ms = 100 }
+"#;
+
+    #[test]
+    fn parses_and_applies_overrides() {
+        let c = Config::parse(SAMPLE).unwrap();
+        let inst = &c.tenants["acme"].instances["shop"];
+        let l = c.limits.with(&inst.limits);
+        assert_eq!((l.memory_mib, l.call_deadline_ms), (32, 100));
+        assert!(inst.enabled);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let bad = SAMPLE.replace("[limits]", "[limits]\nmemroy_mib = 3");
+        let err = Config::parse(&bad).unwrap_err().to_string();
+        assert!(err.contains("memroy_mib"), "{err}");
+        let bad = SAMPLE.replace("state = true", "state = true, netwrok = true");
+        let err = Config::parse(&bad).unwrap_err().to_string();
+        assert!(err.contains("netwrok"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let bad = SAMPLE.replace("call_deadline_ms = 100", "call_deadline_ms = 0");
+        let err = Config::parse(&bad).unwrap_err().to_string();
+        assert!(err.contains("tenants.acme.instances.shop.limits.call_deadline_ms"), "{err}");
+        let bad = SAMPLE.replace("http://127.0.0.1:9000\"]", "gopher:x\"]");
+        let err = Config::parse(&bad).unwrap_err().to_string();
+        assert!(err.contains("grants.http"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s");
+        std::fs::write(&f, "hunter2\n").unwrap();
+        let s = SecretRef::File(f).resolve("x").unwrap();
+        assert_eq!(s.expose(), "hunter2");
+        assert!(!format!("{s:?} {s}").contains("hunter2"));
+        let err = SecretRef::Env("HAMGAM_SURELY_UNSET_VAR".into()).resolve("pw").unwrap_err();
+        assert!(err.to_string().contains("HAMGAM_SURELY_UNSET_VAR"));
+    }
+}

@@ -1,0 +1,13 @@
+//! The Hamgam host: runs sandboxed WebAssembly plugins (ledger connectors,
+//! business modules, notifiers, device drivers) for many tenants.
+//!
+//! Floors, each using only those below it: `api` → `plugins` (manifests,
+//! registry) → `runtime` (engine, limits, capabilities, worlds) → `store`.
+//! See ARCHITECTURE.md at the repository root for the map.
+
+pub mod api;
+pub mod config;
+pub mod plugins;
+pub mod runtime;
+pub mod store;
+pub mod testing;

@@ -1,0 +1,178 @@
+//! What the host's imports reach: the stores behind `state`, the CRM store
+//! behind `hamgam:crm/store`, and the recorder every host call reports to.
+//!
+//! They are traits so that the same runtime serves production (SQL-backed)
+//! and the SDK's test harness (in memory, recording every call).
+
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Where a plugin instance's key-value state lives. Every method takes the
+/// scope explicitly; the runtime passes the calling instance's own, so a
+/// plugin cannot name another tenant's keys.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Value under `key` in `scope`.
+    async fn get(&self, scope: &Scope, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
+    /// Store `value` under `key` in `scope`.
+    async fn set(&self, scope: &Scope, key: &str, value: &[u8]) -> anyhow::Result<()>;
+    /// Remove `key` from `scope`.
+    async fn delete(&self, scope: &Scope, key: &str) -> anyhow::Result<()>;
+}
+
+/// Whose state: one plugin instance of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Scope {
+    /// Tenant id.
+    pub tenant: String,
+    /// Instance name within the tenant.
+    pub instance: String,
+}
+
+/// State kept in memory (tests, the SDK harness).
+#[derive(Debug, Default)]
+pub struct MemoryState {
+    map: Mutex<BTreeMap<(Scope, String), Vec<u8>>>,
+}
+
+#[async_trait]
+impl StateStore for MemoryState {
+    async fn get(&self, scope: &Scope, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(lock(&self.map).get(&(scope.clone(), key.to_string())).cloned())
+    }
+    async fn set(&self, scope: &Scope, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        lock(&self.map).insert((scope.clone(), key.to_string()), value.to_vec());
+        Ok(())
+    }
+    async fn delete(&self, scope: &Scope, key: &str) -> anyhow::Result<()> {
+        lock(&self.map).remove(&(scope.clone(), key.to_string()));
+        Ok(())
+    }
+}
+
+/// A record a module keeps in the CRM store (`hamgam:crm/store`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleRecord {
+    /// The module-defined type.
+    pub record_type: String,
+    /// Its id.
+    pub id: String,
+    /// JSON body.
+    pub body: String,
+}
+
+/// The CRM store as modules see it, scoped by tenant.
+#[async_trait]
+pub trait CrmStore: Send + Sync {
+    /// One module record.
+    async fn get_record(&self, tenant: &str, record_type: &str, id: &str) -> anyhow::Result<Option<ModuleRecord>>;
+    /// Insert or replace a module record.
+    async fn put_record(&self, tenant: &str, record: ModuleRecord) -> anyhow::Result<()>;
+    /// Records of a type whose id starts with `prefix`, ordered by id.
+    async fn list_records(&self, tenant: &str, record_type: &str, prefix: &str, limit: u32) -> anyhow::Result<Vec<ModuleRecord>>;
+    /// Publish an event.
+    async fn emit(&self, tenant: &str, source: &str, name: &str, payload: &str) -> anyhow::Result<()>;
+}
+
+/// A CRM store in memory (tests, the SDK harness).
+#[derive(Debug, Default)]
+pub struct MemoryCrm {
+    records: Mutex<BTreeMap<(String, String, String), ModuleRecord>>,
+    /// Events emitted, as (tenant, source, name, payload).
+    pub events: Mutex<Vec<(String, String, String, String)>>,
+}
+
+#[async_trait]
+impl CrmStore for MemoryCrm {
+    async fn get_record(&self, tenant: &str, record_type: &str, id: &str) -> anyhow::Result<Option<ModuleRecord>> {
+        Ok(lock(&self.records)
+            .get(&(tenant.into(), record_type.into(), id.into()))
+            .cloned())
+    }
+    async fn put_record(&self, tenant: &str, record: ModuleRecord) -> anyhow::Result<()> {
+        lock(&self.records).insert(
+            (tenant.into(), record.record_type.clone(), record.id.clone()),
+            record,
+        );
+        Ok(())
+    }
+    async fn list_records(&self, tenant: &str, record_type: &str, prefix: &str, limit: u32) -> anyhow::Result<Vec<ModuleRecord>> {
+        Ok(lock(&self.records)
+            .iter()
+            .filter(|((t, ty, id), _)| t == tenant && ty == record_type && id.starts_with(prefix))
+            .take(limit as usize)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+    async fn emit(&self, tenant: &str, source: &str, name: &str, payload: &str) -> anyhow::Result<()> {
+        lock(&self.events).push((tenant.into(), source.into(), name.into(), payload.into()));
+        Ok(())
+    }
+}
+
+/// One use of a capability by a plugin: the audit trail (P8) and what the
+/// SDK harness lets plugin authors assert on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCall {
+    /// Tenant id.
+    pub tenant: String,
+    /// Instance name.
+    pub instance: String,
+    /// Interface and function, e.g. `state.set`, `http.request`.
+    pub call: String,
+    /// What it touched (a key, a URL, a record id) — never a secret value.
+    pub detail: String,
+    /// Whether the host allowed it.
+    pub allowed: bool,
+}
+
+/// Receives every host call a plugin makes.
+pub trait CallRecorder: Send + Sync {
+    /// Record one call.
+    fn record(&self, call: HostCall);
+}
+
+/// Writes capability use to the `hamgam::audit` tracing target.
+#[derive(Debug, Default)]
+pub struct TracingRecorder;
+
+impl CallRecorder for TracingRecorder {
+    fn record(&self, c: HostCall) {
+        // Reads and log lines are frequent and harmless; only writes, network
+        // use and refusals go to the audit trail at info level.
+        let quiet = c.call.ends_with(".get") || c.call == "log" || c.call == "clock.now";
+        if !c.allowed {
+            tracing::warn!(target: "hamgam::audit", tenant = %c.tenant, instance = %c.instance, call = %c.call, detail = %c.detail, "capability denied");
+        } else if quiet {
+            tracing::trace!(target: "hamgam::audit", tenant = %c.tenant, instance = %c.instance, call = %c.call, detail = %c.detail, "capability used");
+        } else {
+            tracing::info!(target: "hamgam::audit", tenant = %c.tenant, instance = %c.instance, call = %c.call, detail = %c.detail, "capability used");
+        }
+    }
+}
+
+/// Keeps every call in memory (the SDK harness).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryRecorder {
+    calls: Arc<Mutex<Vec<HostCall>>>,
+}
+
+impl MemoryRecorder {
+    /// Calls recorded so far.
+    pub fn calls(&self) -> Vec<HostCall> {
+        lock(&self.calls).clone()
+    }
+}
+
+impl CallRecorder for MemoryRecorder {
+    fn record(&self, call: HostCall) {
+        lock(&self.calls).push(call);
+    }
+}
+
+/// Lock a mutex, recovering from poisoning: the data here are plain maps
+/// that a panicking holder cannot leave half-updated.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

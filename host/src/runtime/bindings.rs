@@ -1,0 +1,63 @@
+//! Host bindings, one `bindgen!` per world. The `module` world's bindings
+//! are generated first and own the shared packages (`hamgam:types`,
+//! `hamgam:platform`); the other worlds reuse them through `with:` so one
+//! Rust type stands for each WIT type across every world.
+
+/// `hamgam:plugins/module` — owns the shared types and platform imports.
+pub mod module {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "hamgam:plugins/module",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        require_store_data_send: true,
+    });
+}
+
+/// `hamgam:plugins/connector`.
+pub mod connector {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "hamgam:plugins/connector",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        require_store_data_send: true,
+        with: {
+            "hamgam:types": super::module::hamgam::types,
+            "hamgam:platform": super::module::hamgam::platform,
+        },
+    });
+}
+
+/// `hamgam:plugins/notifier`.
+pub mod notifier {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "hamgam:plugins/notifier",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        require_store_data_send: true,
+        with: {
+            "hamgam:types": super::module::hamgam::types,
+            "hamgam:platform": super::module::hamgam::platform,
+        },
+    });
+}
+
+/// `hamgam:plugins/device-driver`.
+pub mod device_driver {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "hamgam:plugins/device-driver",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        require_store_data_send: true,
+        with: {
+            "hamgam:types": super::module::hamgam::types,
+            "hamgam:platform": super::module::hamgam::platform,
+        },
+    });
+}
+
+pub use module::hamgam::types::types;
+pub use module::hamgam::platform as platform;

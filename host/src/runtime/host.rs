@@ -1,0 +1,435 @@
+//! The per-store data (`HostState`) and the host side of every import:
+//! platform (log, config, state, clock, sql), the CRM store, the device
+//! port, WASI and the filtered `wasi:http`.
+//!
+//! Every import checks the instance's effective capabilities first and
+//! reports to the call recorder, allowed or not.
+
+use super::backends::{HostCall, ModuleRecord};
+use super::bindings::module::hamgam::crm::store as crm;
+use super::bindings::device_driver::hamgam::hardware::port;
+use super::bindings::platform::{clock, config, log, sql, state};
+use super::bindings::types;
+use super::instance::InstanceContext;
+use super::port::PortConn;
+use crate::plugins::manifest::CrmAccess;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Result};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::bindings::http::types::ErrorCode;
+use wasmtime_wasi_http::types::{HostFutureIncomingResponse, OutgoingRequestConfig};
+use wasmtime_wasi_http::{HttpResult, WasiHttpCtx, WasiHttpView};
+
+/// What a store carries: the instance's context, WASI state and the
+/// meters the runtime reads after a call.
+pub struct HostState {
+    pub(crate) ctx: Arc<InstanceContext>,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    /// Epoch ticks of wasm execution left in the current call.
+    pub(crate) ticks_left: u64,
+    /// Set when the memory limiter refused growth, so a following trap is
+    /// reported as a memory-limit hit rather than a generic crash.
+    pub(crate) memory_refused: Option<usize>,
+    port: Option<PortConn>,
+}
+
+impl HostState {
+    pub(crate) fn new(ctx: Arc<InstanceContext>) -> anyhow::Result<Self> {
+        let mut wasi = WasiCtx::builder();
+        // Plugin panics print to stderr: keep them visible in the host log.
+        wasi.inherit_stderr();
+        for (name, dir) in &ctx.effective.files {
+            std::fs::create_dir_all(dir)?;
+            wasi.preopened_dir(
+                dir,
+                format!("/{name}"),
+                wasmtime_wasi::DirPerms::all(),
+                wasmtime_wasi::FilePerms::all(),
+            )?;
+        }
+        let port = ctx.effective.port.clone().map(PortConn::new);
+        Ok(HostState {
+            ctx,
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            ticks_left: 0,
+            memory_refused: None,
+            port,
+        })
+    }
+
+    fn record(&self, call: &str, detail: impl Into<String>, allowed: bool) {
+        self.ctx.services.recorder.record(HostCall {
+            tenant: self.ctx.scope.tenant.clone(),
+            instance: self.ctx.scope.instance.clone(),
+            call: call.to_string(),
+            detail: detail.into(),
+            allowed,
+        });
+    }
+
+    fn denied(&self, call: &str, detail: &str, why: String) -> types::Error {
+        self.record(call, detail, false);
+        types::Error::Denied(why)
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn ctx(&mut self) -> &mut WasiHttpCtx {
+        &mut self.http
+    }
+
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    fn send_request(
+        &mut self,
+        request: hyper::Request<wasmtime_wasi_http::body::HyperOutgoingBody>,
+        config: OutgoingRequestConfig,
+    ) -> HttpResult<HostFutureIncomingResponse> {
+        let uri = request.uri().clone();
+        let scheme = uri.scheme_str().unwrap_or("http").to_string();
+        let Some(host) = uri.host().map(|h| h.trim_matches(['[', ']']).to_string()) else {
+            self.record("http.request", uri.to_string(), false);
+            return Err(ErrorCode::HttpRequestUriInvalid.into());
+        };
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+        let target = format!("{} {uri}", request.method());
+        let named_exactly = match self.ctx.effective.check_destination(&scheme, &host, port) {
+            Ok(named) => named,
+            Err(why) => {
+                tracing::warn!(tenant = %self.ctx.scope.tenant, instance = %self.ctx.scope.instance, %why, "outbound request denied");
+                self.record("http.request", format!("{target}: {why}"), false);
+                return Err(ErrorCode::HttpRequestDenied.into());
+            }
+        };
+        let ctx = self.ctx.clone();
+        let handle = wasmtime_wasi::runtime::spawn(async move {
+            // Check where the name actually points before connecting: a
+            // granted name must not lead to loopback or the LAN unless the
+            // operator said so. (The connection re-resolves; a rebinding
+            // DNS server could still race this check. Pinning the address
+            // needs our own connector and is tracked in ARCHITECTURE.md.)
+            let addrs = match tokio::net::lookup_host((host.as_str(), port)).await {
+                Ok(a) => a.collect::<Vec<_>>(),
+                Err(e) => {
+                    ctx.record_http(&target, false, &format!("dns: {e}"));
+                    return Ok(Err(ErrorCode::DnsError(
+                        wasmtime_wasi_http::bindings::http::types::DnsErrorPayload {
+                            rcode: Some(e.to_string()),
+                            info_code: None,
+                        },
+                    )));
+                }
+            };
+            for addr in &addrs {
+                if let Err(why) = ctx.effective.check_address(&host, addr.ip(), named_exactly) {
+                    tracing::warn!(tenant = %ctx.scope.tenant, instance = %ctx.scope.instance, %why, "outbound request denied");
+                    ctx.record_http(&target, false, &why.to_string());
+                    return Ok(Err(ErrorCode::HttpRequestDenied));
+                }
+            }
+            ctx.record_http(&target, true, "");
+            Ok(wasmtime_wasi_http::types::default_send_request_handler(request, config).await)
+        });
+        Ok(HostFutureIncomingResponse::pending(handle))
+    }
+}
+
+impl ResourceLimiter for HostState {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+        let cap = self.ctx.memory_cap_bytes();
+        if desired > cap {
+            self.memory_refused = Some(desired);
+            tracing::warn!(tenant = %self.ctx.scope.tenant, instance = %self.ctx.scope.instance, current, desired, cap, "memory limit hit");
+            // Refusing with an error traps at once; returning Ok(false)
+            // would hand the guest a failed grow, which Rust guests turn
+            // into an abort anyway, with a less clear message.
+            anyhow::bail!(super::error::LimitHit::Memory { cap_bytes: cap });
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    async fn log(&mut self, level: log::Level, message: String) -> Result<()> {
+        let (tenant, instance, plugin) = (
+            &self.ctx.scope.tenant,
+            &self.ctx.scope.instance,
+            &self.ctx.plugin_id,
+        );
+        // Keep one plugin from flooding the log with megabyte lines.
+        let message: String = message.chars().take(4096).collect();
+        match level {
+            log::Level::Trace => tracing::trace!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}"),
+            log::Level::Info => tracing::info!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}"),
+            log::Level::Error => tracing::error!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}"),
+        }
+        self.record("log", message, true);
+        Ok(())
+    }
+}
+
+impl config::Host for HostState {
+    async fn get(&mut self, key: String) -> Result<Option<String>> {
+        self.record("config.get", key.clone(), true);
+        Ok(self.ctx.settings.get(&key).cloned())
+    }
+
+    async fn all(&mut self) -> Result<Vec<(String, String)>> {
+        self.record("config.all", "", true);
+        Ok(self
+            .ctx
+            .settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    async fn secret(&mut self, name: String) -> Result<Result<String, types::Error>> {
+        if !self.ctx.effective.secrets.contains(&name) {
+            return Ok(Err(self.denied(
+                "config.secret",
+                &name,
+                format!("secret `{name}` is not declared in the plugin manifest"),
+            )));
+        }
+        let Some(reference) = self.ctx.secrets.get(&name) else {
+            return Ok(Err(self.denied(
+                "config.secret",
+                &name,
+                format!("secret `{name}` is not configured for this instance"),
+            )));
+        };
+        match reference.resolve(&name) {
+            Ok(secret) => {
+                self.record("config.secret", name, true);
+                Ok(Ok(secret.expose().to_string()))
+            }
+            Err(e) => {
+                self.record("config.secret", name, false);
+                Ok(Err(types::Error::Unavailable(e.to_string())))
+            }
+        }
+    }
+}
+
+impl state::Host for HostState {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>> {
+        if !self.ctx.effective.state {
+            self.record("state.get", key, false);
+            return Ok(None);
+        }
+        self.record("state.get", key.clone(), true);
+        self.ctx.services.state.get(&self.ctx.scope, &key).await
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<Result<(), types::Error>> {
+        if !self.ctx.effective.state {
+            return Ok(Err(self.denied("state.set", &key, "state is not granted to this instance".into())));
+        }
+        if key.is_empty() || key.len() > 512 {
+            return Ok(Err(invalid("key", "must be 1–512 bytes")));
+        }
+        let max = self.ctx.limits.state_value_kib as usize * 1024;
+        if value.len() > max {
+            return Ok(Err(invalid("value", &format!("must be at most {max} bytes"))));
+        }
+        self.record("state.set", key.clone(), true);
+        self.ctx.services.state.set(&self.ctx.scope, &key, &value).await?;
+        Ok(Ok(()))
+    }
+
+    async fn delete(&mut self, key: String) -> Result<Result<(), types::Error>> {
+        if !self.ctx.effective.state {
+            return Ok(Err(self.denied("state.delete", &key, "state is not granted to this instance".into())));
+        }
+        self.record("state.delete", key.clone(), true);
+        self.ctx.services.state.delete(&self.ctx.scope, &key).await?;
+        Ok(Ok(()))
+    }
+}
+
+impl clock::Host for HostState {
+    async fn now(&mut self) -> Result<types::Timestamp> {
+        let now = self.ctx.services.clock.now();
+        Ok(types::Timestamp {
+            seconds: now.timestamp(),
+            nanoseconds: now.timestamp_subsec_nanos(),
+        })
+    }
+}
+
+impl sql::Host for HostState {
+    async fn query(
+        &mut self,
+        database: String,
+        statement: String,
+        params: Vec<sql::Value>,
+    ) -> Result<Result<sql::Rows, types::Error>> {
+        let Some(grant) = self.ctx.effective.sql.get(&database).cloned() else {
+            return Ok(Err(self.denied(
+                "sql.query",
+                &database,
+                format!("database `{database}` is not granted to this instance"),
+            )));
+        };
+        self.record("sql.query", format!("{database}: {}", first_line(&statement)), true);
+        Ok(self.ctx.services.sql.query(&database, &grant, &statement, params).await)
+    }
+}
+
+impl crm::Host for HostState {
+    async fn get(&mut self, kind: types::EntityKind, id: String) -> Result<Result<Option<crm::StoredEntity>, types::Error>> {
+        if self.ctx.effective.crm < CrmAccess::Read {
+            return Ok(Err(self.denied("crm.get", &id, "CRM read access is not granted".into())));
+        }
+        self.record("crm.get", format!("{kind:?} {id}"), true);
+        // Entities arrive with the CRM core; until then modules see none.
+        Ok(Ok(None))
+    }
+
+    async fn put(&mut self, kind: types::EntityKind, id: Option<String>, _entity: types::Entity) -> Result<Result<String, types::Error>> {
+        if self.ctx.effective.crm < CrmAccess::ReadWrite {
+            return Ok(Err(self.denied("crm.put", &format!("{kind:?}"), "CRM write access is not granted".into())));
+        }
+        self.record("crm.put", format!("{kind:?} {}", id.unwrap_or_default()), false);
+        Ok(Err(types::Error::Unsupported(
+            "writing CRM entities from modules is not available in this host version".into(),
+        )))
+    }
+
+    async fn get_record(&mut self, record_type: String, id: String) -> Result<Result<Option<crm::ModuleRecord>, types::Error>> {
+        if self.ctx.effective.crm < CrmAccess::Read {
+            return Ok(Err(self.denied("crm.get-record", &id, "CRM read access is not granted".into())));
+        }
+        self.record("crm.get-record", format!("{record_type}/{id}"), true);
+        let found = self
+            .ctx
+            .services
+            .crm
+            .get_record(&self.ctx.scope.tenant, &record_type, &id)
+            .await?;
+        Ok(Ok(found.map(|r| crm::ModuleRecord {
+            record_type: r.record_type,
+            id: r.id,
+            body: r.body,
+        })))
+    }
+
+    async fn put_record(&mut self, item: crm::ModuleRecord) -> Result<Result<(), types::Error>> {
+        if self.ctx.effective.crm < CrmAccess::ReadWrite {
+            return Ok(Err(self.denied("crm.put-record", &item.id, "CRM write access is not granted".into())));
+        }
+        if item.id.is_empty() || item.id.len() > 256 {
+            return Ok(Err(invalid("id", "must be 1–256 bytes")));
+        }
+        if serde_json::from_str::<serde_json::Value>(&item.body).is_err() {
+            return Ok(Err(invalid("body", "must be JSON")));
+        }
+        self.record("crm.put-record", format!("{}/{}", item.record_type, item.id), true);
+        self.ctx
+            .services
+            .crm
+            .put_record(
+                &self.ctx.scope.tenant,
+                ModuleRecord {
+                    record_type: item.record_type,
+                    id: item.id,
+                    body: item.body,
+                },
+            )
+            .await?;
+        Ok(Ok(()))
+    }
+
+    async fn list_records(&mut self, record_type: String, prefix: String, limit: u32) -> Result<Result<Vec<crm::ModuleRecord>, types::Error>> {
+        if self.ctx.effective.crm < CrmAccess::Read {
+            return Ok(Err(self.denied("crm.list-records", &record_type, "CRM read access is not granted".into())));
+        }
+        self.record("crm.list-records", format!("{record_type}/{prefix}*"), true);
+        let rows = self
+            .ctx
+            .services
+            .crm
+            .list_records(&self.ctx.scope.tenant, &record_type, &prefix, limit.min(1000))
+            .await?;
+        Ok(Ok(rows
+            .into_iter()
+            .map(|r| crm::ModuleRecord {
+                record_type: r.record_type,
+                id: r.id,
+                body: r.body,
+            })
+            .collect()))
+    }
+
+    async fn emit(&mut self, name: String, payload: String) -> Result<Result<(), types::Error>> {
+        if self.ctx.effective.crm < CrmAccess::ReadWrite {
+            return Ok(Err(self.denied("crm.emit", &name, "CRM write access is not granted".into())));
+        }
+        self.record("crm.emit", name.clone(), true);
+        self.ctx
+            .services
+            .crm
+            .emit(&self.ctx.scope.tenant, &self.ctx.plugin_id, &name, &payload)
+            .await?;
+        Ok(Ok(()))
+    }
+}
+
+impl port::Host for HostState {
+    async fn write(&mut self, bytes: Vec<u8>) -> Result<Result<u32, types::Error>> {
+        let Some(port) = self.port.as_mut() else {
+            return Ok(Err(self.denied("port.write", "", "no device port is granted".into())));
+        };
+        let result = port.write(&bytes).await;
+        self.record("port.write", format!("{} bytes", bytes.len()), result.is_ok());
+        Ok(result)
+    }
+
+    async fn read(&mut self, max: u32, timeout_ms: u32) -> Result<Result<Vec<u8>, types::Error>> {
+        let Some(port) = self.port.as_mut() else {
+            return Ok(Err(self.denied("port.read", "", "no device port is granted".into())));
+        };
+        let result = port.read(max.min(64 * 1024) as usize, timeout_ms.min(60_000)).await;
+        self.record("port.read", format!("max {max}"), result.is_ok());
+        Ok(result)
+    }
+}
+
+fn invalid(field: &str, message: &str) -> types::Error {
+    types::Error::InvalidInput(types::FieldError {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+fn first_line(s: &str) -> &str {
+    let line = s.trim().lines().next().unwrap_or("");
+    line.get(..line.len().min(200)).unwrap_or(line)
+}

@@ -1,0 +1,153 @@
+//! Storage (sqlx): SQLite as the embedded default, PostgreSQL for scale.
+//! The same SQL serves both where the dialects agree (`$n` parameters,
+//! `ON CONFLICT … DO UPDATE`); each backend has its own migrations.
+
+use crate::runtime::backends::{CrmStore, ModuleRecord, Scope, StateStore};
+use async_trait::async_trait;
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+
+/// A connection pool to one of the supported databases.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// SQLite (embedded default).
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// Run the same sqlx expression against whichever pool is in use.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Db {
+    /// Connect by URL (`sqlite://path`, `sqlite::memory:`, `postgres://…`)
+    /// and bring the schema up to date.
+    pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(16)
+                .connect(url)
+                .await?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Db::Postgres(pool)
+        } else {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(std::time::Duration::from_secs(10));
+            // One in-memory database must be one connection, or every
+            // connection would see its own empty database.
+            let max = if url.contains(":memory:") { 1 } else { 8 };
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(max)
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Db::Sqlite(pool)
+        };
+        Ok(db)
+    }
+
+    /// Which backend, for logs and metrics.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Run one statement without parameters (administration, tests).
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
+        on_pool!(self, p => sqlx::raw_sql(sql).execute(p).await.map(|_| ()))
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
+    }
+}
+
+#[async_trait]
+impl StateStore for Db {
+    async fn get(&self, scope: &Scope, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let sql = "SELECT value FROM plugin_state WHERE tenant = $1 AND instance = $2 AND key = $3";
+        Ok(on_pool!(self, p => sqlx::query_scalar(sql)
+            .bind(&scope.tenant).bind(&scope.instance).bind(key)
+            .fetch_optional(p).await?))
+    }
+
+    async fn set(&self, scope: &Scope, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        let sql = "INSERT INTO plugin_state (tenant, instance, key, value) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (tenant, instance, key) DO UPDATE SET value = excluded.value";
+        on_pool!(self, p => sqlx::query(sql)
+            .bind(&scope.tenant).bind(&scope.instance).bind(key).bind(value)
+            .execute(p).await.map(|_| ())?);
+        Ok(())
+    }
+
+    async fn delete(&self, scope: &Scope, key: &str) -> anyhow::Result<()> {
+        let sql = "DELETE FROM plugin_state WHERE tenant = $1 AND instance = $2 AND key = $3";
+        on_pool!(self, p => sqlx::query(sql)
+            .bind(&scope.tenant).bind(&scope.instance).bind(key)
+            .execute(p).await.map(|_| ())?);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CrmStore for Db {
+    async fn get_record(&self, tenant: &str, record_type: &str, id: &str) -> anyhow::Result<Option<ModuleRecord>> {
+        let sql = "SELECT body FROM module_records WHERE tenant = $1 AND record_type = $2 AND id = $3";
+        let body: Option<String> = on_pool!(self, p => sqlx::query_scalar(sql)
+            .bind(tenant).bind(record_type).bind(id)
+            .fetch_optional(p).await?);
+        Ok(body.map(|body| ModuleRecord {
+            record_type: record_type.into(),
+            id: id.into(),
+            body,
+        }))
+    }
+
+    async fn put_record(&self, tenant: &str, r: ModuleRecord) -> anyhow::Result<()> {
+        let sql = "INSERT INTO module_records (tenant, record_type, id, body) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (tenant, record_type, id) DO UPDATE SET body = excluded.body";
+        on_pool!(self, p => sqlx::query(sql)
+            .bind(tenant).bind(&r.record_type).bind(&r.id).bind(&r.body)
+            .execute(p).await.map(|_| ())?);
+        Ok(())
+    }
+
+    async fn list_records(&self, tenant: &str, record_type: &str, prefix: &str, limit: u32) -> anyhow::Result<Vec<ModuleRecord>> {
+        // Prefix match by range, not LIKE: ids may contain `%` or `_`.
+        let sql = "SELECT id, body FROM module_records WHERE tenant = $1 AND record_type = $2 \
+                   AND id >= $3 ORDER BY id LIMIT $4";
+        let rows: Vec<(String, String)> = on_pool!(self, p => sqlx::query_as(sql)
+            .bind(tenant).bind(record_type).bind(prefix).bind(i64::from(limit))
+            .fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .take_while(|(id, _)| id.starts_with(prefix))
+            .map(|(id, body)| ModuleRecord {
+                record_type: record_type.into(),
+                id,
+                body,
+            })
+            .collect())
+    }
+
+    async fn emit(&self, tenant: &str, source: &str, name: &str, payload: &str) -> anyhow::Result<()> {
+        let sql = "INSERT INTO module_events (tenant, source, name, payload) VALUES ($1, $2, $3, $4)";
+        on_pool!(self, p => sqlx::query(sql)
+            .bind(tenant).bind(source).bind(name).bind(payload)
+            .execute(p).await.map(|_| ())?);
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+//! An in-memory host for tests: load a built component, grant it what the
+//! test wants, call it, and assert on every host call it made.
+//!
+//! This is the harness plugin authors use through `hamgam_sdk::harness`,
+//! and the one the host's own sandbox tests use. It runs the real runtime
+//! (same engine settings, limits and capability checks as production);
+//! only the backends are in memory.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use hamgam::testing::TestHost;
+//! let host = TestHost::new();
+//! let plugin = host
+//!     .plugin("target/plugins/petty-cash.wasm")?
+//!     .grant_state()
+//!     .grant_crm(hamgam::plugins::manifest::CrmAccess::ReadWrite)
+//!     .build();
+//! let response = plugin.request("GET", "/bills", b"").await??;
+//! assert_eq!(response.status, 200);
+//! assert!(host.calls().iter().any(|c| c.call == "crm.list-records"));
+//! # Ok(()) }
+//! ```
+
+use crate::config::{Grants, Limits, PortGrant, SecretRef, SqlGrant};
+use crate::plugins::manifest::CrmAccess;
+use crate::runtime::backends::{HostCall, MemoryCrm, MemoryRecorder, MemoryState, Scope};
+use crate::runtime::bindings::types::{Error, HttpRequest, HttpResponse};
+use crate::runtime::error::CallError;
+use crate::runtime::grants::Effective;
+use crate::runtime::instance::{InstanceContext, PluginInstance, Services, SystemClock};
+use crate::runtime::{LoadedPlugin, Runtime, RuntimeOptions};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub use crate::runtime::backends::HostCall as Call;
+
+/// One engine per test process: compiled components are cached by digest,
+/// so every test after the first loads a plugin in microseconds.
+fn shared_runtime() -> anyhow::Result<Arc<Runtime>> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt.clone());
+    }
+    let rt = Arc::new(Runtime::new(RuntimeOptions {
+        max_instances: 64,
+        max_memory_mib: 256,
+        tick: Duration::from_millis(10),
+    })?);
+    Ok(RUNTIME.get_or_init(|| rt).clone())
+}
+
+/// Where `cargo xtask build-plugins` puts components: `$CARGO_TARGET_DIR/plugins`
+/// or `<workspace>/target/plugins`.
+pub fn plugin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("HAMGAM_PLUGIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir).join("plugins");
+    }
+    // host/ sits one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("target/plugins")
+}
+
+/// Path of a built plugin by id.
+pub fn plugin_path(id: &str) -> PathBuf {
+    plugin_dir().join(format!("{id}.wasm"))
+}
+
+/// An in-memory host. Instances built from one `TestHost` share its state
+/// store, CRM store and call log, as tenants of one real host do.
+pub struct TestHost {
+    runtime: Arc<Runtime>,
+    services: Services,
+    recorder: MemoryRecorder,
+    crm: Arc<MemoryCrm>,
+}
+
+impl Default for TestHost {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestHost {
+    /// A fresh host with empty stores.
+    ///
+    /// # Panics
+    /// If the wasmtime engine cannot be created (a broken machine).
+    #[allow(clippy::expect_used)]
+    pub fn new() -> TestHost {
+        let runtime = shared_runtime().expect("wasmtime engine");
+        let recorder = MemoryRecorder::default();
+        let crm = Arc::new(MemoryCrm::default());
+        let services = Services {
+            state: Arc::new(MemoryState::default()),
+            crm: crm.clone(),
+            sql: Arc::new(crate::runtime::sql::SqlConnections::default()),
+            recorder: Arc::new(recorder.clone()),
+            clock: Arc::new(SystemClock),
+        };
+        TestHost {
+            runtime,
+            services,
+            recorder,
+            crm,
+        }
+    }
+
+    /// The runtime, for loading by bytes.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Start configuring an instance of the component at `path` (a path
+    /// or a plugin id, looked up in [`plugin_dir`]).
+    pub fn plugin(&self, path: impl AsRef<Path>) -> anyhow::Result<PluginBuilder<'_>> {
+        let mut path = path.as_ref().to_path_buf();
+        if path.extension().is_none() {
+            path = plugin_path(&path.to_string_lossy());
+        }
+        let plugin = self.runtime.load_file(&path)?;
+        Ok(self.plugin_loaded(Arc::new(plugin)))
+    }
+
+    /// Start configuring an instance of an already loaded plugin.
+    pub fn plugin_loaded(&self, plugin: Arc<LoadedPlugin>) -> PluginBuilder<'_> {
+        PluginBuilder {
+            host: self,
+            plugin,
+            tenant: "test".into(),
+            instance: "main".into(),
+            settings: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            grants: Grants::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Every host call made so far, by every instance of this host.
+    pub fn calls(&self) -> Vec<HostCall> {
+        self.recorder.calls()
+    }
+
+    /// Events modules emitted: (tenant, source plugin, name, payload).
+    pub fn events(&self) -> Vec<(String, String, String, String)> {
+        crate::runtime::backends::lock(&self.crm.events).clone()
+    }
+}
+
+/// Settings, grants and limits of one test instance.
+pub struct PluginBuilder<'h> {
+    host: &'h TestHost,
+    plugin: Arc<LoadedPlugin>,
+    tenant: String,
+    instance: String,
+    settings: BTreeMap<String, String>,
+    secrets: BTreeMap<String, SecretRef>,
+    grants: Grants,
+    limits: Limits,
+}
+
+impl PluginBuilder<'_> {
+    /// The tenant (default `test`).
+    pub fn tenant(mut self, tenant: &str) -> Self {
+        self.tenant = tenant.into();
+        self
+    }
+    /// The instance name (default `main`).
+    pub fn instance(mut self, name: &str) -> Self {
+        self.instance = name.into();
+        self
+    }
+    /// A setting the plugin reads with `config.get`.
+    pub fn setting(mut self, key: &str, value: &str) -> Self {
+        self.settings.insert(key.into(), value.into());
+        self
+    }
+    /// A secret value.
+    pub fn secret(mut self, name: &str, value: &str) -> Self {
+        self.secrets.insert(name.into(), SecretRef::Value(value.into()));
+        self
+    }
+    /// Grant an outbound URL pattern.
+    pub fn grant_http(mut self, pattern: &str) -> Self {
+        self.grants.http.push(pattern.into());
+        self
+    }
+    /// Let granted names resolve to private addresses.
+    pub fn allow_private_network(mut self) -> Self {
+        self.grants.allow_private_network = true;
+        self
+    }
+    /// Grant the key-value state.
+    pub fn grant_state(mut self) -> Self {
+        self.grants.state = true;
+        self
+    }
+    /// Map a declared directory name to a real directory.
+    pub fn grant_dir(mut self, name: &str, dir: impl Into<PathBuf>) -> Self {
+        self.grants.files.insert(name.into(), dir.into());
+        self
+    }
+    /// Grant CRM store access.
+    pub fn grant_crm(mut self, access: CrmAccess) -> Self {
+        self.grants.crm = access;
+        self
+    }
+    /// Grant a database.
+    pub fn grant_sql(mut self, name: &str, grant: SqlGrant) -> Self {
+        self.grants.sql.insert(name.into(), grant);
+        self
+    }
+    /// Grant a device port.
+    pub fn grant_port(mut self, port: PortGrant) -> Self {
+        self.grants.port = Some(port);
+        self
+    }
+    /// Change the limits.
+    pub fn limits(mut self, f: impl FnOnce(&mut Limits)) -> Self {
+        f(&mut self.limits);
+        self
+    }
+
+    /// The instance.
+    pub fn build(self) -> Arc<PluginInstance> {
+        let ctx = InstanceContext {
+            scope: Scope {
+                tenant: self.tenant,
+                instance: self.instance,
+            },
+            plugin_id: self.plugin.manifest.id.clone(),
+            effective: Effective::intersect(&self.plugin.manifest.capabilities, &self.grants),
+            settings: self.settings,
+            secrets: self.secrets,
+            limits: self.limits,
+            services: self.host.services.clone(),
+        };
+        Arc::new(self.host.runtime.instance(self.plugin, ctx))
+    }
+}
+
+impl PluginInstance {
+    /// Shorthand for `handle-request` with no headers.
+    pub async fn request(&self, method: &str, path: &str, body: &[u8]) -> Result<Result<HttpResponse, Error>, CallError> {
+        self.handle_request(HttpRequest {
+            method: method.into(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: body.to_vec(),
+        })
+        .await
+    }
+}

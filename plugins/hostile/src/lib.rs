@@ -1,0 +1,184 @@
+//! TEST ONLY: a module that misbehaves on request, so the host's sandbox
+//! tests can prove each limit and each capability check holds.
+//!
+//! `handle-request` dispatches on the path; query values are
+//! percent-decoded. Every probe answers 200 with JSON and reports failures
+//! in the body rather than as an error, so a test sees exactly what the
+//! guest saw.
+//!
+//! | path | behaviour |
+//! |---|---|
+//! | `/ok` | 200 `ok` |
+//! | `/loop` | spins forever (epoch deadline test) |
+//! | `/alloc` | allocates and touches 1 MiB chunks forever (memory limit) |
+//! | `/recurse` | unbounded non-tail recursion (stack limit) |
+//! | `/panic` | `panic!("hostile panic")` (trap) |
+//! | `/http?url=U` | GET U: `{"status":N}` or `{"error":"…"}` |
+//! | `/http-follow?url=U` | GET U, follow one redirect by hand, report the final outcome |
+//! | `/file-read?path=P` | `{"len":N}` or `{"error":"…"}` |
+//! | `/file-write?path=P&data=D` | `{"ok":true}` or `{"error":"…"}` |
+//! | `/state-get?key=K` | `{"value":"…"}` or `{"value":null}` |
+//! | `/state-set?key=K&value=V` | `{"ok":true}` or `{"error":"…"}` |
+//! | `/config?key=K` | `{"value":"…"}` or `{"value":null}` |
+//! | `/secret?name=N` | `{"value":"…"}` or `{"error":"…"}` |
+//! | `/sleep-loop?ms=N` | busy-waits on the host clock for N ms, then 200 |
+
+use std::hint::black_box;
+
+use hamgam_sdk::http;
+use hamgam_sdk::{
+    Event, HttpRequest, HttpResponse, Module, ModuleInfo, Result, Route, clock, config, state,
+};
+use serde_json::{Value, json};
+
+const ROUTES: &[&str] = &[
+    "/ok",
+    "/loop",
+    "/alloc",
+    "/recurse",
+    "/panic",
+    "/http",
+    "/http-follow",
+    "/file-read",
+    "/file-write",
+    "/state-get",
+    "/state-set",
+    "/config",
+    "/secret",
+    "/sleep-loop",
+];
+
+struct Hostile;
+
+impl Module for Hostile {
+    fn describe() -> ModuleInfo {
+        ModuleInfo {
+            record_types: Vec::new(),
+            routes: ROUTES.iter().map(|path| Route::new("GET", path)).collect(),
+            subscriptions: Vec::new(),
+        }
+    }
+
+    fn on_event(_event: Event) -> Result<()> {
+        Ok(())
+    }
+
+    fn handle_request(request: HttpRequest) -> Result<HttpResponse> {
+        let arg = |name: &str| request.query(name).unwrap_or_default();
+        let body = match request.path_only() {
+            "/ok" => return Ok(HttpResponse::text(200, "ok")),
+            "/loop" => spin(),
+            "/alloc" => hoard(),
+            "/recurse" => json!({ "depth": recurse(black_box(0)) }),
+            "/panic" => panic!("hostile panic"),
+            "/http" => outcome(http::get(&arg("url"))),
+            "/http-follow" => outcome(follow_once(&arg("url"))),
+            "/file-read" => match std::fs::read_to_string(arg("path")) {
+                Ok(text) => json!({ "len": text.len() }),
+                Err(e) => json!({ "error": e.to_string() }),
+            },
+            "/file-write" => match std::fs::write(arg("path"), arg("data")) {
+                Ok(()) => json!({ "ok": true }),
+                Err(e) => json!({ "error": e.to_string() }),
+            },
+            "/state-get" => match state::get(&arg("key")) {
+                Some(bytes) => json!({ "value": String::from_utf8_lossy(&bytes) }),
+                None => json!({ "value": null }),
+            },
+            "/state-set" => match state::set(&arg("key"), arg("value").as_bytes()) {
+                Ok(()) => json!({ "ok": true }),
+                Err(e) => json!({ "error": e.message() }),
+            },
+            "/config" => json!({ "value": config::get(&arg("key")) }),
+            "/secret" => match config::secret(&arg("name")) {
+                Ok(value) => json!({ "value": value }),
+                Err(e) => json!({ "error": e.message() }),
+            },
+            "/sleep-loop" => {
+                let ms: i64 = arg("ms").parse().unwrap_or(0);
+                let start = clock::now_millis();
+                let mut spins = 0u64;
+                while clock::now_millis() - start < ms {
+                    spins = black_box(spins + 1);
+                }
+                json!({ "slept_ms": clock::now_millis() - start, "spins": spins })
+            }
+            other => {
+                return Ok(HttpResponse::json(
+                    404,
+                    &json!({ "error": format!("no route {other}") }),
+                ));
+            }
+        };
+        Ok(HttpResponse::json(200, &body))
+    }
+}
+
+hamgam_sdk::export_module!(Hostile);
+
+/// Never returns; `black_box` keeps the optimiser from proving the loop
+/// has no effect and deleting it.
+fn spin() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = black_box(counter.wrapping_add(1));
+    }
+}
+
+/// Allocates 1 MiB chunks forever, writing to each so the pages are really
+/// committed rather than lazily mapped.
+fn hoard() -> ! {
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0u8; 1 << 20];
+        for page in chunk.chunks_mut(4096) {
+            page[0] = black_box(1);
+        }
+        chunks.push(black_box(chunk));
+    }
+}
+
+/// Recursion with work after the call (not a tail call) and a stack
+/// buffer per frame, so the stack grows until the host's limit traps.
+fn recurse(depth: u64) -> u64 {
+    // An exit the optimiser cannot see through, so the recursion is not
+    // flagged (or folded) as unconditional; it is never taken.
+    if black_box(depth) == u64::MAX {
+        return 0;
+    }
+    let frame = black_box([depth; 16]);
+    let below = recurse(black_box(depth + 1));
+    black_box(below.wrapping_add(frame[(depth % 16) as usize]))
+}
+
+/// GET `url`; on a 3xx follow `Location` once with a second request, which
+/// the host checks against the grant again.
+fn follow_once(url: &str) -> Result<http::Response> {
+    let first = http::get(url)?;
+    if !first.is_redirect() {
+        return Ok(first);
+    }
+    match first.location() {
+        Some(location) => http::get(&resolve(url, location)),
+        None => Ok(first),
+    }
+}
+
+/// A `Location` may be absolute or relative to the origin.
+fn resolve(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_owned();
+    }
+    let origin_end = base
+        .find("://")
+        .and_then(|i| base[i + 3..].find('/').map(|j| i + 3 + j))
+        .unwrap_or(base.len());
+    format!("{}/{}", &base[..origin_end], location.trim_start_matches('/'))
+}
+
+fn outcome(result: Result<http::Response>) -> Value {
+    match result {
+        Ok(response) => json!({ "status": response.status }),
+        Err(e) => json!({ "error": e.message() }),
+    }
+}

@@ -1,0 +1,123 @@
+//! The `connector` world: a ledger connector (Sepidar, Tadbir, a shop…).
+
+use core::marker::PhantomData;
+
+use crate::wit::exports::hamgam::ledger::connector as wit_connector;
+pub use wit_connector::{
+    Balance, Change, ChangePage, ConnectorInfo, Direction, EntitySupport, PushOutcome,
+    RemoteRecord, StockLevel,
+};
+
+use crate::{Entity, EntityKind, Error, HttpRequest, Result};
+
+/// A ledger connector. It translates records and speaks the ledger's
+/// protocol; the host's sync engine owns links, cursors, the outbox and
+/// retries. Only [`describe`](Connector::describe) is required; every other
+/// method answers `unsupported` until implemented.
+///
+/// Methods are associated functions (no `self`) because the host may run
+/// each call in a fresh instance: keep anything that must outlive a call in
+/// [`state`](crate::state).
+pub trait Connector {
+    /// The ledger's name, the company code this instance serves and the
+    /// entity kinds it moves in which direction.
+    fn describe() -> ConnectorInfo;
+
+    /// Changes of `kind` after `cursor` (`None` = from the beginning), at
+    /// most `limit`. The host stores `next_cursor` in the same transaction
+    /// as the page.
+    fn pull(kind: EntityKind, cursor: Option<String>, limit: u32) -> Result<ChangePage> {
+        let _ = (kind, cursor, limit);
+        Err(Error::not_implemented("pull"))
+    }
+
+    /// Create (`remote_id` `None`) or update a record. Pushing the same
+    /// `idempotency_key` twice must not create a second record.
+    fn push(
+        kind: EntityKind,
+        record: Entity,
+        remote_id: Option<String>,
+        version: Option<String>,
+        idempotency_key: String,
+    ) -> Result<PushOutcome> {
+        let _ = (kind, record, remote_id, version, idempotency_key);
+        Err(Error::not_implemented("push"))
+    }
+
+    /// Delete a record in the ledger.
+    fn delete(kind: EntityKind, remote_id: String) -> Result<()> {
+        let _ = (kind, remote_id);
+        Err(Error::not_implemented("delete"))
+    }
+
+    /// Live lookup of a party's balance (S7).
+    fn party_balance(remote_id: String) -> Result<Balance> {
+        let _ = remote_id;
+        Err(Error::not_implemented("party_balance"))
+    }
+
+    /// Live lookup of a product's stock per warehouse (S13).
+    fn product_stock(remote_id: String) -> Result<Vec<StockLevel>> {
+        let _ = remote_id;
+        Err(Error::not_implemented("product_stock"))
+    }
+
+    /// A webhook delivered to `/hooks/{tenant}/{instance}`; returns the
+    /// changes it carries (empty for pings).
+    fn handle_webhook(request: HttpRequest) -> Result<Vec<Change>> {
+        let _ = request;
+        Err(Error::not_implemented("handle_webhook"))
+    }
+}
+
+/// Adapts a [`Connector`] to the generated `Guest` trait.
+#[doc(hidden)]
+pub struct ConnectorExport<T>(PhantomData<T>);
+
+impl<T: Connector> wit_connector::Guest for ConnectorExport<T> {
+    fn describe() -> ConnectorInfo {
+        T::describe()
+    }
+
+    fn pull(kind: EntityKind, cursor: Option<String>, limit: u32) -> Result<ChangePage> {
+        T::pull(kind, cursor, limit)
+    }
+
+    fn push(
+        kind: EntityKind,
+        record: Entity,
+        remote_id: Option<String>,
+        version: Option<String>,
+        idempotency_key: String,
+    ) -> Result<PushOutcome> {
+        T::push(kind, record, remote_id, version, idempotency_key)
+    }
+
+    fn delete(kind: EntityKind, remote_id: String) -> Result<()> {
+        T::delete(kind, remote_id)
+    }
+
+    fn party_balance(remote_id: String) -> Result<Balance> {
+        T::party_balance(remote_id)
+    }
+
+    fn product_stock(remote_id: String) -> Result<Vec<StockLevel>> {
+        T::product_stock(remote_id)
+    }
+
+    fn handle_webhook(request: HttpRequest) -> Result<Vec<Change>> {
+        T::handle_webhook(request)
+    }
+}
+
+/// Export a [`Connector`] implementation as this component's `connector`
+/// world. Call it once, at the crate root of the plugin.
+#[macro_export]
+macro_rules! export_connector {
+    ($ty:ty) => {
+        const _: () = {
+            type __HamgamExport = $crate::__private::ConnectorExport<$ty>;
+            $crate::wit::export!(__HamgamExport with_types_in $crate::wit);
+        };
+    };
+}

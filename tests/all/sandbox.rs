@@ -1,0 +1,190 @@
+//! P2, P7: a plugin that loops, allocates without end, recurses without
+//! end or panics is stopped with a typed error within its limit; the host
+//! keeps serving, the same instance recovers, and another tenant's calls
+//! made during the fault succeed.
+
+use crate::common::{enc, json, plugin};
+use hamgam::plugins::manifest::CrmAccess;
+use hamgam::runtime::error::CallError;
+use hamgam::runtime::instance::PluginInstance;
+use hamgam::testing::TestHost;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+fn hostile(host: &TestHost, tenant: &str) -> Arc<PluginInstance> {
+    host.plugin(plugin("hostile"))
+        .unwrap()
+        .tenant(tenant)
+        .grant_state()
+        .limits(|l| {
+            l.call_deadline_ms = 300;
+            l.memory_mib = 32;
+        })
+        .build()
+}
+
+/// Run `fault` on tenant A while tenant B calls `/ok` in a loop; return
+/// A's error and how many of B's calls succeeded while A was faulting.
+async fn fault_while_other_tenant_works(path: &str) -> (CallError, u64) {
+    let host = TestHost::new();
+    let a = hostile(&host, "tenant-a");
+    let b = hostile(&host, "tenant-b");
+    // Warm both so instantiation is not part of the window.
+    json(&b, "/ok?x=1").await;
+    let done = Arc::new(AtomicBool::new(false));
+    let ok_calls = Arc::new(AtomicU64::new(0));
+    let worker = {
+        let (b, done, ok_calls) = (b.clone(), done.clone(), ok_calls.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::SeqCst) {
+                let r = b.request("GET", "/ok", b"").await;
+                let resp = r.expect("tenant B call failed during tenant A's fault").expect("business error");
+                assert_eq!(resp.status, 200);
+                assert_eq!(resp.body, b"ok");
+                ok_calls.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let err = a.request("GET", path, b"").await.expect_err("hostile call must fail");
+    let during = ok_calls.load(Ordering::SeqCst);
+    done.store(true, Ordering::SeqCst);
+    worker.await.expect("tenant B worker");
+    // The faulting instance itself recovers on its next call.
+    let resp = a.request("GET", "/ok", b"").await.expect("recovered").expect("ok");
+    assert_eq!(resp.status, 200);
+    assert!(a.stats.instantiations.load(Ordering::SeqCst) >= 2, "the poisoned store was replaced");
+    (err, during)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2_infinite_loop_hits_the_deadline() {
+    let (err, during) = fault_while_other_tenant_works("/loop").await;
+    assert!(matches!(err, CallError::Deadline { ms: 300, .. }), "{err:?}");
+    assert!(during > 0, "tenant B made no progress while A looped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2_memory_bomb_hits_the_cap() {
+    let (err, _) = fault_while_other_tenant_works("/alloc").await;
+    assert!(matches!(err, CallError::Memory { cap_mib: 32, .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2_unbounded_recursion_traps() {
+    let (err, _) = fault_while_other_tenant_works("/recurse").await;
+    assert!(matches!(err, CallError::StackOverflow { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2_panic_traps_and_poisons_only_that_instance() {
+    let (err, _) = fault_while_other_tenant_works("/panic").await;
+    assert!(matches!(err, CallError::Trap { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn p2_short_work_stays_inside_the_deadline() {
+    let host = TestHost::new();
+    let p = hostile(&host, "t");
+    // 50 ms of busy work under a 300 ms deadline is fine: the deadline
+    // counts wasm execution, not a fixed instruction budget.
+    json(&p, "/sleep-loop?ms=50").await;
+}
+
+#[tokio::test]
+async fn p7_state_is_private_to_the_tenant() {
+    let host = TestHost::new();
+    let a = hostile(&host, "tenant-a");
+    let b = hostile(&host, "tenant-b");
+    let set = json(&a, &format!("/state-set?key=secret&value={}", enc("a's data"))).await;
+    assert_eq!(set["ok"], true, "{set}");
+    assert_eq!(json(&a, "/state-get?key=secret").await["value"], "a's data");
+    // Same plugin, same instance name, same key: another tenant sees nothing.
+    assert!(json(&b, "/state-get?key=secret").await["value"].is_null());
+    // Keys are opaque: no path syntax climbs into another scope.
+    for key in ["../tenant-a/secret", "tenant-a/main/secret", "tenant-a:main:secret"] {
+        assert!(json(&b, &format!("/state-get?key={}", enc(key))).await["value"].is_null(), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn p2_state_needs_a_grant() {
+    let host = TestHost::new();
+    let p = host.plugin(plugin("hostile")).unwrap().build();
+    let set = json(&p, "/state-set?key=k&value=v").await;
+    assert!(set["error"].as_str().is_some_and(|e| e.contains("not granted")), "{set}");
+    assert!(host.calls().iter().any(|c| c.call == "state.set" && !c.allowed));
+}
+
+#[tokio::test]
+async fn p2_files_only_under_the_granted_directory() {
+    let host = TestHost::new();
+    let inside = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "top secret").unwrap();
+    let p = host
+        .plugin(plugin("hostile"))
+        .unwrap()
+        .grant_dir("data", inside.path())
+        .build();
+    let w = json(&p, &format!("/file-write?path={}&data=hello", enc("/data/note.txt"))).await;
+    assert_eq!(w["ok"], true, "{w}");
+    assert_eq!(std::fs::read_to_string(inside.path().join("note.txt")).unwrap(), "hello");
+    assert_eq!(json(&p, &format!("/file-read?path={}", enc("/data/note.txt"))).await["len"], 5);
+    let outside_file = outside.path().join("secret.txt");
+    for path in [
+        outside_file.to_string_lossy().to_string(),
+        "/etc/passwd".to_string(),
+        "/data/../../etc/passwd".to_string(),
+        format!("/data/../{}", outside_file.display()),
+    ] {
+        let r = json(&p, &format!("/file-read?path={}", enc(&path))).await;
+        assert!(r["error"].is_string(), "{path} was readable: {r}");
+    }
+    // Without a grant there is no directory at all.
+    let bare = host.plugin(plugin("hostile")).unwrap().build();
+    let r = json(&bare, &format!("/file-read?path={}", enc("/data/note.txt"))).await;
+    assert!(r["error"].is_string(), "{r}");
+}
+
+#[tokio::test]
+async fn p5_secrets_only_by_declared_name() {
+    let host = TestHost::new();
+    let p = host
+        .plugin(plugin("hostile"))
+        .unwrap()
+        .secret("api_key", "s3cr3t")
+        .build();
+    assert_eq!(json(&p, "/secret?name=api_key").await["value"], "s3cr3t");
+    let r = json(&p, "/secret?name=database_password").await;
+    assert!(r["error"].is_string(), "{r}");
+    // The audit trail names the secret, never its value.
+    assert!(host.calls().iter().all(|c| !c.detail.contains("s3cr3t")));
+}
+
+#[tokio::test]
+async fn p2_crm_access_needs_a_grant() {
+    let host = TestHost::new();
+    let p = host
+        .plugin(plugin("petty-cash"))
+        .unwrap()
+        .grant_state()
+        .build();
+    let resp = p.request("GET", "/bills", b"").await.expect("call");
+    // Without the CRM grant the module's store calls are refused, which it
+    // reports as an error, not a trap.
+    let failed = match resp {
+        Ok(r) => r.status >= 400,
+        Err(_) => true,
+    };
+    assert!(failed);
+    assert!(host.calls().iter().any(|c| c.call.starts_with("crm.") && !c.allowed));
+    let granted = host
+        .plugin(plugin("petty-cash"))
+        .unwrap()
+        .grant_state()
+        .grant_crm(CrmAccess::ReadWrite)
+        .build();
+    let resp = granted.request("GET", "/bills", b"").await.expect("call").expect("ok");
+    assert_eq!(resp.status, 200);
+}

@@ -1,0 +1,521 @@
+//! `cargo xtask <task>`: the project's chores, in Rust so they run the same
+//! on every machine (the alias lives in `.cargo/config.toml`).
+//!
+//! Plugins compile only for `wasm32-wasip2` and each enables exactly one
+//! world feature of `hamgam-sdk`. Cargo unifies features across every package
+//! in one invocation, so plugins are built, linted and tested one cargo
+//! invocation each; that is why `build-plugins` and `ci` loop over them
+//! instead of passing `--workspace`.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+use std::{env, fs};
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+/// The cargo profile plugins ship with (root `Cargo.toml`).
+const PLUGIN_PROFILE: &str = "plugin";
+/// The custom section the host reads a staged plugin's manifest from.
+const MANIFEST_SECTION: &str = "hamgam:manifest";
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Hamgam project chores")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build plugins for wasm32-wasip2 (profile `plugin`), one cargo run
+    /// each, and stage them as `target/plugins/<id>.wasm` with their
+    /// `plugin.toml` embedded in a `hamgam:manifest` custom section.
+    BuildPlugins {
+        /// Plugins to build, by directory name or manifest id; all when empty.
+        names: Vec<String>,
+    },
+    /// Scaffold `plugins/<name>/` with a minimal working plugin of one world.
+    NewPlugin {
+        /// Lowercase letters and digits in dash-separated words, e.g. `sms-gateway`.
+        name: String,
+        /// Which world the plugin implements.
+        #[arg(long, value_enum)]
+        kind: Kind,
+    },
+    /// Run the checks CI runs, in order, stopping at the first failure:
+    /// rustfmt, clippy (host crates, then each plugin for wasm), build
+    /// plugins, tests (host crates, then each plugin).
+    Ci,
+}
+
+/// The plugin worlds, named as in `plugin.toml`'s `kind`.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum Kind {
+    Connector,
+    Module,
+    Notifier,
+    DeviceDriver,
+}
+
+impl Kind {
+    /// The manifest spelling, which is also the SDK feature name.
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Connector => "connector",
+            Kind::Module => "module",
+            Kind::Notifier => "notifier",
+            Kind::DeviceDriver => "device-driver",
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_dir()?;
+    match cli.task {
+        Task::BuildPlugins { names } => build_plugins(&root, &names).map(drop),
+        Task::NewPlugin { name, kind } => new_plugin(&root, &name, kind),
+        Task::Ci => ci(&root),
+    }
+}
+
+/// The workspace root: the nearest ancestor of this crate holding
+/// `Cargo.lock`, so the task works from any directory.
+fn workspace_dir() -> Result<PathBuf> {
+    let start = Path::new(env!("CARGO_MANIFEST_DIR"));
+    start
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .map(Path::to_path_buf)
+        .with_context(|| format!("no Cargo.lock above {}", start.display()))
+}
+
+/// `CARGO_TARGET_DIR` when set (relative to the workspace), else `target/`.
+fn target_dir(root: &Path) -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    if let Ok(root) = workspace_dir() {
+        cmd.current_dir(root);
+    }
+    cmd
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    let shown = format!(
+        "{} {}",
+        cmd.get_program().to_string_lossy(),
+        cmd.get_args()
+            .map(OsStr::to_string_lossy)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to start `{shown}`"))?;
+    ensure!(status.success(), "`{shown}` failed with {status}");
+    Ok(())
+}
+
+/// The fields of `plugin.toml` the build needs; the host owns the full
+/// parser and its validation.
+#[derive(Deserialize)]
+struct Manifest {
+    id: String,
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct CargoToml {
+    package: CargoPackage,
+}
+
+#[derive(Deserialize)]
+struct CargoPackage {
+    name: String,
+}
+
+/// A plugin directory found under `plugins/`.
+struct Plugin {
+    dir: PathBuf,
+    id: String,
+    crate_name: String,
+    manifest_text: String,
+}
+
+fn discover_plugins(root: &Path) -> Result<Vec<Plugin>> {
+    let plugins_dir = root.join("plugins");
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&plugins_dir)
+        .with_context(|| format!("failed to read {}", plugins_dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|dir| {
+            let manifest_path = dir.join("plugin.toml");
+            let manifest_text = fs::read_to_string(&manifest_path)
+                .with_context(|| format!("failed to read {}", manifest_path.display()))?;
+            let manifest: Manifest = toml::from_str(&manifest_text)
+                .with_context(|| format!("failed to parse {}", manifest_path.display()))?;
+            check_name(&manifest.id)
+                .with_context(|| format!("bad id in {}", manifest_path.display()))?;
+            ensure!(
+                KINDS.contains(&manifest.kind.as_str()),
+                "{}: kind `{}` is not one of {}",
+                manifest_path.display(),
+                manifest.kind,
+                KINDS.join(", ")
+            );
+            let cargo_path = dir.join("Cargo.toml");
+            let cargo_toml: CargoToml = toml::from_str(
+                &fs::read_to_string(&cargo_path)
+                    .with_context(|| format!("failed to read {}", cargo_path.display()))?,
+            )
+            .with_context(|| format!("failed to parse {}", cargo_path.display()))?;
+            Ok(Plugin {
+                dir,
+                id: manifest.id,
+                crate_name: cargo_toml.package.name,
+                manifest_text,
+            })
+        })
+        .collect()
+}
+
+const KINDS: &[&str] = &["connector", "module", "notifier", "device-driver"];
+
+fn select_plugins(root: &Path, names: &[String]) -> Result<Vec<Plugin>> {
+    let all = discover_plugins(root)?;
+    if names.is_empty() {
+        return Ok(all);
+    }
+    for name in names {
+        let known = all.iter().any(|p| &p.id == name || p.dir.ends_with(name));
+        ensure!(
+            known,
+            "no plugin `{name}` (known: {})",
+            all.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(all
+        .into_iter()
+        .filter(|p| names.iter().any(|n| &p.id == n || p.dir.ends_with(n)))
+        .collect())
+}
+
+/// Install the wasm target when missing: `RUSTUP_AUTO_INSTALL=0` on these
+/// machines means nothing installs it implicitly.
+fn ensure_wasm_target() -> Result<()> {
+    let output = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("failed to run `rustup target list --installed` (is rustup installed?)")?;
+    ensure!(
+        output.status.success(),
+        "`rustup target list --installed` failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .any(|line| line.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    eprintln!("installing the {WASM_TARGET} target");
+    let mut cmd = Command::new("rustup");
+    cmd.args(["target", "add", WASM_TARGET]);
+    run(cmd)
+}
+
+fn build_plugins(root: &Path, names: &[String]) -> Result<Vec<Plugin>> {
+    ensure_wasm_target()?;
+    let plugins = select_plugins(root, names)?;
+    let target = target_dir(root);
+    let staged_dir = target.join("plugins");
+    fs::create_dir_all(&staged_dir)
+        .with_context(|| format!("failed to create {}", staged_dir.display()))?;
+
+    for plugin in &plugins {
+        // One invocation per plugin: each enables a different SDK world
+        // feature, and a shared invocation would unify them.
+        let mut cmd = cargo();
+        cmd.args(["build", "--profile", PLUGIN_PROFILE, "--target", WASM_TARGET])
+            .args(["-p", &plugin.crate_name]);
+        run(cmd)?;
+
+        let built = target
+            .join(WASM_TARGET)
+            .join(PLUGIN_PROFILE)
+            .join(format!("{}.wasm", plugin.crate_name.replace('-', "_")));
+        let mut bytes =
+            fs::read(&built).with_context(|| format!("failed to read {}", built.display()))?;
+        ensure!(
+            bytes.starts_with(b"\0asm") && bytes.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00]),
+            "{} is not a component (expected the component-model preamble)",
+            built.display()
+        );
+        append_custom_section(&mut bytes, MANIFEST_SECTION, plugin.manifest_text.as_bytes())?;
+
+        let staged = staged_dir.join(format!("{}.wasm", plugin.id));
+        fs::write(&staged, &bytes)
+            .with_context(|| format!("failed to write {}", staged.display()))?;
+        println!(
+            "staged {} ({:.1} KiB)",
+            staged.strip_prefix(root).unwrap_or(&staged).display(),
+            bytes.len() as f64 / 1024.0
+        );
+    }
+    Ok(plugins)
+}
+
+/// Append a top-level custom section: id 0, then the LEB128 size of the
+/// rest, the LEB128 name length, the name and the payload. Custom sections
+/// may appear anywhere at the top level of a component, and tools that do
+/// not know the name skip it.
+fn append_custom_section(wasm: &mut Vec<u8>, name: &str, payload: &[u8]) -> Result<()> {
+    let mut content = Vec::with_capacity(name.len() + payload.len() + 5);
+    write_leb128(&mut content, u32::try_from(name.len())?);
+    content.extend_from_slice(name.as_bytes());
+    content.extend_from_slice(payload);
+    wasm.push(0x00);
+    write_leb128(
+        wasm,
+        u32::try_from(content.len()).context("manifest too large for a custom section")?,
+    );
+    wasm.extend_from_slice(&content);
+    Ok(())
+}
+
+fn write_leb128(out: &mut Vec<u8>, mut value: u32) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Plugin names and ids: lowercase ASCII letters and digits in words joined
+/// by single dashes, starting with a letter, at most 64 bytes. The id is
+/// part of file names, URLs and state keys, so it stays boring.
+fn check_name(name: &str) -> Result<()> {
+    let rule = "a plugin name is lowercase letters and digits in words joined by single dashes, \
+                starting with a letter, at most 64 characters (e.g. `sms-gateway`)";
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .split('-')
+            .all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    ensure!(ok, "`{name}` is not a valid plugin name: {rule}");
+    Ok(())
+}
+
+const TEMPLATE_CARGO: &str = include_str!("../templates/Cargo.toml.tmpl");
+const TEMPLATE_MANIFEST: &str = include_str!("../templates/plugin.toml.tmpl");
+const TEMPLATE_TEST: &str = include_str!("../templates/plugin_test.rs.tmpl");
+const TEMPLATE_CONNECTOR: &str = include_str!("../templates/connector.rs.tmpl");
+const TEMPLATE_MODULE: &str = include_str!("../templates/module.rs.tmpl");
+const TEMPLATE_NOTIFIER: &str = include_str!("../templates/notifier.rs.tmpl");
+const TEMPLATE_DEVICE_DRIVER: &str = include_str!("../templates/device_driver.rs.tmpl");
+
+fn new_plugin(root: &Path, name: &str, kind: Kind) -> Result<()> {
+    check_name(name)?;
+    let dir = root.join("plugins").join(name);
+    if dir.exists() {
+        bail!("plugins/{name} already exists; pick another name");
+    }
+    if let Some(existing) = discover_plugins(root)?.iter().find(|p| p.id == name) {
+        bail!(
+            "plugin id `{name}` is already used by {}; pick another name",
+            existing.dir.display()
+        );
+    }
+
+    let lib = match kind {
+        Kind::Connector => TEMPLATE_CONNECTOR,
+        Kind::Module => TEMPLATE_MODULE,
+        Kind::Notifier => TEMPLATE_NOTIFIER,
+        Kind::DeviceDriver => TEMPLATE_DEVICE_DRIVER,
+    };
+    let files = [
+        ("Cargo.toml", TEMPLATE_CARGO),
+        ("plugin.toml", TEMPLATE_MANIFEST),
+        ("src/lib.rs", lib),
+        ("tests/plugin.rs", TEMPLATE_TEST),
+    ];
+    for (path, template) in files {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("failed to create {}", parent.display()))?;
+        }
+        fs::write(&path, render(template, name, kind))
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        println!("created {}", path.strip_prefix(root).unwrap_or(&path).display());
+    }
+    println!(
+        "next: edit plugins/{name}/src/lib.rs, then `cargo xtask build-plugins {name}` \
+         and `cargo test -p {name}`"
+    );
+    Ok(())
+}
+
+fn render(template: &str, name: &str, kind: Kind) -> String {
+    let type_name: String = name
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect();
+    template
+        .replace("{{name}}", name)
+        .replace("{{crate}}", &name.replace('-', "_"))
+        .replace("{{Type}}", &type_name)
+        .replace("{{kind}}", kind.as_str())
+}
+
+/// One CI step: a name for the timing line and what it runs.
+struct Step {
+    name: String,
+    action: Box<dyn Fn() -> Result<()>>,
+}
+
+fn step(name: impl Into<String>, action: impl Fn() -> Result<()> + 'static) -> Step {
+    Step {
+        name: name.into(),
+        action: Box::new(action),
+    }
+}
+
+fn cargo_step(args: &'static [&'static str]) -> impl Fn() -> Result<()> {
+    move || {
+        let mut cmd = cargo();
+        cmd.args(args);
+        run(cmd)
+    }
+}
+
+fn ci(root: &Path) -> Result<()> {
+    let plugins = discover_plugins(root)?;
+    let crates: Vec<String> = plugins.iter().map(|p| p.crate_name.clone()).collect();
+
+    let mut steps = vec![
+        step("rustfmt", cargo_step(&["fmt", "--all", "--", "--check"])),
+        // Default members only (host, domain, sdk, tests, xtask):
+        // `--workspace` would also pull in every plugin and unify their SDK
+        // world features into one build, which the SDK refuses.
+        step(
+            "clippy (host crates)",
+            cargo_step(&["clippy", "--all-targets", "--", "-D", "warnings"]),
+        ),
+    ];
+    let lint_crates = crates.clone();
+    steps.push(step("clippy (plugins, wasm32-wasip2)", move || {
+        for name in &lint_crates {
+            let mut cmd = cargo();
+            cmd.args(["clippy", "-p", name, "--target", WASM_TARGET])
+                .args(["--", "-D", "warnings"]);
+            run(cmd)?;
+        }
+        Ok(())
+    }));
+    let build_root = root.to_path_buf();
+    steps.push(step("build-plugins", move || {
+        build_plugins(&build_root, &[]).map(drop)
+    }));
+    steps.push(step("test (host crates)", cargo_step(&["test"])));
+    let test_crates = crates;
+    steps.push(step("test (plugins)", move || {
+        for name in &test_crates {
+            let mut cmd = cargo();
+            cmd.args(["test", "-p", name]);
+            run(cmd)?;
+        }
+        Ok(())
+    }));
+
+    let started = Instant::now();
+    let mut report = String::new();
+    for Step { name, action } in &steps {
+        eprintln!("==> {name}");
+        let t = Instant::now();
+        let result = action();
+        let line = format!("{name}: {:.1}s", t.elapsed().as_secs_f64());
+        let _ = writeln!(report, "{line}");
+        eprintln!("    {line}");
+        if let Err(e) = result {
+            eprint!("{report}");
+            bail!("ci step `{name}` failed: {e:#}");
+        }
+    }
+    eprint!("{report}");
+    eprintln!("ci passed in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leb128_matches_the_spec_examples() {
+        let mut out = Vec::new();
+        write_leb128(&mut out, 624_485);
+        assert_eq!(out, [0xe5, 0x8e, 0x26]);
+        out.clear();
+        write_leb128(&mut out, 127);
+        assert_eq!(out, [0x7f]);
+    }
+
+    #[test]
+    fn custom_section_layout() {
+        let mut wasm = b"\0asm\x0d\0\x01\0".to_vec();
+        append_custom_section(&mut wasm, "ab", b"xyz").unwrap();
+        assert_eq!(&wasm[8..], b"\x00\x06\x02abxyz");
+    }
+
+    #[test]
+    fn names_follow_the_rule() {
+        for ok in ["a", "petty-cash", "sms2-gateway"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Petty", "-a", "a-", "a--b", "2fa", "a_b", &"a".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn templates_render_every_placeholder() {
+        for kind in [Kind::Connector, Kind::Module, Kind::Notifier, Kind::DeviceDriver] {
+            let lib = match kind {
+                Kind::Connector => TEMPLATE_CONNECTOR,
+                Kind::Module => TEMPLATE_MODULE,
+                Kind::Notifier => TEMPLATE_NOTIFIER,
+                Kind::DeviceDriver => TEMPLATE_DEVICE_DRIVER,
+            };
+            for template in [TEMPLATE_CARGO, TEMPLATE_MANIFEST, TEMPLATE_TEST, lib] {
+                let out = render(template, "sms-gateway", kind);
+                assert!(!out.contains("{{"), "unrendered placeholder in {out}");
+            }
+        }
+    }
+}
