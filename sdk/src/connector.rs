@@ -117,7 +117,7 @@ macro_rules! export_connector {
     ($ty:ty) => {
         const _: () = {
             type __HamgamExport = $crate::__private::ConnectorExport<$ty>;
-            $crate::wit::export!(__HamgamExport with_types_in $crate::wit);
+    $crate::wit::export!(__HamgamExport with_types_in $crate::wit);
         };
     };
 }

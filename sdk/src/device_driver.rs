@@ -51,7 +51,7 @@ macro_rules! export_device_driver {
     ($ty:ty) => {
         const _: () = {
             type __HamgamExport = $crate::__private::DeviceDriverExport<$ty>;
-            $crate::wit::export!(__HamgamExport with_types_in $crate::wit);
+    $crate::wit::export!(__HamgamExport with_types_in $crate::wit);
         };
     };
 }

@@ -82,7 +82,7 @@ macro_rules! with_world {
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod wit {
     wit_bindgen::generate!({
-        path: "../target-sdk/wit-patched",
+        path: "../wit",
         world: "hamgam:plugins/connector@0.1.0",
         pub_export_macro: true,
         generate_all,
@@ -96,7 +96,7 @@ pub mod wit {
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod wit {
     wit_bindgen::generate!({
-        path: "../target-sdk/wit-patched",
+        path: "../wit",
         world: "hamgam:plugins/module@0.1.0",
         pub_export_macro: true,
         generate_all,
@@ -110,7 +110,7 @@ pub mod wit {
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod wit {
     wit_bindgen::generate!({
-        path: "../target-sdk/wit-patched",
+        path: "../wit",
         world: "hamgam:plugins/notifier@0.1.0",
         pub_export_macro: true,
         generate_all,
@@ -124,7 +124,7 @@ pub mod wit {
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod wit {
     wit_bindgen::generate!({
-        path: "../target-sdk/wit-patched",
+        path: "../wit",
         world: "hamgam:plugins/device-driver@0.1.0",
         pub_export_macro: true,
         generate_all,

@@ -8,7 +8,6 @@ pub use wit_module::{Event, ModuleInfo, Route};
 
 use crate::{Error, HttpRequest, HttpResponse, Result};
 
-
 /// A business module. [`describe`](Module::describe) is required; the other
 /// methods answer `unsupported` until implemented.
 pub trait Module {
@@ -54,7 +53,7 @@ macro_rules! export_module {
     ($ty:ty) => {
         const _: () = {
             type __HamgamExport = $crate::__private::ModuleExport<$ty>;
-            $crate::wit::export!(__HamgamExport with_types_in $crate::wit);
+    $crate::wit::export!(__HamgamExport with_types_in $crate::wit);
         };
     };
 }
@@ -68,7 +67,6 @@ impl Route {
         }
     }
 }
-
 
 /// The host's CRM store, scoped by the host to the calling instance's
 /// tenant.
@@ -120,13 +118,15 @@ pub mod crm {
 
     /// A record's body deserialised from JSON.
     pub fn get_record_json<T: DeserializeOwned>(record_type: &str, id: &str) -> Result<Option<T>> {
-        get_record(record_type, id)?
-            .map(|r| decode(&r))
-            .transpose()
+        get_record(record_type, id)?.map(|r| decode(&r)).transpose()
     }
 
     /// Store `body` as JSON under `record_type`/`id`.
-    pub fn put_record_json<T: Serialize + ?Sized>(record_type: &str, id: &str, body: &T) -> Result<()> {
+    pub fn put_record_json<T: Serialize + ?Sized>(
+        record_type: &str,
+        id: &str,
+        body: &T,
+    ) -> Result<()> {
         let body = serde_json::to_string(body)
             .map_err(|e| Error::Other(format!("cannot serialise {record_type} `{id}`: {e}")))?;
         put_record(&ModuleRecord {

@@ -50,7 +50,7 @@ macro_rules! export_notifier {
     ($ty:ty) => {
         const _: () = {
             type __HamgamExport = $crate::__private::NotifierExport<$ty>;
-            $crate::wit::export!(__HamgamExport with_types_in $crate::wit);
+    $crate::wit::export!(__HamgamExport with_types_in $crate::wit);
         };
     };
 }

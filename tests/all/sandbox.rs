@@ -30,7 +30,8 @@ async fn fault_while_other_tenant_works(path: &str) -> (CallError, u64) {
     let a = hostile(&host, "tenant-a");
     let b = hostile(&host, "tenant-b");
     // Warm both so instantiation is not part of the window.
-    json(&b, "/ok?x=1").await;
+    let warm = b.request("GET", "/ok", b"").await.expect("warm-up").expect("ok");
+    assert_eq!(warm.body, b"ok");
     let done = Arc::new(AtomicBool::new(false));
     let ok_calls = Arc::new(AtomicU64::new(0));
     let worker = {
@@ -73,7 +74,14 @@ async fn p2_memory_bomb_hits_the_cap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p2_unbounded_recursion_traps() {
     let (err, _) = fault_while_other_tenant_works("/recurse").await;
-    assert!(matches!(err, CallError::StackOverflow { .. }), "{err:?}");
+    // Rust guests keep their frames on a shadow stack in linear memory, so
+    // depending on frame sizes the wasm stack limit or the shadow stack's
+    // bottom is hit first: a stack-overflow trap or an out-of-bounds access.
+    match &err {
+        CallError::StackOverflow { .. } => {}
+        CallError::Trap { message, .. } => assert!(message.contains("out of bounds"), "{message}"),
+        other => panic!("unexpected {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

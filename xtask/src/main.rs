@@ -10,7 +10,7 @@
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 use std::{env, fs};
 
@@ -75,13 +75,21 @@ impl Kind {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let root = workspace_dir()?;
-    match cli.task {
+    let result = workspace_dir().and_then(|root| match cli.task {
         Task::BuildPlugins { names } => build_plugins(&root, &names).map(drop),
         Task::NewPlugin { name, kind } => new_plugin(&root, &name, kind),
         Task::Ci => ci(&root),
+    });
+    // Print the error chain ourselves: a chore's failure is a message for
+    // a person, and anyhow's backtrace (with RUST_BACKTRACE set) buries it.
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -206,7 +214,10 @@ fn select_plugins(root: &Path, names: &[String]) -> Result<Vec<Plugin>> {
         ensure!(
             known,
             "no plugin `{name}` (known: {})",
-            all.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+            all.iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(all
@@ -251,8 +262,14 @@ fn build_plugins(root: &Path, names: &[String]) -> Result<Vec<Plugin>> {
         // One invocation per plugin: each enables a different SDK world
         // feature, and a shared invocation would unify them.
         let mut cmd = cargo();
-        cmd.args(["build", "--profile", PLUGIN_PROFILE, "--target", WASM_TARGET])
-            .args(["-p", &plugin.crate_name]);
+        cmd.args([
+            "build",
+            "--profile",
+            PLUGIN_PROFILE,
+            "--target",
+            WASM_TARGET,
+        ])
+        .args(["-p", &plugin.crate_name]);
         run(cmd)?;
 
         let built = target
@@ -266,7 +283,11 @@ fn build_plugins(root: &Path, names: &[String]) -> Result<Vec<Plugin>> {
             "{} is not a component (expected the component-model preamble)",
             built.display()
         );
-        append_custom_section(&mut bytes, MANIFEST_SECTION, plugin.manifest_text.as_bytes())?;
+        append_custom_section(
+            &mut bytes,
+            MANIFEST_SECTION,
+            plugin.manifest_text.as_bytes(),
+        )?;
 
         let staged = staged_dir.join(format!("{}.wasm", plugin.id));
         fs::write(&staged, &bytes)
@@ -319,9 +340,12 @@ fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .split('-')
-            .all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        && name.split('-').all(|word| {
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
     ensure!(ok, "`{name}` is not a valid plugin name: {rule}");
     Ok(())
 }
@@ -367,7 +391,10 @@ fn new_plugin(root: &Path, name: &str, kind: Kind) -> Result<()> {
         }
         fs::write(&path, render(template, name, kind))
             .with_context(|| format!("failed to write {}", path.display()))?;
-        println!("created {}", path.strip_prefix(root).unwrap_or(&path).display());
+        println!(
+            "created {}",
+            path.strip_prefix(root).unwrap_or(&path).display()
+        );
     }
     println!(
         "next: edit plugins/{name}/src/lib.rs, then `cargo xtask build-plugins {name}` \
@@ -498,14 +525,28 @@ mod tests {
         for ok in ["a", "petty-cash", "sms2-gateway"] {
             assert!(check_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Petty", "-a", "a-", "a--b", "2fa", "a_b", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Petty",
+            "-a",
+            "a-",
+            "a--b",
+            "2fa",
+            "a_b",
+            &"a".repeat(65),
+        ] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn templates_render_every_placeholder() {
-        for kind in [Kind::Connector, Kind::Module, Kind::Notifier, Kind::DeviceDriver] {
+        for kind in [
+            Kind::Connector,
+            Kind::Module,
+            Kind::Notifier,
+            Kind::DeviceDriver,
+        ] {
             let lib = match kind {
                 Kind::Connector => TEMPLATE_CONNECTOR,
                 Kind::Module => TEMPLATE_MODULE,

@@ -272,7 +272,7 @@ impl PluginInstance {
             },
             _ => CallError::Trap {
                 call,
-                message: format!("{err:#}"),
+                message: trap_summary(err),
             },
         }
     }
@@ -284,6 +284,15 @@ impl PluginInstance {
         }
     }
 
+}
+
+/// The reason of a trap without its wasm backtrace, which for deep
+/// recursion runs to thousands of lines: the last line carries the cause.
+fn trap_summary(err: &wasmtime::Error) -> String {
+    let full = format!("{err:#}");
+    let last = full.lines().last().unwrap_or("").trim();
+    let reason = last.split_once(": ").map_or(last, |(_, r)| r);
+    reason.chars().take(500).collect()
 }
 
 /// Generate one typed method per export: it checks the plugin's world,

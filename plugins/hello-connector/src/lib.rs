@@ -120,8 +120,9 @@ impl Connector for DemoLedger {
         let body = DemoParty::from(&party);
         let base = base_url()?;
         let request = match &remote_id {
-            None => Request::post(format!("{base}/parties"))
-                .header("Idempotency-Key", idempotency_key),
+            None => {
+                Request::post(format!("{base}/parties")).header("Idempotency-Key", idempotency_key)
+            }
             Some(id) => {
                 let request = Request::put(format!("{base}/parties/{}", percent_encode(id)));
                 match version {
@@ -140,13 +141,21 @@ impl Connector for DemoLedger {
 
     fn delete(kind: EntityKind, remote_id: String) -> Result<()> {
         let collection = collection(kind)?;
-        let url = format!("{}/{collection}/{}", base_url()?, percent_encode(&remote_id));
+        let url = format!(
+            "{}/{collection}/{}",
+            base_url()?,
+            percent_encode(&remote_id)
+        );
         check(send(Request::delete(url))?)?;
         Ok(())
     }
 
     fn party_balance(remote_id: String) -> Result<Balance> {
-        let url = format!("{}/parties/{}/balance", base_url()?, percent_encode(&remote_id));
+        let url = format!(
+            "{}/parties/{}/balance",
+            base_url()?,
+            percent_encode(&remote_id)
+        );
         let balance: DemoBalance = check(send(Request::get(url))?)?.json()?;
         let currency = balance.currency.unwrap_or_else(|| "IRR".into());
         let money = |field: &str, value: &str| -> Result<Money> {
@@ -215,7 +224,9 @@ fn collection(kind: EntityKind) -> Result<&'static str> {
 }
 
 fn base_url() -> Result<String> {
-    Ok(config::require("base_url")?.trim_end_matches('/').to_owned())
+    Ok(config::require("base_url")?
+        .trim_end_matches('/')
+        .to_owned())
 }
 
 /// Every request carries the bearer token; the secret is read per call so a
@@ -232,10 +243,13 @@ fn check(response: Response) -> Result<Response> {
         return Ok(response);
     }
     let problem: Problem = serde_json::from_slice(&response.body).unwrap_or_default();
-    let message = problem
-        .message
-        .clone()
-        .unwrap_or_else(|| format!("demo ledger answered {}: {}", response.status, response.text()));
+    let message = problem.message.clone().unwrap_or_else(|| {
+        format!(
+            "demo ledger answered {}: {}",
+            response.status,
+            response.text()
+        )
+    });
     Err(match response.status {
         401 | 403 => Error::Unauthorized(message),
         404 => Error::NotFound(message),
@@ -427,7 +441,11 @@ fn party(p: DemoParty) -> Party {
 
 impl From<&Party> for DemoParty {
     fn from(p: &Party) -> Self {
-        let address = p.addresses.iter().find(|a| a.is_default).or(p.addresses.first());
+        let address = p
+            .addresses
+            .iter()
+            .find(|a| a.is_default)
+            .or(p.addresses.first());
         DemoParty {
             kind: Some(
                 match p.kind {

@@ -173,7 +173,11 @@ fn resolve(base: &str, location: &str) -> String {
         .find("://")
         .and_then(|i| base[i + 3..].find('/').map(|j| i + 3 + j))
         .unwrap_or(base.len());
-    format!("{}/{}", &base[..origin_end], location.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        &base[..origin_end],
+        location.trim_start_matches('/')
+    )
 }
 
 fn outcome(result: Result<http::Response>) -> Value {

@@ -15,8 +15,8 @@
 
 use hamgam_sdk::http::{self, Request};
 use hamgam_sdk::{
-    Channel, Delivery, Error, HttpRequest, Inbound, Message, Notifier, Result, clock, config,
-    info, state,
+    Channel, Delivery, Error, HttpRequest, Inbound, Message, Notifier, Result, clock, config, info,
+    state,
 };
 use serde::Serialize;
 
@@ -77,7 +77,14 @@ impl Notifier for Mattermost {
         state::set_json(COUNTER_KEY, &n)?;
         let accepted_at = clock::now();
         let id = format!("mm-{}-{n}", accepted_at.as_millis());
-        info!("mattermost message {id} delivered to {}", if to.is_empty() { "the default channel" } else { to });
+        info!(
+            "mattermost message {id} delivered to {}",
+            if to.is_empty() {
+                "the default channel"
+            } else {
+                to
+            }
+        );
         Ok(Delivery { id, accepted_at })
     }
 

@@ -78,11 +78,7 @@ impl Module for PettyCash {
     }
 
     fn handle_request(request: HttpRequest) -> Result<HttpResponse> {
-        let segments: Vec<&str> = request
-            .path_only()
-            .trim_matches('/')
-            .split('/')
-            .collect();
+        let segments: Vec<&str> = request.path_only().trim_matches('/').split('/').collect();
         let response = match (request.method.as_str(), segments.as_slice()) {
             ("POST", ["bills"]) => create(&request),
             ("GET", ["bills"]) => list(),

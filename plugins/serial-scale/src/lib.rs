@@ -19,9 +19,7 @@
 //! Setting `timeout_ms` (default 2000) bounds the wait for each byte.
 
 use hamgam_sdk::port;
-use hamgam_sdk::{
-    Decimal, DeviceDriver, DeviceKind, Error, Result, Weight, config, debug, warn,
-};
+use hamgam_sdk::{Decimal, DeviceDriver, DeviceKind, Error, Result, Weight, config, debug, warn};
 
 const DEFAULT_REQUEST: &str = "Q\\r\\n";
 const DEFAULT_TIMEOUT_MS: u32 = 2000;
@@ -38,9 +36,8 @@ impl DeviceDriver for Scale {
     }
 
     fn read_weight() -> Result<Weight> {
-        let request = unescape(
-            &config::get("request_command").unwrap_or_else(|| DEFAULT_REQUEST.to_owned()),
-        );
+        let request =
+            unescape(&config::get("request_command").unwrap_or_else(|| DEFAULT_REQUEST.to_owned()));
         let timeout_ms = match config::get("timeout_ms") {
             Some(v) => v
                 .trim()
@@ -83,8 +80,7 @@ fn drain() -> Result<()> {
 
 fn parse_line(line: &str) -> Result<Weight> {
     let mut parts = line.splitn(3, ',');
-    let (Some(status), Some(_kind), Some(data)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(status), Some(_kind), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(Error::Other(format!("not a weight line: {line:?}")));
     };
     let stable = match status.trim() {
@@ -100,7 +96,9 @@ fn parse_line(line: &str) -> Result<Weight> {
     let (number, unit) = data.split_at(split);
     let unit = unit.trim().to_ascii_lowercase();
     if unit != "kg" && unit != "g" {
-        return Err(Error::Unsupported(format!("scale unit {unit:?}; set it to kg or g")));
+        return Err(Error::Unsupported(format!(
+            "scale unit {unit:?}; set it to kg or g"
+        )));
     }
     let number = number.trim().replace(' ', "");
     let (negative, digits) = match number.as_bytes().first() {
@@ -161,7 +159,10 @@ mod tests {
     #[test]
     fn rejects_overload_and_other_units() {
         assert!(parse_line("OL,GS,+9999.999kg").is_err());
-        assert!(matches!(parse_line("ST,GS,+0012.345lb"), Err(Error::Unsupported(_))));
+        assert!(matches!(
+            parse_line("ST,GS,+0012.345lb"),
+            Err(Error::Unsupported(_))
+        ));
         assert!(parse_line("garbage").is_err());
     }
 
