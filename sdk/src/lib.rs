@@ -239,3 +239,21 @@ with_world! {
         }
     }
 }
+
+/// The in-memory test host: run a built component with chosen settings,
+/// grants and limits, call it, and assert on every host call it made.
+/// Native builds only, behind the `harness` feature; see `sdk/README.md`.
+#[cfg(all(feature = "harness", not(target_arch = "wasm32")))]
+pub mod harness {
+    pub use hamgam::config::{Limits, PortGrant, SqlBackendKind, SqlGrant};
+    pub use hamgam::plugins::manifest::CrmAccess;
+    pub use hamgam::runtime::backends::HostCall;
+    pub use hamgam::runtime::error::CallError;
+    pub use hamgam::runtime::instance::PluginInstance;
+    pub use hamgam::testing::{PluginBuilder, TestHost, plugin_dir, plugin_path};
+
+    /// The host-side WIT types the harness's calls take and return.
+    pub mod types {
+        pub use hamgam::runtime::bindings::types::*;
+    }
+}

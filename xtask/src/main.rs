@@ -52,6 +52,15 @@ enum Task {
     /// rustfmt, clippy (host crates, then each plugin for wasm), build
     /// plugins, tests (host crates, then each plugin).
     Ci,
+    /// Measure the platform side by side in one run (release build): warm
+    /// call host→plugin vs native, instantiation, memory per idle instance.
+    Bench,
+    /// Run the demo: build the plugins and serve the bundled demo config
+    /// (`host/config/demo.toml`) on the embedded SQLite database.
+    Demo,
+    /// Make sure a local PostgreSQL for the tests runs, installing it with
+    /// apt-get when missing, and print its URL.
+    Postgres,
 }
 
 /// The plugin worlds, named as in `plugin.toml`'s `kind`.
@@ -81,6 +90,9 @@ fn main() -> ExitCode {
         Task::BuildPlugins { names } => build_plugins(&root, &names).map(drop),
         Task::NewPlugin { name, kind } => new_plugin(&root, &name, kind),
         Task::Ci => ci(&root),
+        Task::Bench => bench(&root),
+        Task::Demo => demo(&root),
+        Task::Postgres => ensure_postgres().map(|url| println!("{url}")),
     });
     // Print the error chain ourselves: a chore's failure is a message for
     // a person, and anyhow's backtrace (with RUST_BACKTRACE set) buries it.
@@ -350,6 +362,33 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// What the generated test asserts, per world: one real call into the
+/// component and one assertion on its answer or on the host calls it made.
+fn harness_check(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Module => concat!(
+            "    let response = plugin.request(\"GET\", \"/hello\", b\"\").await.expect(\"call\").expect(\"ok\");\n",
+            "    assert_eq!(response.status, 200);\n",
+            "    assert!(String::from_utf8_lossy(&response.body).contains(\"hello\"));"
+        ),
+        Kind::Connector => concat!(
+            "    let info = plugin.describe_connector().await.expect(\"describe\");\n",
+            "    assert_eq!(info.company_code.as_deref(), Some(\"101\"));\n",
+            "    assert!(host.calls().iter().any(|c| c.call == \"config.get\"));"
+        ),
+        Kind::Notifier => concat!(
+            "    let channels = plugin.channels().await.expect(\"channels\");\n",
+            "    assert!(!channels.is_empty());\n",
+            "    let _ = &host;"
+        ),
+        Kind::DeviceDriver => concat!(
+            "    let weight = plugin.read_weight().await.expect(\"call\").expect(\"weight\");\n",
+            "    assert_eq!(weight.unit, \"kg\");\n",
+            "    let _ = &host;"
+        ),
+    }
+}
+
 const TEMPLATE_CARGO: &str = include_str!("../templates/Cargo.toml.tmpl");
 const TEMPLATE_MANIFEST: &str = include_str!("../templates/plugin.toml.tmpl");
 const TEMPLATE_TEST: &str = include_str!("../templates/plugin_test.rs.tmpl");
@@ -418,6 +457,7 @@ fn render(template: &str, name: &str, kind: Kind) -> String {
         .replace("{{crate}}", &name.replace('-', "_"))
         .replace("{{Type}}", &type_name)
         .replace("{{kind}}", kind.as_str())
+        .replace("{{harness_check}}", harness_check(kind))
 }
 
 /// One CI step: a name for the timing line and what it runs.
@@ -442,6 +482,13 @@ fn cargo_step(args: &'static [&'static str]) -> impl Fn() -> Result<()> {
 }
 
 fn ci(root: &Path) -> Result<()> {
+    // The storage tests run on SQLite and on PostgreSQL; in CI the
+    // PostgreSQL half is mandatory, so get a server before anything else.
+    let pg_url = match env::var("HAMGAM_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => url,
+        _ => ensure_postgres()?,
+    };
+    eprintln!("==> PostgreSQL for tests: {}", redact(&pg_url));
     let plugins = discover_plugins(root)?;
     let crates: Vec<String> = plugins.iter().map(|p| p.crate_name.clone()).collect();
 
@@ -469,12 +516,18 @@ fn ci(root: &Path) -> Result<()> {
     steps.push(step("build-plugins", move || {
         build_plugins(&build_root, &[]).map(drop)
     }));
-    steps.push(step("test (host crates)", cargo_step(&["test"])));
+    let url = pg_url.clone();
+    steps.push(step("test (host crates)", move || {
+        let mut cmd = cargo();
+        cmd.arg("test").env("HAMGAM_TEST_POSTGRES", &url);
+        run(cmd)
+    }));
     let test_crates = crates;
     steps.push(step("test (plugins)", move || {
         for name in &test_crates {
             let mut cmd = cargo();
-            cmd.args(["test", "-p", name]);
+            cmd.args(["test", "-p", name])
+                .env("HAMGAM_TEST_POSTGRES", &pg_url);
             run(cmd)?;
         }
         Ok(())
@@ -560,3 +613,95 @@ mod tests {
         }
     }
 }
+
+/// The local test database: user, password and database `hamgam`.
+const TEST_PG_URL: &str = "postgres://hamgam:hamgam@127.0.0.1:5432/hamgam";
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}://***{}", &url[..a], &url[b..]),
+        _ => url.to_string(),
+    }
+}
+
+fn sh(script: &str) -> Result<()> {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script]);
+    run(cmd)
+}
+
+fn pg_answers() -> bool {
+    Command::new("psql")
+        .args([TEST_PG_URL, "-Atc", "SELECT 1"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Install (Debian's package), start and prepare a local PostgreSQL, unless
+/// one already answers at [`TEST_PG_URL`]. Needs root for the install.
+fn ensure_postgres() -> Result<String> {
+    if pg_answers() {
+        return Ok(TEST_PG_URL.into());
+    }
+    if Command::new("pg_ctlcluster").arg("--help").output().is_err()
+        && !Path::new("/usr/bin/pg_ctlcluster").exists()
+    {
+        eprintln!("==> installing PostgreSQL (apt-get)");
+        sh("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null")
+            .context("installing PostgreSQL failed; install it or set HAMGAM_TEST_POSTGRES")?;
+    }
+    eprintln!("==> starting PostgreSQL");
+    // Start every installed cluster that is down (Debian creates `main`).
+    sh("for v in $(ls /etc/postgresql); do pg_ctlcluster \"$v\" main start 2>/dev/null || true; done")?;
+    for _ in 0..30 {
+        if Command::new("pg_isready").args(["-h", "127.0.0.1"]).output().is_ok_and(|o| o.status.success()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // Idempotent: create the role and the database only when missing. The
+    // SQL goes through a file so no shell quoting stands between it and psql.
+    let setup = env::temp_dir().join("hamgam-pg-setup.sql");
+    fs::write(&setup, PG_SETUP_SQL)?;
+    sh(&format!(
+        "chmod 644 '{0}' && su postgres -c \"psql -q -v ON_ERROR_STOP=1 -f '{0}'\"",
+        setup.display()
+    ))?;
+    ensure!(pg_answers(), "PostgreSQL started but {} does not answer", redact(TEST_PG_URL));
+    Ok(TEST_PG_URL.into())
+}
+
+fn bench(root: &Path) -> Result<()> {
+    build_plugins(root, &[])?;
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "hamgam-tests", "--bench", "platform"]);
+    run(cmd)
+}
+
+fn demo(root: &Path) -> Result<()> {
+    build_plugins(root, &[])?;
+    fs::create_dir_all(target_dir(root).join("demo"))?;
+    let token = env::var("HAMGAM_DEMO_TOKEN").unwrap_or_else(|_| "demo-token".into());
+    let config = root.join("host/config/demo.toml");
+    println!();
+    println!("Hamgam demo: tenant `demo`, a petty-cash module, SQLite in target/demo/hamgam.db");
+    println!("  health:   curl http://127.0.0.1:8080/healthz");
+    println!("  metrics:  curl http://127.0.0.1:8080/metrics");
+    println!("  add bill: curl -H 'Authorization: Bearer {token}' -d '{{\"amount\":\"250000\",\"description\":\"taxi\"}}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills");
+    println!("  list:     curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills");
+    println!("Stop with Ctrl-C.");
+    println!();
+    let mut cmd = cargo();
+    cmd.args(["run", "-p", "hamgam", "--", "serve", "--config"])
+        .arg(&config)
+        .env("HAMGAM_DEMO_TOKEN", token);
+    run(cmd)
+}
+
+/// Creates the test role and database when missing (`\gexec` runs the
+/// generated statement; CREATE DATABASE cannot run inside a DO block).
+const PG_SETUP_SQL: &str = r"SELECT 'CREATE ROLE hamgam LOGIN SUPERUSER PASSWORD ''hamgam'''
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hamgam')\gexec
+SELECT 'CREATE DATABASE hamgam OWNER hamgam'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'hamgam')\gexec
+";
