@@ -71,6 +71,9 @@ pub struct ServerConfig {
     pub plugin_dir: PathBuf,
     /// Most plugin instances live at once (sizes the pooling allocator).
     pub max_instances: u32,
+    /// Where compiled plugins are cached between runs; none to compile at
+    /// every start.
+    pub compile_cache: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +83,7 @@ impl Default for ServerConfig {
             database: "sqlite://hamgam.db".into(),
             plugin_dir: PathBuf::from("target/plugins"),
             max_instances: 200,
+            compile_cache: None,
         }
     }
 }
@@ -302,10 +306,14 @@ impl SecretRef {
     /// Resolve the reference now. `name` is only used in errors.
     pub fn resolve(&self, name: &str) -> Result<Secret, ConfigError> {
         match self {
-            SecretRef::Env(var) => std::env::var(var).map(Secret).map_err(|_| ConfigError::Secret {
-                name: name.into(),
-                message: format!("environment variable `{var}` is not set"),
-            }),
+            SecretRef::Env(var) => {
+                std::env::var(var)
+                    .map(Secret)
+                    .map_err(|_| ConfigError::Secret {
+                        name: name.into(),
+                        message: format!("environment variable `{var}` is not set"),
+                    })
+            }
             SecretRef::File(path) => std::fs::read_to_string(path)
                 .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
                 .map_err(|e| ConfigError::Secret {
@@ -346,6 +354,9 @@ impl Config {
             }
         };
         fix(&mut self.server.plugin_dir);
+        if let Some(dir) = self.server.compile_cache.as_mut() {
+            fix(dir);
+        }
         if let Some(rest) = self.server.database.strip_prefix("sqlite://") {
             let p = Path::new(rest);
             if p.is_relative() && rest != ":memory:" {
@@ -385,7 +396,10 @@ impl Config {
                 }
                 if let Some(req) = &inst.version {
                     semver::VersionReq::parse(req).map_err(|e| {
-                        field(format!("{at}.version"), format!("not a version requirement: {e}"))
+                        field(
+                            format!("{at}.version"),
+                            format!("not a version requirement: {e}"),
+                        )
                     })?;
                 }
                 for pattern in &inst.grants.http {
@@ -485,7 +499,10 @@ limits = { call_deadline_ms = 100 }
     fn bad_values_name_the_field() {
         let bad = SAMPLE.replace("call_deadline_ms = 100", "call_deadline_ms = 0");
         let err = Config::parse(&bad).unwrap_err().to_string();
-        assert!(err.contains("tenants.acme.instances.shop.limits.call_deadline_ms"), "{err}");
+        assert!(
+            err.contains("tenants.acme.instances.shop.limits.call_deadline_ms"),
+            "{err}"
+        );
         let bad = SAMPLE.replace("http://127.0.0.1:9000\"]", "gopher:x\"]");
         let err = Config::parse(&bad).unwrap_err().to_string();
         assert!(err.contains("grants.http"), "{err}");
@@ -499,7 +516,9 @@ limits = { call_deadline_ms = 100 }
         let s = SecretRef::File(f).resolve("x").unwrap();
         assert_eq!(s.expose(), "hunter2");
         assert!(!format!("{s:?} {s}").contains("hunter2"));
-        let err = SecretRef::Env("HAMGAM_SURELY_UNSET_VAR".into()).resolve("pw").unwrap_err();
+        let err = SecretRef::Env("HAMGAM_SURELY_UNSET_VAR".into())
+            .resolve("pw")
+            .unwrap_err();
         assert!(err.to_string().contains("HAMGAM_SURELY_UNSET_VAR"));
     }
 }

@@ -14,7 +14,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "hamgam", version, about = "Hamgam: a CRM back office whose every integration is a sandboxed wasm plugin")]
+#[command(
+    name = "hamgam",
+    version,
+    about = "Hamgam: a CRM back office whose every integration is a sandboxed wasm plugin"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -96,6 +100,7 @@ fn engine(config: &Config) -> anyhow::Result<Runtime> {
     Runtime::new(RuntimeOptions {
         max_instances: config.server.max_instances,
         max_memory_mib: max_memory,
+        cache_dir: config.server.compile_cache.clone(),
         ..RuntimeOptions::default()
     })
 }
@@ -103,14 +108,22 @@ fn engine(config: &Config) -> anyhow::Result<Runtime> {
 fn check_config(path: PathBuf) -> anyhow::Result<()> {
     let config = Config::load(&path)?;
     let runtime = engine(&config)?;
-    let catalog = Catalog::load_dir(&runtime, &config.server.plugin_dir)
-        .with_context(|| format!("cannot read plugin_dir {}", config.server.plugin_dir.display()))?;
+    let catalog = Catalog::load_dir(&runtime, &config.server.plugin_dir).with_context(|| {
+        format!(
+            "cannot read plugin_dir {}",
+            config.server.plugin_dir.display()
+        )
+    })?;
     let mut problems: Vec<String> = catalog
         .rejected
         .iter()
         .map(|(p, e)| format!("plugin {} rejected: {e}", p.display()))
         .collect();
-    problems.extend(Registry::check(&catalog, &config).iter().map(|e| e.to_string()));
+    problems.extend(
+        Registry::check(&catalog, &config)
+            .iter()
+            .map(|e| e.to_string()),
+    );
     for (tenant, t) in &config.tenants {
         if let Some(token) = &t.api_token
             && let Err(e) = token.resolve(&format!("tenants.{tenant}.api_token"))
@@ -139,7 +152,11 @@ fn inspect(path: PathBuf) -> anyhow::Result<()> {
     let manifest = Manifest::from_component(&bytes)?;
     println!("id:          {}", manifest.id);
     println!("version:     {}", manifest.version);
-    println!("world:       hamgam:plugins/{}@{}.0", manifest.kind.world(), manifest.api);
+    println!(
+        "world:       hamgam:plugins/{}@{}.0",
+        manifest.kind.world(),
+        manifest.api
+    );
     println!("tier:        {:?}", manifest.tier);
     println!("api:         {}", manifest.api);
     println!("description: {}", manifest.description);
@@ -159,12 +176,19 @@ fn inspect(path: PathBuf) -> anyhow::Result<()> {
     })?;
     let loaded = runtime.load(&bytes)?;
     println!("sha256:      {}", loaded.digest);
-    println!("links:       ok (imports and exports match the {} world)", manifest.kind.world());
+    println!(
+        "links:       ok (imports and exports match the {} world)",
+        manifest.kind.world()
+    );
     Ok(())
 }
 
 fn list(v: &[String]) -> String {
-    if v.is_empty() { "-".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 async fn serve(path: PathBuf) -> anyhow::Result<()> {
@@ -173,8 +197,12 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open database {}", config.server.database))?;
     let runtime = engine(&config)?;
-    let catalog = Catalog::load_dir(&runtime, &config.server.plugin_dir)
-        .with_context(|| format!("cannot read plugin_dir {}", config.server.plugin_dir.display()))?;
+    let catalog = Catalog::load_dir(&runtime, &config.server.plugin_dir).with_context(|| {
+        format!(
+            "cannot read plugin_dir {}",
+            config.server.plugin_dir.display()
+        )
+    })?;
     let db_arc = Arc::new(db.clone());
     let services = Services {
         state: db_arc.clone(),
@@ -187,7 +215,10 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
     let mut tokens = BTreeMap::new();
     for (tenant, t) in &config.tenants {
         if let Some(token) = &t.api_token {
-            tokens.insert(tenant.clone(), token.resolve(&format!("tenants.{tenant}.api_token"))?);
+            tokens.insert(
+                tenant.clone(),
+                token.resolve(&format!("tenants.{tenant}.api_token"))?,
+            );
         }
     }
     let state = AppState::new(registry, tokens, db);

@@ -47,6 +47,7 @@ fn shared_runtime() -> anyhow::Result<Arc<Runtime>> {
         max_instances: 64,
         max_memory_mib: 256,
         tick: Duration::from_millis(10),
+        cache_dir: None,
     })?);
     Ok(RUNTIME.get_or_init(|| rt).clone())
 }
@@ -183,7 +184,8 @@ impl PluginBuilder<'_> {
     }
     /// A secret value.
     pub fn secret(mut self, name: &str, value: &str) -> Self {
-        self.secrets.insert(name.into(), SecretRef::Value(value.into()));
+        self.secrets
+            .insert(name.into(), SecretRef::Value(value.into()));
         self
     }
     /// Grant an outbound URL pattern.
@@ -247,7 +249,12 @@ impl PluginBuilder<'_> {
 
 impl PluginInstance {
     /// Shorthand for `handle-request` with no headers.
-    pub async fn request(&self, method: &str, path: &str, body: &[u8]) -> Result<Result<HttpResponse, Error>, CallError> {
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Result<HttpResponse, Error>, CallError> {
         self.handle_request(HttpRequest {
             method: method.into(),
             path: path.into(),

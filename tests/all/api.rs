@@ -24,12 +24,15 @@ grants = { state = true, crm = "read-write" }
 
 async fn router() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let db = hamgam::store::Db::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
-        .await
-        .unwrap();
+    let db =
+        hamgam::store::Db::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
+            .await
+            .unwrap();
     let host = hamgam::testing::TestHost::new();
     let mut catalog = Catalog::default();
-    catalog.insert(Arc::new(host.runtime().load_file(&plugin("petty-cash")).unwrap()));
+    catalog.insert(Arc::new(
+        host.runtime().load_file(&plugin("petty-cash")).unwrap(),
+    ));
     let config = Config::parse(CONFIG).unwrap();
     let db_arc = Arc::new(db.clone());
     let services = Services {
@@ -49,18 +52,34 @@ async fn router() -> (axum::Router, tempfile::TempDir) {
 }
 
 fn secret(v: &str) -> Secret {
-    hamgam::config::SecretRef::Value(v.into()).resolve("t").unwrap()
+    hamgam::config::SecretRef::Value(v.into())
+        .resolve("t")
+        .unwrap()
 }
 
-async fn send(app: &axum::Router, method: &str, uri: &str, token: Option<&str>, body: &str) -> (StatusCode, serde_json::Value) {
-    let mut req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let resp = app.clone().oneshot(req.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
     (status, json)
 }
 
@@ -71,7 +90,14 @@ async fn health_and_metrics() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
     assert_eq!(body["instances"], 2);
-    let (_, _) = send(&app, "GET", "/api/v1/tenants/acme/modules/petty-cash/bills", Some("acme-token"), "").await;
+    let (_, _) = send(
+        &app,
+        "GET",
+        "/api/v1/tenants/acme/modules/petty-cash/bills",
+        Some("acme-token"),
+        "",
+    )
+    .await;
     let (status, text) = send(&app, "GET", "/metrics", None, "").await;
     assert_eq!(status, StatusCode::OK);
     let text = text.as_str().unwrap().to_string();
@@ -87,9 +113,23 @@ async fn p7_module_routes_need_the_tenants_own_token() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
         assert_eq!(body["error"]["code"], "unauthorized");
     }
-    let (status, _) = send(&app, "GET", "/api/v1/tenants/nobody/modules/petty-cash/bills", Some("acme-token"), "").await;
+    let (status, _) = send(
+        &app,
+        "GET",
+        "/api/v1/tenants/nobody/modules/petty-cash/bills",
+        Some("acme-token"),
+        "",
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, body) = send(&app, "GET", "/api/v1/tenants/acme/modules/ghost/x", Some("acme-token"), "").await;
+    let (status, body) = send(
+        &app,
+        "GET",
+        "/api/v1/tenants/acme/modules/ghost/x",
+        Some("acme-token"),
+        "",
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not-found");
 }
@@ -98,11 +138,25 @@ async fn p7_module_routes_need_the_tenants_own_token() {
 async fn p7_module_data_stays_with_its_tenant() {
     let (app, _dir) = router().await;
     let acme = "/api/v1/tenants/acme/modules/petty-cash/bills";
-    let (status, bill) = send(&app, "POST", acme, Some("acme-token"), r#"{"amount":"250000","description":"taxi"}"#).await;
+    let (status, bill) = send(
+        &app,
+        "POST",
+        acme,
+        Some("acme-token"),
+        r#"{"amount":"250000","description":"taxi"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{bill}");
     let (_, list) = send(&app, "GET", acme, Some("acme-token"), "").await;
     assert_eq!(list.as_array().map(|a| a.len()), Some(1), "{list}");
-    let (_, other) = send(&app, "GET", "/api/v1/tenants/globex/modules/petty-cash/bills", Some("globex-token"), "").await;
+    let (_, other) = send(
+        &app,
+        "GET",
+        "/api/v1/tenants/globex/modules/petty-cash/bills",
+        Some("globex-token"),
+        "",
+    )
+    .await;
     assert_eq!(other.as_array().map(|a| a.len()), Some(0), "{other}");
 }
 
@@ -110,12 +164,26 @@ async fn p7_module_data_stays_with_its_tenant() {
 async fn bad_input_gets_a_4xx_naming_the_field() {
     let (app, _dir) = router().await;
     let uri = "/api/v1/tenants/acme/modules/petty-cash/bills";
-    let (status, body) = send(&app, "POST", uri, Some("acme-token"), r#"{"amount":"-5","description":"x"}"#).await;
+    let (status, body) = send(
+        &app,
+        "POST",
+        uri,
+        Some("acme-token"),
+        r#"{"amount":"-5","description":"x"}"#,
+    )
+    .await;
     assert!(status.is_client_error(), "{status} {body}");
     assert_eq!(body["error"]["field"], "amount", "{body}");
-    let big = format!("{{\"amount\":\"1\",\"description\":\"{}\"}}", "x".repeat(hamgam::api::MAX_BODY_BYTES + 1));
+    let big = format!(
+        "{{\"amount\":\"1\",\"description\":\"{}\"}}",
+        "x".repeat(hamgam::api::MAX_BODY_BYTES + 1)
+    );
     let (status, _) = send(&app, "POST", uri, Some("acme-token"), &big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let (_, list) = send(&app, "GET", uri, Some("acme-token"), "").await;
-    assert_eq!(list.as_array().map(|a| a.len()), Some(0), "nothing was written: {list}");
+    assert_eq!(
+        list.as_array().map(|a| a.len()),
+        Some(0),
+        "nothing was written: {list}"
+    );
 }

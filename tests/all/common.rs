@@ -19,7 +19,9 @@ pub fn plugin(id: &str) -> std::path::PathBuf {
 pub fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -32,8 +34,18 @@ pub async fn json(p: &PluginInstance, path: &str) -> Value {
         .await
         .unwrap_or_else(|e| panic!("{path}: call failed: {e}"))
         .unwrap_or_else(|e| panic!("{path}: plugin error: {e:?}"));
-    assert_eq!(resp.status, 200, "{path}: {}", String::from_utf8_lossy(&resp.body));
-    serde_json::from_slice(&resp.body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", String::from_utf8_lossy(&resp.body)))
+    assert_eq!(
+        resp.status,
+        200,
+        "{path}: {}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    serde_json::from_slice(&resp.body).unwrap_or_else(|e| {
+        panic!(
+            "{path}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&resp.body)
+        )
+    })
 }
 
 /// PostgreSQL URL for tests: `HAMGAM_TEST_POSTGRES`. In CI (`CI=true`) it
@@ -74,7 +86,9 @@ pub async fn fresh_postgres(base: &str) -> String {
 }
 
 async fn sqlx_pool(url: &str) -> hamgam::store::Db {
-    hamgam::store::Db::connect(url).await.expect("connect to PostgreSQL")
+    hamgam::store::Db::connect(url)
+        .await
+        .expect("connect to PostgreSQL")
 }
 
 async fn sqlx_exec(db: &hamgam::store::Db, sql: &str) {

@@ -13,16 +13,23 @@ use hamgam::testing::TestHost;
 async fn server() -> u16 {
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = Router::new().route("/hello", get(|| async { "hello" })).route(
-        "/redirect",
-        get(move || async move { Redirect::temporary(&format!("http://127.0.0.2:{port}/hello")) }),
-    );
+    let app =
+        Router::new()
+            .route("/hello", get(|| async { "hello" }))
+            .route(
+                "/redirect",
+                get(move || async move {
+                    Redirect::temporary(&format!("http://127.0.0.2:{port}/hello"))
+                }),
+            );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     port
 }
 
 fn denied(r: &serde_json::Value) -> bool {
-    r["error"].as_str().is_some_and(|e| e.to_lowercase().contains("denied"))
+    r["error"]
+        .as_str()
+        .is_some_and(|e| e.to_lowercase().contains("denied"))
 }
 
 #[tokio::test]
@@ -35,7 +42,10 @@ async fn p2_only_granted_destinations_are_reachable() {
         .grant_http(&format!("http://127.0.0.1:{port}"))
         .build();
     let ok = format!("http://127.0.0.1:{port}/hello");
-    assert_eq!(json(&p, &format!("/http?url={}", enc(&ok))).await["status"], 200);
+    assert_eq!(
+        json(&p, &format!("/http?url={}", enc(&ok))).await["status"],
+        200
+    );
 
     for url in [
         // A host name nobody granted (refused before any DNS lookup).
@@ -52,7 +62,10 @@ async fn p2_only_granted_destinations_are_reachable() {
         let r = json(&p, &format!("/http?url={}", enc(&url))).await;
         assert!(denied(&r), "{url} was not denied: {r}");
         assert!(
-            host.calls().iter().any(|c| c.call == "http.request" && !c.allowed && c.detail.contains(url.trim_end_matches("/hello").trim_end_matches('/'))),
+            host.calls().iter().any(|c| c.call == "http.request"
+                && !c.allowed
+                && c.detail
+                    .contains(url.trim_end_matches("/hello").trim_end_matches('/'))),
             "{url}: no denied entry in the audit trail"
         );
     }
@@ -69,7 +82,10 @@ async fn p2_redirect_to_a_disallowed_host_is_denied() {
         .build();
     let start = format!("http://127.0.0.1:{port}/redirect");
     // The first hop is allowed and answers 307…
-    assert_eq!(json(&p, &format!("/http?url={}", enc(&start))).await["status"], 307);
+    assert_eq!(
+        json(&p, &format!("/http?url={}", enc(&start))).await["status"],
+        307
+    );
     // …and following it to 127.0.0.2 is a new request, checked again.
     let r = json(&p, &format!("/http-follow?url={}", enc(&start))).await;
     assert!(denied(&r), "redirect was followed: {r}");
@@ -89,7 +105,11 @@ async fn p2_granted_name_resolving_to_loopback_needs_opt_in() {
         .build();
     let r = json(&p, &format!("/http?url={}", enc(&url))).await;
     assert!(denied(&r), "{r}");
-    assert!(host.calls().iter().any(|c| !c.allowed && c.detail.contains("loopback")));
+    assert!(
+        host.calls()
+            .iter()
+            .any(|c| !c.allowed && c.detail.contains("loopback"))
+    );
     // The operator's opt-in for an on-premises ledger opens it.
     let open = host
         .plugin(plugin("hostile"))
@@ -97,7 +117,10 @@ async fn p2_granted_name_resolving_to_loopback_needs_opt_in() {
         .grant_http(&format!("http://*:{port}"))
         .allow_private_network()
         .build();
-    assert_eq!(json(&open, &format!("/http?url={}", enc(&url))).await["status"], 200);
+    assert_eq!(
+        json(&open, &format!("/http?url={}", enc(&url))).await["status"],
+        200
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 mod api;
 mod common;
 mod egress;
+mod examples;
 mod sandbox;
+mod sql_server;
 mod store;
 mod versioning;

@@ -30,7 +30,11 @@ async fn fault_while_other_tenant_works(path: &str) -> (CallError, u64) {
     let a = hostile(&host, "tenant-a");
     let b = hostile(&host, "tenant-b");
     // Warm both so instantiation is not part of the window.
-    let warm = b.request("GET", "/ok", b"").await.expect("warm-up").expect("ok");
+    let warm = b
+        .request("GET", "/ok", b"")
+        .await
+        .expect("warm-up")
+        .expect("ok");
     assert_eq!(warm.body, b"ok");
     let done = Arc::new(AtomicBool::new(false));
     let ok_calls = Arc::new(AtomicU64::new(0));
@@ -39,7 +43,9 @@ async fn fault_while_other_tenant_works(path: &str) -> (CallError, u64) {
         tokio::spawn(async move {
             while !done.load(Ordering::SeqCst) {
                 let r = b.request("GET", "/ok", b"").await;
-                let resp = r.expect("tenant B call failed during tenant A's fault").expect("business error");
+                let resp = r
+                    .expect("tenant B call failed during tenant A's fault")
+                    .expect("business error");
                 assert_eq!(resp.status, 200);
                 assert_eq!(resp.body, b"ok");
                 ok_calls.fetch_add(1, Ordering::SeqCst);
@@ -47,28 +53,44 @@ async fn fault_while_other_tenant_works(path: &str) -> (CallError, u64) {
             }
         })
     };
-    let err = a.request("GET", path, b"").await.expect_err("hostile call must fail");
+    let err = a
+        .request("GET", path, b"")
+        .await
+        .expect_err("hostile call must fail");
     let during = ok_calls.load(Ordering::SeqCst);
     done.store(true, Ordering::SeqCst);
     worker.await.expect("tenant B worker");
     // The faulting instance itself recovers on its next call.
-    let resp = a.request("GET", "/ok", b"").await.expect("recovered").expect("ok");
+    let resp = a
+        .request("GET", "/ok", b"")
+        .await
+        .expect("recovered")
+        .expect("ok");
     assert_eq!(resp.status, 200);
-    assert!(a.stats.instantiations.load(Ordering::SeqCst) >= 2, "the poisoned store was replaced");
+    assert!(
+        a.stats.instantiations.load(Ordering::SeqCst) >= 2,
+        "the poisoned store was replaced"
+    );
     (err, during)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p2_infinite_loop_hits_the_deadline() {
     let (err, during) = fault_while_other_tenant_works("/loop").await;
-    assert!(matches!(err, CallError::Deadline { ms: 300, .. }), "{err:?}");
+    assert!(
+        matches!(err, CallError::Deadline { ms: 300, .. }),
+        "{err:?}"
+    );
     assert!(during > 0, "tenant B made no progress while A looped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p2_memory_bomb_hits_the_cap() {
     let (err, _) = fault_while_other_tenant_works("/alloc").await;
-    assert!(matches!(err, CallError::Memory { cap_mib: 32, .. }), "{err:?}");
+    assert!(
+        matches!(err, CallError::Memory { cap_mib: 32, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,14 +126,25 @@ async fn p7_state_is_private_to_the_tenant() {
     let host = TestHost::new();
     let a = hostile(&host, "tenant-a");
     let b = hostile(&host, "tenant-b");
-    let set = json(&a, &format!("/state-set?key=secret&value={}", enc("a's data"))).await;
+    let set = json(
+        &a,
+        &format!("/state-set?key=secret&value={}", enc("a's data")),
+    )
+    .await;
     assert_eq!(set["ok"], true, "{set}");
     assert_eq!(json(&a, "/state-get?key=secret").await["value"], "a's data");
     // Same plugin, same instance name, same key: another tenant sees nothing.
     assert!(json(&b, "/state-get?key=secret").await["value"].is_null());
     // Keys are opaque: no path syntax climbs into another scope.
-    for key in ["../tenant-a/secret", "tenant-a/main/secret", "tenant-a:main:secret"] {
-        assert!(json(&b, &format!("/state-get?key={}", enc(key))).await["value"].is_null(), "{key}");
+    for key in [
+        "../tenant-a/secret",
+        "tenant-a/main/secret",
+        "tenant-a:main:secret",
+    ] {
+        assert!(
+            json(&b, &format!("/state-get?key={}", enc(key))).await["value"].is_null(),
+            "{key}"
+        );
     }
 }
 
@@ -120,8 +153,17 @@ async fn p2_state_needs_a_grant() {
     let host = TestHost::new();
     let p = host.plugin(plugin("hostile")).unwrap().build();
     let set = json(&p, "/state-set?key=k&value=v").await;
-    assert!(set["error"].as_str().is_some_and(|e| e.contains("not granted")), "{set}");
-    assert!(host.calls().iter().any(|c| c.call == "state.set" && !c.allowed));
+    assert!(
+        set["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not granted")),
+        "{set}"
+    );
+    assert!(
+        host.calls()
+            .iter()
+            .any(|c| c.call == "state.set" && !c.allowed)
+    );
 }
 
 #[tokio::test]
@@ -135,10 +177,20 @@ async fn p2_files_only_under_the_granted_directory() {
         .unwrap()
         .grant_dir("data", inside.path())
         .build();
-    let w = json(&p, &format!("/file-write?path={}&data=hello", enc("/data/note.txt"))).await;
+    let w = json(
+        &p,
+        &format!("/file-write?path={}&data=hello", enc("/data/note.txt")),
+    )
+    .await;
     assert_eq!(w["ok"], true, "{w}");
-    assert_eq!(std::fs::read_to_string(inside.path().join("note.txt")).unwrap(), "hello");
-    assert_eq!(json(&p, &format!("/file-read?path={}", enc("/data/note.txt"))).await["len"], 5);
+    assert_eq!(
+        std::fs::read_to_string(inside.path().join("note.txt")).unwrap(),
+        "hello"
+    );
+    assert_eq!(
+        json(&p, &format!("/file-read?path={}", enc("/data/note.txt"))).await["len"],
+        5
+    );
     let outside_file = outside.path().join("secret.txt");
     for path in [
         outside_file.to_string_lossy().to_string(),
@@ -186,13 +238,21 @@ async fn p2_crm_access_needs_a_grant() {
         Err(_) => true,
     };
     assert!(failed);
-    assert!(host.calls().iter().any(|c| c.call.starts_with("crm.") && !c.allowed));
+    assert!(
+        host.calls()
+            .iter()
+            .any(|c| c.call.starts_with("crm.") && !c.allowed)
+    );
     let granted = host
         .plugin(plugin("petty-cash"))
         .unwrap()
         .grant_state()
         .grant_crm(CrmAccess::ReadWrite)
         .build();
-    let resp = granted.request("GET", "/bills", b"").await.expect("call").expect("ok");
+    let resp = granted
+        .request("GET", "/bills", b"")
+        .await
+        .expect("call")
+        .expect("ok");
     assert_eq!(resp.status, 200);
 }

@@ -73,7 +73,11 @@ impl state::Host for NextHost {
     async fn get(&mut self, _key: String) -> wasmtime::Result<Option<Vec<u8>>> {
         Ok(None)
     }
-    async fn set(&mut self, _key: String, _value: Vec<u8>) -> wasmtime::Result<Result<(), types::Error>> {
+    async fn set(
+        &mut self,
+        _key: String,
+        _value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), types::Error>> {
         Ok(Ok(()))
     }
     async fn delete(&mut self, _key: String) -> wasmtime::Result<Result<(), types::Error>> {
@@ -82,11 +86,19 @@ impl state::Host for NextHost {
 }
 impl clock::Host for NextHost {
     async fn now(&mut self) -> wasmtime::Result<types::Timestamp> {
-        Ok(types::Timestamp { seconds: 0, nanoseconds: 0 })
+        Ok(types::Timestamp {
+            seconds: 0,
+            nanoseconds: 0,
+        })
     }
 }
 impl sql::Host for NextHost {
-    async fn query(&mut self, _d: String, _s: String, _p: Vec<sql::Value>) -> wasmtime::Result<Result<sql::Rows, types::Error>> {
+    async fn query(
+        &mut self,
+        _d: String,
+        _s: String,
+        _p: Vec<sql::Value>,
+    ) -> wasmtime::Result<Result<sql::Rows, types::Error>> {
         Ok(Err(types::Error::Unsupported("no sql here".into())))
     }
 }
@@ -104,10 +116,17 @@ async fn p1_plugin_built_against_0_1_0_loads_in_a_0_1_1_host() {
     let bytes = std::fs::read(plugin("hello-connector")).unwrap();
     // The plugin really was built against 0.1.0…
     let text = String::from_utf8_lossy(&bytes);
-    assert!(text.contains("hamgam:platform/log@0.1.0"), "fixture plugin is not a 0.1.0 build");
+    assert!(
+        text.contains("hamgam:platform/log@0.1.0"),
+        "fixture plugin is not a 0.1.0 build"
+    );
     assert!(!text.contains("hamgam:platform/log@0.1.1"));
     // …and the host really is 0.1.1.
-    let world = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/wit-next/worlds.wit")).unwrap();
+    let world = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/wit-next/worlds.wit"
+    ))
+    .unwrap();
     assert!(world.contains("hamgam:platform/imports@0.1.1"));
 
     let component = Component::new(&engine, &bytes).unwrap();
@@ -136,7 +155,11 @@ fn p1_an_incompatible_major_version_is_refused() {
     // before compiling anything.
     let mut wasm = b"\0asm\x0d\0\x01\0".to_vec();
     let manifest = "id = \"future\"\nversion = \"1.0.0\"\nkind = \"module\"\ntier = \"default\"\napi = \"1.0\"\n";
-    hamgam::plugins::manifest::append_custom_section(&mut wasm, hamgam::plugins::manifest::MANIFEST_SECTION, manifest.as_bytes());
+    hamgam::plugins::manifest::append_custom_section(
+        &mut wasm,
+        hamgam::plugins::manifest::MANIFEST_SECTION,
+        manifest.as_bytes(),
+    );
     let host = hamgam::testing::TestHost::new();
     let err = host.runtime().load(&wasm).unwrap_err().to_string();
     assert!(err.contains("`api`") && err.contains("1.0"), "{err}");

@@ -21,9 +21,21 @@ fn native_describe(company: Option<String>) -> ledger::ConnectorInfo {
         ledger: "Demo ledger".into(),
         company_code: company,
         entities: vec![
-            EntitySupport { kind: EntityKind::Party, direction: Direction::Both, reports_deletes: true },
-            EntitySupport { kind: EntityKind::Product, direction: Direction::LedgerToCrm, reports_deletes: true },
-            EntitySupport { kind: EntityKind::SalesInvoice, direction: Direction::LedgerToCrm, reports_deletes: true },
+            EntitySupport {
+                kind: EntityKind::Party,
+                direction: Direction::Both,
+                reports_deletes: true,
+            },
+            EntitySupport {
+                kind: EntityKind::Product,
+                direction: Direction::LedgerToCrm,
+                reports_deletes: true,
+            },
+            EntitySupport {
+                kind: EntityKind::SalesInvoice,
+                direction: Direction::LedgerToCrm,
+                reports_deletes: true,
+            },
         ],
     }
 }
@@ -35,7 +47,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -77,7 +93,9 @@ async fn main() {
     let mut inst = Vec::new();
     for round in 0..7 {
         const N: u32 = 200;
-        let instances: Vec<_> = (0..N).map(|i| connector(&host, &format!("t{round}-{i}"))).collect();
+        let instances: Vec<_> = (0..N)
+            .map(|i| connector(&host, &format!("t{round}-{i}")))
+            .collect();
         let t = Instant::now();
         for i in &instances {
             black_box(i.describe_connector().await.expect("describe"));
@@ -90,16 +108,41 @@ async fn main() {
     // Resident memory per idle instance: 50 live, idle instances.
     const IDLE: usize = 50;
     let before = rss_bytes();
-    let idle: Vec<_> = (0..IDLE).map(|i| connector(&host, &format!("idle-{i}"))).collect();
+    let idle: Vec<_> = (0..IDLE)
+        .map(|i| connector(&host, &format!("idle-{i}")))
+        .collect();
     for i in &idle {
         i.describe_connector().await.expect("describe");
     }
     let per_idle = (rss_bytes().saturating_sub(before)) as f64 / IDLE as f64;
 
-    println!("platform benchmark (hello-connector `describe`, which makes one host call to `config.get`; release build)");
-    println!("{:<44} {:>12} {:>12} {:>8}", "measure", "wasm", "native", "ratio");
-    println!("{:<44} {:>9.0} ns {:>9.0} ns {:>7.1}x", "warm call host→plugin vs native fn", wasm, native, wasm / native.max(0.001));
-    println!("{:<44} {:>9.1} µs {:>12} {:>8}", "instantiate (InstancePre + pooling)", inst / 1000.0, "-", "-");
-    println!("{:<44} {:>8.2} MiB {:>12} {:>8}", "resident memory per idle instance", per_idle / (1024.0 * 1024.0), "-", "-");
+    println!(
+        "platform benchmark (hello-connector `describe`, which makes one host call to `config.get`; release build)"
+    );
+    println!(
+        "{:<44} {:>12} {:>12} {:>8}",
+        "measure", "wasm", "native", "ratio"
+    );
+    println!(
+        "{:<44} {:>9.0} ns {:>9.0} ns {:>7.1}x",
+        "warm call host→plugin vs native fn",
+        wasm,
+        native,
+        wasm / native.max(0.001)
+    );
+    println!(
+        "{:<44} {:>9.1} µs {:>12} {:>8}",
+        "instantiate (InstancePre + pooling)",
+        inst / 1000.0,
+        "-",
+        "-"
+    );
+    println!(
+        "{:<44} {:>8.2} MiB {:>12} {:>8}",
+        "resident memory per idle instance",
+        per_idle / (1024.0 * 1024.0),
+        "-",
+        "-"
+    );
     println!("targets: instantiate ≤ 20 µs, warm call ≤ 1 µs, ≤ 2 MiB per idle instance");
 }

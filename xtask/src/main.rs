@@ -532,6 +532,11 @@ fn ci(root: &Path) -> Result<()> {
         }
         Ok(())
     }));
+    let smoke_root = root.to_path_buf();
+    steps.push(step(
+        "new-plugin template (scaffold, build, test)",
+        move || template_smoke_test(&smoke_root),
+    ));
 
     let started = Instant::now();
     let mut report = String::new();
@@ -549,6 +554,177 @@ fn ci(root: &Path) -> Result<()> {
     }
     eprint!("{report}");
     eprintln!("ci passed in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The local test database: user, password and database `hamgam`.
+const TEST_PG_URL: &str = "postgres://hamgam:hamgam@127.0.0.1:5432/hamgam";
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}://***{}", &url[..a], &url[b..]),
+        _ => url.to_string(),
+    }
+}
+
+fn sh(script: &str) -> Result<()> {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script]);
+    run(cmd)
+}
+
+fn pg_answers() -> bool {
+    Command::new("psql")
+        .args([TEST_PG_URL, "-Atc", "SELECT 1"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Install (Debian's package), start and prepare a local PostgreSQL, unless
+/// one already answers at [`TEST_PG_URL`]. Needs root for the install.
+fn ensure_postgres() -> Result<String> {
+    if pg_answers() {
+        return Ok(TEST_PG_URL.into());
+    }
+    if Command::new("pg_ctlcluster")
+        .arg("--help")
+        .output()
+        .is_err()
+        && !Path::new("/usr/bin/pg_ctlcluster").exists()
+    {
+        eprintln!("==> installing PostgreSQL (apt-get)");
+        sh("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null")
+            .context("installing PostgreSQL failed; install it or set HAMGAM_TEST_POSTGRES")?;
+    }
+    eprintln!("==> starting PostgreSQL");
+    // Start every installed cluster that is down (Debian creates `main`).
+    sh(
+        "for v in $(ls /etc/postgresql); do pg_ctlcluster \"$v\" main start 2>/dev/null || true; done",
+    )?;
+    for _ in 0..30 {
+        if Command::new("pg_isready")
+            .args(["-h", "127.0.0.1"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // Idempotent: create the role and the database only when missing. The
+    // SQL goes through a file so no shell quoting stands between it and psql.
+    let setup = env::temp_dir().join("hamgam-pg-setup.sql");
+    fs::write(&setup, PG_SETUP_SQL)?;
+    sh(&format!(
+        "chmod 644 '{0}' && su postgres -c \"psql -q -v ON_ERROR_STOP=1 -f '{0}'\"",
+        setup.display()
+    ))?;
+    ensure!(
+        pg_answers(),
+        "PostgreSQL started but {} does not answer",
+        redact(TEST_PG_URL)
+    );
+    Ok(TEST_PG_URL.into())
+}
+
+fn bench(root: &Path) -> Result<()> {
+    build_plugins(root, &[])?;
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "hamgam-tests", "--bench", "platform"]);
+    run(cmd)
+}
+
+fn demo(root: &Path) -> Result<()> {
+    build_plugins(root, &[])?;
+    fs::create_dir_all(target_dir(root).join("demo"))?;
+    let token = env::var("HAMGAM_DEMO_TOKEN").unwrap_or_else(|_| "demo-token".into());
+    let config = root.join("host/config/demo.toml");
+    println!();
+    println!("Hamgam demo: tenant `demo`, a petty-cash module, SQLite in target/demo/hamgam.db");
+    println!("  health:   curl http://127.0.0.1:8080/healthz");
+    println!("  metrics:  curl http://127.0.0.1:8080/metrics");
+    println!(
+        "  add bill: curl -H 'Authorization: Bearer {token}' -d '{{\"amount\":\"250000\",\"description\":\"taxi\"}}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills"
+    );
+    println!(
+        "  list:     curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills"
+    );
+    println!("Stop with Ctrl-C.");
+    println!();
+    let mut cmd = cargo();
+    cmd.args(["run", "-p", "hamgam", "--", "serve", "--config"])
+        .arg(&config)
+        .env("HAMGAM_DEMO_TOKEN", token);
+    run(cmd)
+}
+
+/// Creates the test role and database when missing (`\gexec` runs the
+/// generated statement; CREATE DATABASE cannot run inside a DO block).
+const PG_SETUP_SQL: &str = r"SELECT 'CREATE ROLE hamgam LOGIN SUPERUSER PASSWORD ''hamgam'''
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hamgam')\gexec
+SELECT 'CREATE DATABASE hamgam OWNER hamgam'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'hamgam')\gexec
+";
+
+/// `new-plugin` → `build-plugins` → the plugin's own test, for every kind,
+/// in a scratch copy of the workspace so the real tree is never touched.
+/// The copy shares this workspace's target directory, so only the new
+/// plugin and what depends on its path are compiled.
+fn template_smoke_test(root: &Path) -> Result<()> {
+    let scratch = env::temp_dir().join(format!("hamgam-template-{}", std::process::id()));
+    if scratch.exists() {
+        fs::remove_dir_all(&scratch)?;
+    }
+    copy_workspace(root, &scratch)?;
+    let target = target_dir(root);
+    let result = (|| -> Result<()> {
+        for (name, kind) in [
+            ("demo-x", "module"),
+            ("demo-ledger-x", "connector"),
+            ("demo-sms-x", "notifier"),
+            ("demo-scale-x", "device-driver"),
+        ] {
+            let xtask = |args: &[&str]| {
+                let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+                cmd.current_dir(&scratch)
+                    .env("CARGO_TARGET_DIR", &target)
+                    .args(["run", "--quiet", "-p", "xtask", "--"])
+                    .args(args);
+                run(cmd)
+            };
+            xtask(&["new-plugin", name, "--kind", kind])?;
+            xtask(&["build-plugins", name])?;
+            let mut test = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+            test.current_dir(&scratch)
+                .env("CARGO_TARGET_DIR", &target)
+                .args(["test", "-p", name]);
+            run(test)?;
+            let staged = target.join("plugins").join(format!("{name}.wasm"));
+            let _ = fs::remove_file(staged);
+        }
+        Ok(())
+    })();
+    let _ = fs::remove_dir_all(&scratch);
+    result
+}
+
+/// Copy the workspace's sources (everything but build output and VCS data).
+fn copy_workspace(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == ".git" || name == "target" || name.starts_with("target-") {
+            continue;
+        }
+        let dest = to.join(&*name);
+        if entry.file_type()?.is_dir() {
+            copy_workspace(&entry.path(), &dest)?;
+        } else {
+            fs::copy(entry.path(), dest)?;
+        }
+    }
     Ok(())
 }
 
@@ -613,95 +789,3 @@ mod tests {
         }
     }
 }
-
-/// The local test database: user, password and database `hamgam`.
-const TEST_PG_URL: &str = "postgres://hamgam:hamgam@127.0.0.1:5432/hamgam";
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(a), Some(b)) if b > a => format!("{}://***{}", &url[..a], &url[b..]),
-        _ => url.to_string(),
-    }
-}
-
-fn sh(script: &str) -> Result<()> {
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", script]);
-    run(cmd)
-}
-
-fn pg_answers() -> bool {
-    Command::new("psql")
-        .args([TEST_PG_URL, "-Atc", "SELECT 1"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Install (Debian's package), start and prepare a local PostgreSQL, unless
-/// one already answers at [`TEST_PG_URL`]. Needs root for the install.
-fn ensure_postgres() -> Result<String> {
-    if pg_answers() {
-        return Ok(TEST_PG_URL.into());
-    }
-    if Command::new("pg_ctlcluster").arg("--help").output().is_err()
-        && !Path::new("/usr/bin/pg_ctlcluster").exists()
-    {
-        eprintln!("==> installing PostgreSQL (apt-get)");
-        sh("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null")
-            .context("installing PostgreSQL failed; install it or set HAMGAM_TEST_POSTGRES")?;
-    }
-    eprintln!("==> starting PostgreSQL");
-    // Start every installed cluster that is down (Debian creates `main`).
-    sh("for v in $(ls /etc/postgresql); do pg_ctlcluster \"$v\" main start 2>/dev/null || true; done")?;
-    for _ in 0..30 {
-        if Command::new("pg_isready").args(["-h", "127.0.0.1"]).output().is_ok_and(|o| o.status.success()) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
-    // Idempotent: create the role and the database only when missing. The
-    // SQL goes through a file so no shell quoting stands between it and psql.
-    let setup = env::temp_dir().join("hamgam-pg-setup.sql");
-    fs::write(&setup, PG_SETUP_SQL)?;
-    sh(&format!(
-        "chmod 644 '{0}' && su postgres -c \"psql -q -v ON_ERROR_STOP=1 -f '{0}'\"",
-        setup.display()
-    ))?;
-    ensure!(pg_answers(), "PostgreSQL started but {} does not answer", redact(TEST_PG_URL));
-    Ok(TEST_PG_URL.into())
-}
-
-fn bench(root: &Path) -> Result<()> {
-    build_plugins(root, &[])?;
-    let mut cmd = cargo();
-    cmd.args(["bench", "-p", "hamgam-tests", "--bench", "platform"]);
-    run(cmd)
-}
-
-fn demo(root: &Path) -> Result<()> {
-    build_plugins(root, &[])?;
-    fs::create_dir_all(target_dir(root).join("demo"))?;
-    let token = env::var("HAMGAM_DEMO_TOKEN").unwrap_or_else(|_| "demo-token".into());
-    let config = root.join("host/config/demo.toml");
-    println!();
-    println!("Hamgam demo: tenant `demo`, a petty-cash module, SQLite in target/demo/hamgam.db");
-    println!("  health:   curl http://127.0.0.1:8080/healthz");
-    println!("  metrics:  curl http://127.0.0.1:8080/metrics");
-    println!("  add bill: curl -H 'Authorization: Bearer {token}' -d '{{\"amount\":\"250000\",\"description\":\"taxi\"}}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills");
-    println!("  list:     curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills");
-    println!("Stop with Ctrl-C.");
-    println!();
-    let mut cmd = cargo();
-    cmd.args(["run", "-p", "hamgam", "--", "serve", "--config"])
-        .arg(&config)
-        .env("HAMGAM_DEMO_TOKEN", token);
-    run(cmd)
-}
-
-/// Creates the test role and database when missing (`\gexec` runs the
-/// generated statement; CREATE DATABASE cannot run inside a DO block).
-const PG_SETUP_SQL: &str = r"SELECT 'CREATE ROLE hamgam LOGIN SUPERUSER PASSWORD ''hamgam'''
-WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hamgam')\gexec
-SELECT 'CREATE DATABASE hamgam OWNER hamgam'
-WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'hamgam')\gexec
-";

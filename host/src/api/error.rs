@@ -37,7 +37,9 @@ impl IntoResponse for ApiError {
         let (status, code, field) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", None),
-            ApiError::Invalid { field, .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", field.clone()),
+            ApiError::Invalid { field, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid", field.clone())
+            }
             ApiError::Plugin(e) => (StatusCode::BAD_GATEWAY, e.code(), None),
             ApiError::Internal(e) => {
                 tracing::error!("internal error: {e:#}");

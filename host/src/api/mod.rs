@@ -51,7 +51,11 @@ impl AppState {
 
     /// Swap in a new registry (config reload).
     pub fn replace_registry(&self, registry: Registry) {
-        *self.inner.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+        *self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
     }
 
     /// Check a bearer token against the tenant's; constant time.
@@ -60,7 +64,11 @@ impl AppState {
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthorized)?;
         // An unknown tenant and a wrong token look the same to the caller.
-        let expected = self.inner.tokens.get(tenant).ok_or(ApiError::Unauthorized)?;
+        let expected = self
+            .inner
+            .tokens
+            .get(tenant)
+            .ok_or(ApiError::Unauthorized)?;
         if constant_time_eq(presented.as_bytes(), expected.expose().as_bytes()) {
             Ok(())
         } else {

@@ -12,8 +12,14 @@ use axum::routing::any;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/tenants/{tenant}/modules/{instance}", any(handle_root))
-        .route("/api/v1/tenants/{tenant}/modules/{instance}/{*path}", any(handle))
+        .route(
+            "/api/v1/tenants/{tenant}/modules/{instance}",
+            any(handle_root),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/modules/{instance}/{*path}",
+            any(handle),
+        )
 }
 
 async fn handle_root(
@@ -24,7 +30,15 @@ async fn handle_root(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    handle(state, Path((tenant, instance, String::new())), method, uri, headers, body).await
+    handle(
+        state,
+        Path((tenant, instance, String::new())),
+        method,
+        uri,
+        headers,
+        body,
+    )
+    .await
 }
 
 async fn handle(
@@ -35,7 +49,12 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    state.authorize(&tenant, headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
+    state.authorize(
+        &tenant,
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )?;
     let registry = state.registry();
     let plugin = registry
         .get(&tenant, &instance)

@@ -24,7 +24,11 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         "database_ok": db.is_ok(),
         "instances": instances,
     });
-    let status = if db.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body))
 }
 
@@ -32,9 +36,21 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let registry = state.registry();
     let mut out = String::new();
     let families = [
-        ("hamgam_plugin_calls_total", "Calls into plugin instances that completed.", 0),
-        ("hamgam_plugin_faults_total", "Calls that trapped, hit a limit or timed out.", 1),
-        ("hamgam_plugin_instantiations_total", "Stores created (first use and recoveries).", 2),
+        (
+            "hamgam_plugin_calls_total",
+            "Calls into plugin instances that completed.",
+            0,
+        ),
+        (
+            "hamgam_plugin_faults_total",
+            "Calls that trapped, hit a limit or timed out.",
+            1,
+        ),
+        (
+            "hamgam_plugin_instantiations_total",
+            "Stores created (first use and recoveries).",
+            2,
+        ),
     ];
     for (name, help, which) in families {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

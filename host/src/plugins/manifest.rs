@@ -19,7 +19,9 @@ pub const SUPPORTED_API: &[&str] = &["0.1"];
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The component has no `hamgam:manifest` section.
-    #[error("component has no `{MANIFEST_SECTION}` custom section (build it with `cargo xtask build-plugins`)")]
+    #[error(
+        "component has no `{MANIFEST_SECTION}` custom section (build it with `cargo xtask build-plugins`)"
+    )]
     Missing,
     /// The wasm binary could not be parsed far enough to find sections.
     #[error("not a wasm component: {0}")]
@@ -206,7 +208,10 @@ impl Manifest {
 
 /// Find a top-level custom section by name, walking the binary's sections
 /// without parsing their contents (nested modules are skipped whole).
-pub fn find_custom_section<'a>(wasm: &'a [u8], name: &str) -> Result<Option<&'a [u8]>, ManifestError> {
+pub fn find_custom_section<'a>(
+    wasm: &'a [u8],
+    name: &str,
+) -> Result<Option<&'a [u8]>, ManifestError> {
     const HEADER: usize = 8;
     if wasm.len() < HEADER || &wasm[0..4] != b"\0asm" {
         return Err(ManifestError::NotWasm("missing `\\0asm` magic".into()));
@@ -221,7 +226,9 @@ pub fn find_custom_section<'a>(wasm: &'a [u8], name: &str) -> Result<Option<&'a 
         let end = pos
             .checked_add(size as usize)
             .filter(|end| *end <= wasm.len())
-            .ok_or_else(|| ManifestError::NotWasm(format!("section at byte {pos} runs past the end")))?;
+            .ok_or_else(|| {
+                ManifestError::NotWasm(format!("section at byte {pos} runs past the end"))
+            })?;
         if id == 0 {
             let body = &wasm[pos..end];
             let (len, used) = read_leb_u32(body)
@@ -229,7 +236,9 @@ pub fn find_custom_section<'a>(wasm: &'a [u8], name: &str) -> Result<Option<&'a 
             let name_end = used
                 .checked_add(len as usize)
                 .filter(|e| *e <= body.len())
-                .ok_or_else(|| ManifestError::NotWasm("custom section name runs past its section".into()))?;
+                .ok_or_else(|| {
+                    ManifestError::NotWasm("custom section name runs past its section".into())
+                })?;
             if &body[used..name_end] == name.as_bytes() {
                 return Ok(Some(&body[name_end..]));
             }
@@ -305,9 +314,17 @@ http = ["https://*.example.com:443"]
         assert!(err.contains("`id`"), "{err}");
         let bad = GOOD.replace("api = \"0.1\"", "api = \"9.0\"");
         let err = Manifest::parse(&bad).unwrap_err().to_string();
-        assert!(err.contains("`api`") && err.contains("not supported"), "{err}");
+        assert!(
+            err.contains("`api`") && err.contains("not supported"),
+            "{err}"
+        );
         let bad = GOOD.replace("kind = \"module\"", "kind = \"robot\"");
-        assert!(Manifest::parse(&bad).unwrap_err().to_string().contains("robot"));
+        assert!(
+            Manifest::parse(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("robot")
+        );
         let bad = GOOD.replace("https://*.example.com:443", "ftp:/nope");
         let err = Manifest::parse(&bad).unwrap_err().to_string();
         assert!(err.contains("capabilities.http"), "{err}");
@@ -321,8 +338,14 @@ http = ["https://*.example.com:443"]
         assert_eq!(Manifest::from_component(&wasm).unwrap().id, "petty-cash");
         let mut empty = b"\0asm\x0d\0\x01\0".to_vec();
         append_custom_section(&mut empty, "other", b"x");
-        assert!(matches!(Manifest::from_component(&empty), Err(ManifestError::Missing)));
-        assert!(matches!(Manifest::from_component(b"nope"), Err(ManifestError::NotWasm(_))));
+        assert!(matches!(
+            Manifest::from_component(&empty),
+            Err(ManifestError::Missing)
+        ));
+        assert!(matches!(
+            Manifest::from_component(b"nope"),
+            Err(ManifestError::NotWasm(_))
+        ));
         // A truncated section is an error, not a panic.
         let truncated = &wasm[..wasm.len() - 3];
         assert!(Manifest::from_component(truncated).is_err());

@@ -24,7 +24,9 @@ pub enum RegistryError {
         plugin: String,
     },
     /// Installed, but no version matches the requirement.
-    #[error("tenant `{tenant}` instance `{instance}`: no installed version of `{plugin}` matches `{requirement}` (installed: {installed})")]
+    #[error(
+        "tenant `{tenant}` instance `{instance}`: no installed version of `{plugin}` matches `{requirement}` (installed: {installed})"
+    )]
     NoMatchingVersion {
         /// Tenant.
         tenant: String,
@@ -97,7 +99,11 @@ impl Catalog {
     }
 
     /// The newest version matching `requirement` (any when none).
-    pub fn resolve(&self, id: &str, requirement: Option<&semver::VersionReq>) -> Option<&Arc<LoadedPlugin>> {
+    pub fn resolve(
+        &self,
+        id: &str,
+        requirement: Option<&semver::VersionReq>,
+    ) -> Option<&Arc<LoadedPlugin>> {
         self.plugins
             .get(id)?
             .iter()
@@ -109,7 +115,12 @@ impl Catalog {
     fn versions(&self, id: &str) -> String {
         self.plugins
             .get(id)
-            .map(|v| v.keys().map(|k| k.to_string()).collect::<Vec<_>>().join(", "))
+            .map(|v| {
+                v.keys()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_default()
     }
 }
@@ -123,7 +134,12 @@ pub struct Registry {
 impl Registry {
     /// Build every enabled instance of the config. Returns the first error;
     /// `hamgam check-config` reports all of them via [`Registry::check`].
-    pub fn build(runtime: &Runtime, catalog: &Catalog, config: &Config, services: &Services) -> Result<Registry, RegistryError> {
+    pub fn build(
+        runtime: &Runtime,
+        catalog: &Catalog,
+        config: &Config,
+        services: &Services,
+    ) -> Result<Registry, RegistryError> {
         let mut registry = Registry::default();
         for (tenant, name, inst) in config.instances() {
             if !inst.enabled {
@@ -164,7 +180,12 @@ impl Registry {
     }
 }
 
-fn resolve_checked<'a>(catalog: &'a Catalog, tenant: &str, name: &str, inst: &InstanceConfig) -> Result<&'a Arc<LoadedPlugin>, RegistryError> {
+fn resolve_checked<'a>(
+    catalog: &'a Catalog,
+    tenant: &str,
+    name: &str,
+    inst: &InstanceConfig,
+) -> Result<&'a Arc<LoadedPlugin>, RegistryError> {
     let req = inst
         .version
         .as_deref()
@@ -195,17 +216,26 @@ fn resolve_checked<'a>(catalog: &'a Catalog, tenant: &str, name: &str, inst: &In
     };
     for dir in inst.grants.files.keys() {
         if !declared.files.contains(dir) {
-            return Err(grant_err(format!("grants.files.{dir}: plugin `{}` does not declare that directory", plugin.manifest.id)));
+            return Err(grant_err(format!(
+                "grants.files.{dir}: plugin `{}` does not declare that directory",
+                plugin.manifest.id
+            )));
         }
     }
     for db in inst.grants.sql.keys() {
         if !declared.sql.contains(db) {
-            return Err(grant_err(format!("grants.sql.{db}: plugin `{}` does not declare that database", plugin.manifest.id)));
+            return Err(grant_err(format!(
+                "grants.sql.{db}: plugin `{}` does not declare that database",
+                plugin.manifest.id
+            )));
         }
     }
     for secret in inst.secrets.keys() {
         if !declared.secrets.contains(secret) {
-            return Err(grant_err(format!("secrets.{secret}: plugin `{}` does not declare that secret", plugin.manifest.id)));
+            return Err(grant_err(format!(
+                "secrets.{secret}: plugin `{}` does not declare that secret",
+                plugin.manifest.id
+            )));
         }
     }
     Ok(plugin)

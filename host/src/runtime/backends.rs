@@ -39,7 +39,9 @@ pub struct MemoryState {
 #[async_trait]
 impl StateStore for MemoryState {
     async fn get(&self, scope: &Scope, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(lock(&self.map).get(&(scope.clone(), key.to_string())).cloned())
+        Ok(lock(&self.map)
+            .get(&(scope.clone(), key.to_string()))
+            .cloned())
     }
     async fn set(&self, scope: &Scope, key: &str, value: &[u8]) -> anyhow::Result<()> {
         lock(&self.map).insert((scope.clone(), key.to_string()), value.to_vec());
@@ -66,13 +68,30 @@ pub struct ModuleRecord {
 #[async_trait]
 pub trait CrmStore: Send + Sync {
     /// One module record.
-    async fn get_record(&self, tenant: &str, record_type: &str, id: &str) -> anyhow::Result<Option<ModuleRecord>>;
+    async fn get_record(
+        &self,
+        tenant: &str,
+        record_type: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<ModuleRecord>>;
     /// Insert or replace a module record.
     async fn put_record(&self, tenant: &str, record: ModuleRecord) -> anyhow::Result<()>;
     /// Records of a type whose id starts with `prefix`, ordered by id.
-    async fn list_records(&self, tenant: &str, record_type: &str, prefix: &str, limit: u32) -> anyhow::Result<Vec<ModuleRecord>>;
+    async fn list_records(
+        &self,
+        tenant: &str,
+        record_type: &str,
+        prefix: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ModuleRecord>>;
     /// Publish an event.
-    async fn emit(&self, tenant: &str, source: &str, name: &str, payload: &str) -> anyhow::Result<()>;
+    async fn emit(
+        &self,
+        tenant: &str,
+        source: &str,
+        name: &str,
+        payload: &str,
+    ) -> anyhow::Result<()>;
 }
 
 /// A CRM store in memory (tests, the SDK harness).
@@ -85,7 +104,12 @@ pub struct MemoryCrm {
 
 #[async_trait]
 impl CrmStore for MemoryCrm {
-    async fn get_record(&self, tenant: &str, record_type: &str, id: &str) -> anyhow::Result<Option<ModuleRecord>> {
+    async fn get_record(
+        &self,
+        tenant: &str,
+        record_type: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<ModuleRecord>> {
         Ok(lock(&self.records)
             .get(&(tenant.into(), record_type.into(), id.into()))
             .cloned())
@@ -97,7 +121,13 @@ impl CrmStore for MemoryCrm {
         );
         Ok(())
     }
-    async fn list_records(&self, tenant: &str, record_type: &str, prefix: &str, limit: u32) -> anyhow::Result<Vec<ModuleRecord>> {
+    async fn list_records(
+        &self,
+        tenant: &str,
+        record_type: &str,
+        prefix: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ModuleRecord>> {
         Ok(lock(&self.records)
             .iter()
             .filter(|((t, ty, id), _)| t == tenant && ty == record_type && id.starts_with(prefix))
@@ -105,7 +135,13 @@ impl CrmStore for MemoryCrm {
             .map(|(_, r)| r.clone())
             .collect())
     }
-    async fn emit(&self, tenant: &str, source: &str, name: &str, payload: &str) -> anyhow::Result<()> {
+    async fn emit(
+        &self,
+        tenant: &str,
+        source: &str,
+        name: &str,
+        payload: &str,
+    ) -> anyhow::Result<()> {
         lock(&self.events).push((tenant.into(), source.into(), name.into(), payload.into()));
         Ok(())
     }

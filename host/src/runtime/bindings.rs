@@ -59,5 +59,5 @@ pub mod device_driver {
     });
 }
 
+pub use module::hamgam::platform;
 pub use module::hamgam::types::types;
-pub use module::hamgam::platform as platform;

@@ -38,10 +38,12 @@ impl UrlPattern {
         }
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('/') || rest.contains('@') || rest.contains('?') {
-            return Err(format!("`{pattern}`: only scheme, host and port are allowed"));
+            return Err(format!(
+                "`{pattern}`: only scheme, host and port are allowed"
+            ));
         }
-        let (host, port) = split_host_port(rest)
-            .ok_or_else(|| format!("`{pattern}`: bad host or port"))?;
+        let (host, port) =
+            split_host_port(rest).ok_or_else(|| format!("`{pattern}`: bad host or port"))?;
         let port = match port {
             None => Some(default_port(scheme)),
             Some("*") => None,
@@ -180,16 +182,29 @@ impl Effective {
                 .collect(),
             secrets: declared.secrets.clone(),
             crm: declared.crm.min(granted.crm),
-            port: if declared.port { granted.port.clone() } else { None },
+            port: if declared.port {
+                granted.port.clone()
+            } else {
+                None
+            },
         }
     }
 
     /// First check of an outbound request, before any DNS: the destination
     /// must be both declared and granted. Returns whether the operator named
     /// the host exactly (which lets it be a loopback/private address).
-    pub fn check_destination(&self, scheme: &str, host: &str, port: u16) -> Result<bool, EgressDenied> {
+    pub fn check_destination(
+        &self,
+        scheme: &str,
+        host: &str,
+        port: u16,
+    ) -> Result<bool, EgressDenied> {
         let target = format!("{scheme}://{host}:{port}");
-        if !self.declared_http.iter().any(|p| p.matches(scheme, host, port)) {
+        if !self
+            .declared_http
+            .iter()
+            .any(|p| p.matches(scheme, host, port))
+        {
             return Err(EgressDenied::NotDeclared(target));
         }
         let granted: Vec<&UrlPattern> = self
@@ -206,7 +221,12 @@ impl Effective {
     /// Second check, after DNS: every resolved address must be public, or
     /// the operator must have named the host exactly, or opted this
     /// instance into the private network.
-    pub fn check_address(&self, host: &str, ip: IpAddr, named_exactly: bool) -> Result<(), EgressDenied> {
+    pub fn check_address(
+        &self,
+        host: &str,
+        ip: IpAddr,
+        named_exactly: bool,
+    ) -> Result<(), EgressDenied> {
         match classify(ip) {
             None => Ok(()),
             // Cloud metadata endpoints are never reachable, whatever the grant.
@@ -292,8 +312,19 @@ mod tests {
         assert!(p.matches("http", "127.0.0.1", 1234));
         assert!(!p.matches("http", "127.0.0.2", 1234));
         assert!(!p.matches("http", "localhost", 1234));
-        assert!(UrlPattern::parse("http://[::1]:80").unwrap().matches("http", "::1", 80));
-        for bad in ["ftp://x", "x", "http://a/b", "http://a:b", "http://a.*.b", "http://u@a"] {
+        assert!(
+            UrlPattern::parse("http://[::1]:80")
+                .unwrap()
+                .matches("http", "::1", 80)
+        );
+        for bad in [
+            "ftp://x",
+            "x",
+            "http://a/b",
+            "http://a:b",
+            "http://a.*.b",
+            "http://u@a",
+        ] {
             assert!(UrlPattern::parse(bad).is_err(), "{bad}");
         }
     }
@@ -301,7 +332,10 @@ mod tests {
     #[test]
     fn destination_needs_declaration_and_grant() {
         let e = eff(&["https://*.example.com"], &["https://api.example.com"]);
-        assert_eq!(e.check_destination("https", "api.example.com", 443), Ok(true));
+        assert_eq!(
+            e.check_destination("https", "api.example.com", 443),
+            Ok(true)
+        );
         assert!(matches!(
             e.check_destination("https", "www.example.com", 443),
             Err(EgressDenied::NotGranted(_))
@@ -329,7 +363,10 @@ mod tests {
         let mut open = e.clone();
         open.allow_private_network = true;
         assert!(open.check_address("erp.corp.test", ten, false).is_ok());
-        assert_eq!(classify("::ffff:10.0.0.1".parse().unwrap()), Some("private"));
+        assert_eq!(
+            classify("::ffff:10.0.0.1".parse().unwrap()),
+            Some("private")
+        );
         assert_eq!(classify("fd00::1".parse().unwrap()), Some("private"));
     }
 }

@@ -6,8 +6,8 @@
 //! reports to the call recorder, allowed or not.
 
 use super::backends::{HostCall, ModuleRecord};
-use super::bindings::module::hamgam::crm::store as crm;
 use super::bindings::device_driver::hamgam::hardware::port;
+use super::bindings::module::hamgam::crm::store as crm;
 use super::bindings::platform::{clock, config, log, sql, state};
 use super::bindings::types;
 use super::instance::InstanceContext;
@@ -153,7 +153,12 @@ impl WasiHttpView for HostState {
 }
 
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
         let cap = self.ctx.memory_cap_bytes();
         if desired > cap {
             self.memory_refused = Some(desired);
@@ -166,7 +171,12 @@ impl ResourceLimiter for HostState {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -183,11 +193,21 @@ impl log::Host for HostState {
         // Keep one plugin from flooding the log with megabyte lines.
         let message: String = message.chars().take(4096).collect();
         match level {
-            log::Level::Trace => tracing::trace!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}"),
-            log::Level::Info => tracing::info!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}"),
-            log::Level::Error => tracing::error!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}"),
+            log::Level::Trace => {
+                tracing::trace!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}")
+            }
+            log::Level::Debug => {
+                tracing::debug!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}")
+            }
+            log::Level::Info => {
+                tracing::info!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}")
+            }
+            log::Level::Warn => {
+                tracing::warn!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}")
+            }
+            log::Level::Error => {
+                tracing::error!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}")
+            }
         }
         self.record("log", message, true);
         Ok(())
@@ -250,26 +270,45 @@ impl state::Host for HostState {
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<Result<(), types::Error>> {
         if !self.ctx.effective.state {
-            return Ok(Err(self.denied("state.set", &key, "state is not granted to this instance".into())));
+            return Ok(Err(self.denied(
+                "state.set",
+                &key,
+                "state is not granted to this instance".into(),
+            )));
         }
         if key.is_empty() || key.len() > 512 {
             return Ok(Err(invalid("key", "must be 1–512 bytes")));
         }
         let max = self.ctx.limits.state_value_kib as usize * 1024;
         if value.len() > max {
-            return Ok(Err(invalid("value", &format!("must be at most {max} bytes"))));
+            return Ok(Err(invalid(
+                "value",
+                &format!("must be at most {max} bytes"),
+            )));
         }
         self.record("state.set", key.clone(), true);
-        self.ctx.services.state.set(&self.ctx.scope, &key, &value).await?;
+        self.ctx
+            .services
+            .state
+            .set(&self.ctx.scope, &key, &value)
+            .await?;
         Ok(Ok(()))
     }
 
     async fn delete(&mut self, key: String) -> Result<Result<(), types::Error>> {
         if !self.ctx.effective.state {
-            return Ok(Err(self.denied("state.delete", &key, "state is not granted to this instance".into())));
+            return Ok(Err(self.denied(
+                "state.delete",
+                &key,
+                "state is not granted to this instance".into(),
+            )));
         }
         self.record("state.delete", key.clone(), true);
-        self.ctx.services.state.delete(&self.ctx.scope, &key).await?;
+        self.ctx
+            .services
+            .state
+            .delete(&self.ctx.scope, &key)
+            .await?;
         Ok(Ok(()))
     }
 }
@@ -298,34 +337,72 @@ impl sql::Host for HostState {
                 format!("database `{database}` is not granted to this instance"),
             )));
         };
-        self.record("sql.query", format!("{database}: {}", first_line(&statement)), true);
-        Ok(self.ctx.services.sql.query(&database, &grant, &statement, params).await)
+        self.record(
+            "sql.query",
+            format!("{database}: {}", first_line(&statement)),
+            true,
+        );
+        Ok(self
+            .ctx
+            .services
+            .sql
+            .query(&database, &grant, &statement, params)
+            .await)
     }
 }
 
 impl crm::Host for HostState {
-    async fn get(&mut self, kind: types::EntityKind, id: String) -> Result<Result<Option<crm::StoredEntity>, types::Error>> {
+    async fn get(
+        &mut self,
+        kind: types::EntityKind,
+        id: String,
+    ) -> Result<Result<Option<crm::StoredEntity>, types::Error>> {
         if self.ctx.effective.crm < CrmAccess::Read {
-            return Ok(Err(self.denied("crm.get", &id, "CRM read access is not granted".into())));
+            return Ok(Err(self.denied(
+                "crm.get",
+                &id,
+                "CRM read access is not granted".into(),
+            )));
         }
         self.record("crm.get", format!("{kind:?} {id}"), true);
         // Entities arrive with the CRM core; until then modules see none.
         Ok(Ok(None))
     }
 
-    async fn put(&mut self, kind: types::EntityKind, id: Option<String>, _entity: types::Entity) -> Result<Result<String, types::Error>> {
+    async fn put(
+        &mut self,
+        kind: types::EntityKind,
+        id: Option<String>,
+        _entity: types::Entity,
+    ) -> Result<Result<String, types::Error>> {
         if self.ctx.effective.crm < CrmAccess::ReadWrite {
-            return Ok(Err(self.denied("crm.put", &format!("{kind:?}"), "CRM write access is not granted".into())));
+            return Ok(Err(self.denied(
+                "crm.put",
+                &format!("{kind:?}"),
+                "CRM write access is not granted".into(),
+            )));
         }
-        self.record("crm.put", format!("{kind:?} {}", id.unwrap_or_default()), false);
+        self.record(
+            "crm.put",
+            format!("{kind:?} {}", id.unwrap_or_default()),
+            false,
+        );
         Ok(Err(types::Error::Unsupported(
             "writing CRM entities from modules is not available in this host version".into(),
         )))
     }
 
-    async fn get_record(&mut self, record_type: String, id: String) -> Result<Result<Option<crm::ModuleRecord>, types::Error>> {
+    async fn get_record(
+        &mut self,
+        record_type: String,
+        id: String,
+    ) -> Result<Result<Option<crm::ModuleRecord>, types::Error>> {
         if self.ctx.effective.crm < CrmAccess::Read {
-            return Ok(Err(self.denied("crm.get-record", &id, "CRM read access is not granted".into())));
+            return Ok(Err(self.denied(
+                "crm.get-record",
+                &id,
+                "CRM read access is not granted".into(),
+            )));
         }
         self.record("crm.get-record", format!("{record_type}/{id}"), true);
         let found = self
@@ -343,7 +420,11 @@ impl crm::Host for HostState {
 
     async fn put_record(&mut self, item: crm::ModuleRecord) -> Result<Result<(), types::Error>> {
         if self.ctx.effective.crm < CrmAccess::ReadWrite {
-            return Ok(Err(self.denied("crm.put-record", &item.id, "CRM write access is not granted".into())));
+            return Ok(Err(self.denied(
+                "crm.put-record",
+                &item.id,
+                "CRM write access is not granted".into(),
+            )));
         }
         if item.id.is_empty() || item.id.len() > 256 {
             return Ok(Err(invalid("id", "must be 1–256 bytes")));
@@ -351,7 +432,11 @@ impl crm::Host for HostState {
         if serde_json::from_str::<serde_json::Value>(&item.body).is_err() {
             return Ok(Err(invalid("body", "must be JSON")));
         }
-        self.record("crm.put-record", format!("{}/{}", item.record_type, item.id), true);
+        self.record(
+            "crm.put-record",
+            format!("{}/{}", item.record_type, item.id),
+            true,
+        );
         self.ctx
             .services
             .crm
@@ -367,16 +452,30 @@ impl crm::Host for HostState {
         Ok(Ok(()))
     }
 
-    async fn list_records(&mut self, record_type: String, prefix: String, limit: u32) -> Result<Result<Vec<crm::ModuleRecord>, types::Error>> {
+    async fn list_records(
+        &mut self,
+        record_type: String,
+        prefix: String,
+        limit: u32,
+    ) -> Result<Result<Vec<crm::ModuleRecord>, types::Error>> {
         if self.ctx.effective.crm < CrmAccess::Read {
-            return Ok(Err(self.denied("crm.list-records", &record_type, "CRM read access is not granted".into())));
+            return Ok(Err(self.denied(
+                "crm.list-records",
+                &record_type,
+                "CRM read access is not granted".into(),
+            )));
         }
         self.record("crm.list-records", format!("{record_type}/{prefix}*"), true);
         let rows = self
             .ctx
             .services
             .crm
-            .list_records(&self.ctx.scope.tenant, &record_type, &prefix, limit.min(1000))
+            .list_records(
+                &self.ctx.scope.tenant,
+                &record_type,
+                &prefix,
+                limit.min(1000),
+            )
             .await?;
         Ok(Ok(rows
             .into_iter()
@@ -390,7 +489,11 @@ impl crm::Host for HostState {
 
     async fn emit(&mut self, name: String, payload: String) -> Result<Result<(), types::Error>> {
         if self.ctx.effective.crm < CrmAccess::ReadWrite {
-            return Ok(Err(self.denied("crm.emit", &name, "CRM write access is not granted".into())));
+            return Ok(Err(self.denied(
+                "crm.emit",
+                &name,
+                "CRM write access is not granted".into(),
+            )));
         }
         self.record("crm.emit", name.clone(), true);
         self.ctx
@@ -405,18 +508,32 @@ impl crm::Host for HostState {
 impl port::Host for HostState {
     async fn write(&mut self, bytes: Vec<u8>) -> Result<Result<u32, types::Error>> {
         let Some(port) = self.port.as_mut() else {
-            return Ok(Err(self.denied("port.write", "", "no device port is granted".into())));
+            return Ok(Err(self.denied(
+                "port.write",
+                "",
+                "no device port is granted".into(),
+            )));
         };
         let result = port.write(&bytes).await;
-        self.record("port.write", format!("{} bytes", bytes.len()), result.is_ok());
+        self.record(
+            "port.write",
+            format!("{} bytes", bytes.len()),
+            result.is_ok(),
+        );
         Ok(result)
     }
 
     async fn read(&mut self, max: u32, timeout_ms: u32) -> Result<Result<Vec<u8>, types::Error>> {
         let Some(port) = self.port.as_mut() else {
-            return Ok(Err(self.denied("port.read", "", "no device port is granted".into())));
+            return Ok(Err(self.denied(
+                "port.read",
+                "",
+                "no device port is granted".into(),
+            )));
         };
-        let result = port.read(max.min(64 * 1024) as usize, timeout_ms.min(60_000)).await;
+        let result = port
+            .read(max.min(64 * 1024) as usize, timeout_ms.min(60_000))
+            .await;
         self.record("port.read", format!("max {max}"), result.is_ok());
         Ok(result)
     }

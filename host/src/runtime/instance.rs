@@ -165,7 +165,8 @@ impl PluginInstance {
 
     async fn instantiate(&self) -> Result<Live, CallError> {
         let engine = self.plugin.component.engine();
-        let state = HostState::new(self.ctx.clone()).map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
+        let state = HostState::new(self.ctx.clone())
+            .map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
         let mut store = Store::new(engine, state);
         store.limiter(|s| s);
         store.epoch_deadline_callback(|mut cx| {
@@ -185,7 +186,10 @@ impl PluginInstance {
             Pre::Connector(p) => p.instantiate_async(&mut store).await.map(Bound::Connector),
             Pre::Module(p) => p.instantiate_async(&mut store).await.map(Bound::Module),
             Pre::Notifier(p) => p.instantiate_async(&mut store).await.map(Bound::Notifier),
-            Pre::DeviceDriver(p) => p.instantiate_async(&mut store).await.map(Bound::DeviceDriver),
+            Pre::DeviceDriver(p) => p
+                .instantiate_async(&mut store)
+                .await
+                .map(Bound::DeviceDriver),
         }
         .map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
         self.stats.instantiations.fetch_add(1, Ordering::Relaxed);
@@ -247,7 +251,12 @@ impl PluginInstance {
         Err(error)
     }
 
-    fn classify(&self, call: &str, err: &wasmtime::Error, memory_refused: Option<usize>) -> CallError {
+    fn classify(
+        &self,
+        call: &str,
+        err: &wasmtime::Error,
+        memory_refused: Option<usize>,
+    ) -> CallError {
         let call = call.to_string();
         if let Some(limit) = err.downcast_ref::<LimitHit>() {
             return match limit {
@@ -283,7 +292,6 @@ impl PluginInstance {
             kind: self.plugin.manifest.kind,
         }
     }
-
 }
 
 /// The reason of a trap without its wasm backtrace, which for deep

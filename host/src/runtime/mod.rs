@@ -27,7 +27,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Engine-wide settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RuntimeOptions {
     /// Most instances alive at once.
     pub max_instances: u32,
@@ -36,6 +36,11 @@ pub struct RuntimeOptions {
     pub max_memory_mib: u64,
     /// Epoch tick; deadlines are counted in ticks.
     pub tick: Duration,
+    /// Where compiled components are kept between runs (wasmtime's own
+    /// cache, keyed by the component's hash and the compiler settings, so
+    /// only artifacts this engine produced are ever loaded). None: compile
+    /// at every start.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RuntimeOptions {
@@ -44,6 +49,7 @@ impl Default for RuntimeOptions {
             max_instances: 200,
             max_memory_mib: 512,
             tick: Duration::from_millis(10),
+            cache_dir: None,
         }
     }
 }
@@ -117,6 +123,11 @@ impl Runtime {
         pool.total_stacks(n);
         pool.max_memory_size((options.max_memory_mib as usize) << 20);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if let Some(dir) = &options.cache_dir {
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(wasmtime::Cache::new(cache)?));
+        }
         let engine = Engine::new(&config)?;
 
         let linkers = Linkers {
@@ -170,8 +181,8 @@ impl Runtime {
     }
 
     /// The options it was built with.
-    pub fn options(&self) -> RuntimeOptions {
-        self.options
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.options
     }
 
     /// The engine.
@@ -213,25 +224,37 @@ impl Runtime {
         let pre = match manifest.kind {
             PluginKind::Connector => Pre::Connector(
                 bindings::connector::ConnectorPre::new(
-                    self.linkers.connector.instantiate_pre(&component).map_err(world_err)?,
+                    self.linkers
+                        .connector
+                        .instantiate_pre(&component)
+                        .map_err(world_err)?,
                 )
                 .map_err(world_err)?,
             ),
             PluginKind::Module => Pre::Module(
                 bindings::module::ModulePre::new(
-                    self.linkers.module.instantiate_pre(&component).map_err(world_err)?,
+                    self.linkers
+                        .module
+                        .instantiate_pre(&component)
+                        .map_err(world_err)?,
                 )
                 .map_err(world_err)?,
             ),
             PluginKind::Notifier => Pre::Notifier(
                 bindings::notifier::NotifierPre::new(
-                    self.linkers.notifier.instantiate_pre(&component).map_err(world_err)?,
+                    self.linkers
+                        .notifier
+                        .instantiate_pre(&component)
+                        .map_err(world_err)?,
                 )
                 .map_err(world_err)?,
             ),
             PluginKind::DeviceDriver => Pre::DeviceDriver(
                 bindings::device_driver::DeviceDriverPre::new(
-                    self.linkers.device_driver.instantiate_pre(&component).map_err(world_err)?,
+                    self.linkers
+                        .device_driver
+                        .instantiate_pre(&component)
+                        .map_err(world_err)?,
                 )
                 .map_err(world_err)?,
             ),
@@ -246,7 +269,11 @@ impl Runtime {
 
     /// Create an instance of a loaded plugin for one tenant. The store is
     /// built lazily on the first call.
-    pub fn instance(&self, plugin: Arc<LoadedPlugin>, ctx: instance::InstanceContext) -> instance::PluginInstance {
+    pub fn instance(
+        &self,
+        plugin: Arc<LoadedPlugin>,
+        ctx: instance::InstanceContext,
+    ) -> instance::PluginInstance {
         instance::PluginInstance::new(ctx, plugin, self.options.tick)
     }
 }

@@ -27,10 +27,15 @@ impl PortConn {
     async fn open(&mut self) -> Result<&mut Box<dyn Stream>, types::Error> {
         if self.stream.is_none() {
             let stream: Box<dyn Stream> = if let Some(addr) = &self.grant.tcp {
-                let s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
-                    .await
-                    .map_err(|_| types::Error::Unavailable(format!("device at {addr}: connect timed out")))?
-                    .map_err(|e| types::Error::Unavailable(format!("device at {addr}: {e}")))?;
+                let s = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    tokio::net::TcpStream::connect(addr),
+                )
+                .await
+                .map_err(|_| {
+                    types::Error::Unavailable(format!("device at {addr}: connect timed out"))
+                })?
+                .map_err(|e| types::Error::Unavailable(format!("device at {addr}: {e}")))?;
                 Box::new(s)
             } else if let Some(path) = &self.grant.serial {
                 let f = tokio::fs::OpenOptions::new()
@@ -38,7 +43,9 @@ impl PortConn {
                     .write(true)
                     .open(path)
                     .await
-                    .map_err(|e| types::Error::Unavailable(format!("device {}: {e}", path.display())))?;
+                    .map_err(|e| {
+                        types::Error::Unavailable(format!("device {}: {e}", path.display()))
+                    })?;
                 Box::new(f)
             } else {
                 return Err(types::Error::Denied("no device port is granted".into()));
@@ -62,14 +69,25 @@ impl PortConn {
         }
     }
 
-    pub(crate) async fn read(&mut self, max: usize, timeout_ms: u32) -> Result<Vec<u8>, types::Error> {
+    pub(crate) async fn read(
+        &mut self,
+        max: usize,
+        timeout_ms: u32,
+    ) -> Result<Vec<u8>, types::Error> {
         let stream = self.open().await?;
         let mut buf = vec![0u8; max.max(1)];
-        match tokio::time::timeout(Duration::from_millis(timeout_ms.into()), stream.read(&mut buf)).await {
+        match tokio::time::timeout(
+            Duration::from_millis(timeout_ms.into()),
+            stream.read(&mut buf),
+        )
+        .await
+        {
             Err(_) => Ok(Vec::new()),
             Ok(Ok(0)) => {
                 self.stream = None;
-                Err(types::Error::Unavailable("device closed the connection".into()))
+                Err(types::Error::Unavailable(
+                    "device closed the connection".into(),
+                ))
             }
             Ok(Ok(n)) => {
                 buf.truncate(n);

@@ -22,7 +22,13 @@ use tokio::sync::Mutex;
 #[async_trait]
 pub trait SqlHub: Send + Sync {
     /// Run one read query against the granted database.
-    async fn query(&self, database: &str, grant: &SqlGrant, statement: &str, params: Vec<Value>) -> Result<Rows, types::Error>;
+    async fn query(
+        &self,
+        database: &str,
+        grant: &SqlGrant,
+        statement: &str,
+        params: Vec<Value>,
+    ) -> Result<Rows, types::Error>;
 }
 
 /// Connections kept per connection string.
@@ -36,7 +42,13 @@ type TdsClient = tiberius::Client<tokio_util::compat::Compat<tokio::net::TcpStre
 
 #[async_trait]
 impl SqlHub for SqlConnections {
-    async fn query(&self, database: &str, grant: &SqlGrant, statement: &str, params: Vec<Value>) -> Result<Rows, types::Error> {
+    async fn query(
+        &self,
+        database: &str,
+        grant: &SqlGrant,
+        statement: &str,
+        params: Vec<Value>,
+    ) -> Result<Rows, types::Error> {
         check_read_only(statement)?;
         let conn = grant
             .connection
@@ -44,8 +56,14 @@ impl SqlHub for SqlConnections {
             .map_err(|e| types::Error::Unavailable(e.to_string()))?;
         let max_rows = grant.max_rows as usize;
         match grant.backend {
-            SqlBackendKind::Postgres => self.postgres(conn.expose(), statement, params, max_rows).await,
-            SqlBackendKind::SqlServer => self.sqlserver(conn.expose(), statement, params, max_rows).await,
+            SqlBackendKind::Postgres => {
+                self.postgres(conn.expose(), statement, params, max_rows)
+                    .await
+            }
+            SqlBackendKind::SqlServer => {
+                self.sqlserver(conn.expose(), statement, params, max_rows)
+                    .await
+            }
         }
     }
 }
@@ -86,7 +104,13 @@ fn unavailable(e: impl std::fmt::Display) -> types::Error {
 }
 
 impl SqlConnections {
-    async fn postgres(&self, url: &str, statement: &str, params: Vec<Value>, max_rows: usize) -> Result<Rows, types::Error> {
+    async fn postgres(
+        &self,
+        url: &str,
+        statement: &str,
+        params: Vec<Value>,
+        max_rows: usize,
+    ) -> Result<Rows, types::Error> {
         use sqlx::{Column, Row, TypeInfo};
         let pool = {
             let mut pools = self.postgres.lock().await;
@@ -131,7 +155,10 @@ impl SqlConnections {
         })?;
         tx.rollback().await.map_err(unavailable)?;
         if rows.len() > max_rows {
-            return Err(invalid("statement", &format!("returned more than {max_rows} rows")));
+            return Err(invalid(
+                "statement",
+                &format!("returned more than {max_rows} rows"),
+            ));
         }
         let columns = rows
             .first()
@@ -142,17 +169,33 @@ impl SqlConnections {
             let mut values = Vec::with_capacity(row.len());
             for (i, col) in row.columns().iter().enumerate() {
                 let ty = col.type_info().name().to_string();
-                let get_err = |e: sqlx::Error| types::Error::Other(format!("column {}: {e}", col.name()));
+                let get_err =
+                    |e: sqlx::Error| types::Error::Other(format!("column {}: {e}", col.name()));
                 let v = match ty.as_str() {
-                    "BOOL" => row.try_get::<Option<bool>, _>(i).map_err(get_err)?.map(Value::Boolean),
-                    "INT2" => row.try_get::<Option<i16>, _>(i).map_err(get_err)?.map(|v| Value::Integer(v.into())),
-                    "INT4" => row.try_get::<Option<i32>, _>(i).map_err(get_err)?.map(|v| Value::Integer(v.into())),
-                    "INT8" => row.try_get::<Option<i64>, _>(i).map_err(get_err)?.map(Value::Integer),
+                    "BOOL" => row
+                        .try_get::<Option<bool>, _>(i)
+                        .map_err(get_err)?
+                        .map(Value::Boolean),
+                    "INT2" => row
+                        .try_get::<Option<i16>, _>(i)
+                        .map_err(get_err)?
+                        .map(|v| Value::Integer(v.into())),
+                    "INT4" => row
+                        .try_get::<Option<i32>, _>(i)
+                        .map_err(get_err)?
+                        .map(|v| Value::Integer(v.into())),
+                    "INT8" => row
+                        .try_get::<Option<i64>, _>(i)
+                        .map_err(get_err)?
+                        .map(Value::Integer),
                     "NUMERIC" => row
                         .try_get::<Option<Decimal>, _>(i)
                         .map_err(get_err)?
                         .map(|d| Value::Number(to_wit_decimal(d))),
-                    "BYTEA" => row.try_get::<Option<Vec<u8>>, _>(i).map_err(get_err)?.map(Value::Bytes),
+                    "BYTEA" => row
+                        .try_get::<Option<Vec<u8>>, _>(i)
+                        .map_err(get_err)?
+                        .map(Value::Bytes),
                     "DATE" => row
                         .try_get::<Option<NaiveDate>, _>(i)
                         .map_err(get_err)?
@@ -165,9 +208,10 @@ impl SqlConnections {
                         .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)
                         .map_err(get_err)?
                         .map(|t| Value::Timestamp(to_wit_ts(t.naive_utc()))),
-                    "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => {
-                        row.try_get::<Option<String>, _>(i).map_err(get_err)?.map(Value::Text)
-                    }
+                    "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => row
+                        .try_get::<Option<String>, _>(i)
+                        .map_err(get_err)?
+                        .map(Value::Text),
                     other => {
                         return Err(types::Error::Unsupported(format!(
                             "column `{}` has type {other}; cast it to text or numeric in the query",
@@ -182,7 +226,13 @@ impl SqlConnections {
         Ok(Rows { columns, rows: out })
     }
 
-    async fn sqlserver(&self, ado: &str, statement: &str, params: Vec<Value>, max_rows: usize) -> Result<Rows, types::Error> {
+    async fn sqlserver(
+        &self,
+        ado: &str,
+        statement: &str,
+        params: Vec<Value>,
+        max_rows: usize,
+    ) -> Result<Rows, types::Error> {
         let client = {
             let mut clients = self.sqlserver.lock().await;
             match clients.get(ado) {
@@ -206,7 +256,8 @@ impl SqlConnections {
 
 async fn connect_tds(ado: &str) -> Result<TdsClient, types::Error> {
     use tokio_util::compat::TokioAsyncWriteCompatExt;
-    let config = tiberius::Config::from_ado_string(ado).map_err(|e| invalid("connection", &e.to_string()))?;
+    let config = tiberius::Config::from_ado_string(ado)
+        .map_err(|e| invalid("connection", &e.to_string()))?;
     let tcp = tokio::time::timeout(
         std::time::Duration::from_secs(5),
         tokio::net::TcpStream::connect(config.get_addr()),
@@ -220,7 +271,12 @@ async fn connect_tds(ado: &str) -> Result<TdsClient, types::Error> {
         .map_err(unavailable)
 }
 
-async fn run_tds(client: &mut TdsClient, statement: &str, params: &[Value], max_rows: usize) -> Result<Rows, types::Error> {
+async fn run_tds(
+    client: &mut TdsClient,
+    statement: &str,
+    params: &[Value],
+    max_rows: usize,
+) -> Result<Rows, types::Error> {
     use tiberius::ToSql;
     let mut owned: Vec<Box<dyn ToSql>> = Vec::with_capacity(params.len());
     for p in params {
@@ -240,10 +296,20 @@ async fn run_tds(client: &mut TdsClient, statement: &str, params: &[Value], max_
         });
     }
     let refs: Vec<&dyn ToSql> = owned.iter().map(|b| b.as_ref()).collect();
-    let stream = client.query(statement, &refs).await.map_err(tds_error)?;
+    // Without parameters a plain SQL batch does; with them, tiberius goes
+    // through sp_executesql so values never become SQL text.
+    let stream = if refs.is_empty() {
+        client.simple_query(statement).await
+    } else {
+        client.query(statement, &refs).await
+    }
+    .map_err(tds_error)?;
     let rows = stream.into_first_result().await.map_err(tds_error)?;
     if rows.len() > max_rows {
-        return Err(invalid("statement", &format!("returned more than {max_rows} rows")));
+        return Err(invalid(
+            "statement",
+            &format!("returned more than {max_rows} rows"),
+        ));
     }
     let columns = rows
         .first()
@@ -251,7 +317,11 @@ async fn run_tds(client: &mut TdsClient, statement: &str, params: &[Value], max_
         .unwrap_or_default();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        out.push(row.into_iter().map(tds_value).collect::<Result<Vec<_>, _>>()?);
+        out.push(
+            row.into_iter()
+                .map(tds_value)
+                .collect::<Result<Vec<_>, _>>()?,
+        );
     }
     Ok(Rows { columns, rows: out })
 }
@@ -265,7 +335,10 @@ fn tds_error(e: tiberius::error::Error) -> types::Error {
 
 fn tds_value(data: tiberius::ColumnData<'static>) -> Result<Value, types::Error> {
     use tiberius::ColumnData as C;
-    let sql_epoch = |days: i64| NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.checked_add_signed(chrono::Duration::days(days)));
+    let sql_epoch = |days: i64| {
+        NaiveDate::from_ymd_opt(1, 1, 1)
+            .and_then(|d| d.checked_add_signed(chrono::Duration::days(days)))
+    };
     Ok(match data {
         C::U8(v) => v.map_or(Value::Null, |v| Value::Integer(v.into())),
         C::I16(v) => v.map_or(Value::Null, |v| Value::Integer(v.into())),
@@ -297,7 +370,9 @@ fn tds_value(data: tiberius::ColumnData<'static>) -> Result<Value, types::Error>
                     .and_then(|d| d.checked_add_signed(chrono::Duration::days(dt.days().into())));
                 let nanos = i64::from(dt.seconds_fragments()) * 1_000_000_000 / 300;
                 match date {
-                    Some(d) => Value::Timestamp(to_wit_ts(d.and_time(NaiveTime::MIN) + chrono::Duration::nanoseconds(nanos))),
+                    Some(d) => Value::Timestamp(to_wit_ts(
+                        d.and_time(NaiveTime::MIN) + chrono::Duration::nanoseconds(nanos),
+                    )),
                     None => Value::Null,
                 }
             }
@@ -309,7 +384,8 @@ fn tds_value(data: tiberius::ColumnData<'static>) -> Result<Value, types::Error>
                     .and_then(|d| d.checked_add_signed(chrono::Duration::days(dt.days().into())));
                 match date {
                     Some(d) => Value::Timestamp(to_wit_ts(
-                        d.and_time(NaiveTime::MIN) + chrono::Duration::minutes(dt.seconds_fragments().into()),
+                        d.and_time(NaiveTime::MIN)
+                            + chrono::Duration::minutes(dt.seconds_fragments().into()),
                     )),
                     None => Value::Null,
                 }
@@ -356,7 +432,13 @@ pub fn from_wit_decimal(d: &types::Decimal) -> Result<Decimal, types::Error> {
     }
     let lo = d.mantissa_lo as u32;
     let mid = (d.mantissa_lo >> 32) as u32;
-    Ok(Decimal::from_parts(lo, mid, d.mantissa_hi, d.negative, d.scale.into()))
+    Ok(Decimal::from_parts(
+        lo,
+        mid,
+        d.mantissa_hi,
+        d.negative,
+        d.scale.into(),
+    ))
 }
 
 /// `rust_decimal::Decimal` → WIT `decimal`, exactly.
@@ -399,18 +481,35 @@ mod tests {
     fn only_single_selects() {
         assert!(check_read_only("select 1").is_ok());
         assert!(check_read_only("  -- c\n /* x */ WITH a AS (SELECT 1) SELECT * FROM a;").is_ok());
-        for bad in ["DELETE FROM t", "select 1; drop table t", "update t set a=1", "/* */", "exec sp_x"] {
+        for bad in [
+            "DELETE FROM t",
+            "select 1; drop table t",
+            "update t set a=1",
+            "/* */",
+            "exec sp_x",
+        ] {
             assert!(check_read_only(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn decimals_round_trip() {
-        for s in ["0", "-1.5", "123456789012345678901234.5678", "79228162514264337593543950335", "-0.0000000000000000000000000001"] {
+        for s in [
+            "0",
+            "-1.5",
+            "123456789012345678901234.5678",
+            "79228162514264337593543950335",
+            "-0.0000000000000000000000000001",
+        ] {
             let d: Decimal = s.parse().unwrap();
             assert_eq!(from_wit_decimal(&to_wit_decimal(d)).unwrap(), d, "{s}");
         }
-        let bad = types::Decimal { mantissa_lo: 1, mantissa_hi: 0, negative: false, scale: 29 };
+        let bad = types::Decimal {
+            mantissa_lo: 1,
+            mantissa_hi: 0,
+            negative: false,
+            scale: 29,
+        };
         assert!(from_wit_decimal(&bad).is_err());
     }
 }

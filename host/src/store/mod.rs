@@ -104,8 +104,14 @@ impl StateStore for Db {
 
 #[async_trait]
 impl CrmStore for Db {
-    async fn get_record(&self, tenant: &str, record_type: &str, id: &str) -> anyhow::Result<Option<ModuleRecord>> {
-        let sql = "SELECT body FROM module_records WHERE tenant = $1 AND record_type = $2 AND id = $3";
+    async fn get_record(
+        &self,
+        tenant: &str,
+        record_type: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<ModuleRecord>> {
+        let sql =
+            "SELECT body FROM module_records WHERE tenant = $1 AND record_type = $2 AND id = $3";
         let body: Option<String> = on_pool!(self, p => sqlx::query_scalar(sql)
             .bind(tenant).bind(record_type).bind(id)
             .fetch_optional(p).await?);
@@ -125,7 +131,13 @@ impl CrmStore for Db {
         Ok(())
     }
 
-    async fn list_records(&self, tenant: &str, record_type: &str, prefix: &str, limit: u32) -> anyhow::Result<Vec<ModuleRecord>> {
+    async fn list_records(
+        &self,
+        tenant: &str,
+        record_type: &str,
+        prefix: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ModuleRecord>> {
         // Prefix match by range, not LIKE: ids may contain `%` or `_`.
         let sql = "SELECT id, body FROM module_records WHERE tenant = $1 AND record_type = $2 \
                    AND id >= $3 ORDER BY id LIMIT $4";
@@ -143,8 +155,15 @@ impl CrmStore for Db {
             .collect())
     }
 
-    async fn emit(&self, tenant: &str, source: &str, name: &str, payload: &str) -> anyhow::Result<()> {
-        let sql = "INSERT INTO module_events (tenant, source, name, payload) VALUES ($1, $2, $3, $4)";
+    async fn emit(
+        &self,
+        tenant: &str,
+        source: &str,
+        name: &str,
+        payload: &str,
+    ) -> anyhow::Result<()> {
+        let sql =
+            "INSERT INTO module_events (tenant, source, name, payload) VALUES ($1, $2, $3, $4)";
         on_pool!(self, p => sqlx::query(sql)
             .bind(tenant).bind(source).bind(name).bind(payload)
             .execute(p).await.map(|_| ())?);

@@ -1,0 +1,525 @@
+//! The example plugins run in the host against small, strict stand-ins of
+//! what they talk to, exercising every import each one uses (P2, P6).
+
+use crate::common::{fresh_postgres, plugin, postgres_url};
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post, put};
+use hamgam::config::{PortGrant, SecretRef, SqlBackendKind, SqlGrant};
+use hamgam::plugins::manifest::CrmAccess;
+use hamgam::runtime::bindings::types::{self, Entity, EntityKind, Party, PartyKind};
+use hamgam::testing::TestHost;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+// ---- a demo ledger that holds its own data and enforces its rules ----
+
+#[derive(Default)]
+struct Ledger {
+    parties: BTreeMap<String, Value>,
+    by_key: HashMap<String, String>,
+    next: u32,
+}
+
+type Shared = Arc<Mutex<Ledger>>;
+
+fn authorized(h: &HeaderMap) -> Result<(), StatusCode> {
+    match h.get("authorization").and_then(|v| v.to_str().ok()) {
+        Some("Bearer ledger-key") => Ok(()),
+        _ => Err(StatusCode::UNAUTHORIZED),
+    }
+}
+
+async fn list(
+    State(l): State<Shared>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, StatusCode> {
+    authorized(&h)?;
+    let l = l.lock().unwrap();
+    let after = q.get("after").cloned().unwrap_or_default();
+    let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100);
+    let items: Vec<Value> = l
+        .parties
+        .iter()
+        .filter(|(id, _)| **id > after)
+        .take(limit)
+        .map(|(_, p)| p.clone())
+        .collect();
+    let next = items.last().map(|p| p["id"].clone()).unwrap_or(Value::Null);
+    Ok(Json(json!({ "items": items, "next": next })))
+}
+
+async fn create(
+    State(l): State<Shared>,
+    h: HeaderMap,
+    Json(mut body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), StatusCode> {
+    authorized(&h)?;
+    let key = h
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(StatusCode::BAD_REQUEST)?
+        .to_string();
+    let mut l = l.lock().unwrap();
+    if let Some(id) = l.by_key.get(&key) {
+        let p = &l.parties[id];
+        return Ok((
+            StatusCode::OK,
+            Json(json!({ "id": p["id"], "version": p["version"] })),
+        ));
+    }
+    l.next += 1;
+    let id = format!("P{:04}", l.next);
+    body["id"] = json!(id);
+    body["version"] = json!("1");
+    l.parties.insert(id.clone(), body);
+    l.by_key.insert(key, id.clone());
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "version": "1" })),
+    ))
+}
+
+async fn update(
+    State(l): State<Shared>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    Json(mut body): Json<Value>,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    authorized(&h).map_err(|s| (s, Json(json!({}))))?;
+    let mut l = l.lock().unwrap();
+    let Some(current) = l.parties.get(&id).cloned() else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "no such party" })),
+        ));
+    };
+    let if_match = h.get("if-match").and_then(|v| v.to_str().ok());
+    if if_match != current["version"].as_str() {
+        return Err((
+            StatusCode::PRECONDITION_FAILED,
+            Json(json!({ "message": "stale version" })),
+        ));
+    }
+    let version = (current["version"].as_str().unwrap().parse::<u32>().unwrap() + 1).to_string();
+    body["id"] = json!(id);
+    body["version"] = json!(version);
+    l.parties.insert(id.clone(), body);
+    Ok(Json(json!({ "id": id, "version": version })))
+}
+
+async fn balance(h: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>, StatusCode> {
+    authorized(&h)?;
+    Ok(Json(
+        json!({ "debit": "150000000000", "credit": "25000000000.5", "balance": "124999999999.5", "currency": "IRR", "id": id }),
+    ))
+}
+
+async fn ledger_server() -> (String, Shared) {
+    let state: Shared = Arc::default();
+    let app = Router::new()
+        .route("/api/parties", get(list).post(create))
+        .route("/api/parties/{id}", put(update))
+        .route("/api/parties/{id}/balance", get(balance))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/api",
+        listener.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, state)
+}
+
+fn person(first: &str) -> Entity {
+    Entity::Party(Party {
+        kind: PartyKind::Person,
+        first_name: Some(first.into()),
+        last_name: Some("Karimi".into()),
+        name: None,
+        customer_number: Some("625-300".into()),
+        national_id: None,
+        registration_number: None,
+        economic_code: None,
+        birth_date: None,
+        is_employee: false,
+        phones: vec![],
+        addresses: vec![],
+    })
+}
+
+#[tokio::test]
+async fn hello_connector_pulls_pushes_and_looks_up_over_granted_http() {
+    let (url, ledger) = ledger_server().await;
+    let host = TestHost::new();
+    let c = host
+        .plugin(plugin("hello-connector"))
+        .unwrap()
+        .setting("base_url", &url)
+        .setting("company_code", "300")
+        .secret("api_key", "ledger-key")
+        .grant_http("http://127.0.0.1:*")
+        .grant_state()
+        .build();
+    let info = c.describe_connector().await.unwrap();
+    assert_eq!(info.company_code.as_deref(), Some("300"));
+
+    // Push twice with one idempotency key: one party in the ledger.
+    let first = c
+        .push(
+            EntityKind::Party,
+            person("Sara"),
+            None,
+            None,
+            "change-1".into(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let again = c
+        .push(
+            EntityKind::Party,
+            person("Sara"),
+            None,
+            None,
+            "change-1".into(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.remote_id, again.remote_id);
+    assert_eq!(ledger.lock().unwrap().parties.len(), 1);
+
+    // An edit with the current version succeeds; a stale one is refused
+    // as a version mismatch, not applied.
+    let v2 = c
+        .push(
+            EntityKind::Party,
+            person("Sarah"),
+            Some(first.remote_id.clone()),
+            first.version.clone(),
+            "change-2".into(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v2.version.as_deref(), Some("2"));
+    let stale = c
+        .push(
+            EntityKind::Party,
+            person("Zahra"),
+            Some(first.remote_id.clone()),
+            Some("1".into()),
+            "change-3".into(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(stale, Err(types::Error::VersionMismatch(_))),
+        "{stale:?}"
+    );
+    assert_eq!(
+        ledger.lock().unwrap().parties[&first.remote_id]["first_name"],
+        "Sarah"
+    );
+
+    // Pull pages through the cursor.
+    c.push(
+        EntityKind::Party,
+        person("Ali"),
+        None,
+        None,
+        "change-4".into(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let page = c.pull(EntityKind::Party, None, 1).await.unwrap().unwrap();
+    assert_eq!(page.changes.len(), 1);
+    let page2 = c
+        .pull(EntityKind::Party, page.next_cursor.clone(), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page2.changes.len(), 1);
+    assert_ne!(page.next_cursor, page2.next_cursor);
+
+    // Live balance (S7), exact beyond 10^11 Rial.
+    let b = c
+        .party_balance(first.remote_id.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    let debit = hamgam::runtime::sql::from_wit_decimal(&b.debit.amount).unwrap();
+    assert_eq!(debit.to_string(), "150000000000");
+    assert_eq!(
+        hamgam::runtime::sql::from_wit_decimal(&b.credit.amount)
+            .unwrap()
+            .to_string(),
+        "25000000000.5"
+    );
+
+    // A wrong key is the ledger's 401, reported as unauthorized.
+    let bad = host
+        .plugin(plugin("hello-connector"))
+        .unwrap()
+        .setting("base_url", &url)
+        .secret("api_key", "wrong")
+        .grant_http("http://127.0.0.1:*")
+        .build();
+    assert!(matches!(
+        bad.pull(EntityKind::Party, None, 5).await.unwrap(),
+        Err(types::Error::Unauthorized(_))
+    ));
+
+    let calls = host.calls();
+    for used in ["config.get", "config.secret", "http.request", "state.set"] {
+        assert!(
+            calls.iter().any(|c| c.call == used && c.allowed),
+            "{used} not used"
+        );
+    }
+    assert!(
+        calls.iter().all(|c| !c.detail.contains("ledger-key")),
+        "a secret reached the audit log"
+    );
+}
+
+#[tokio::test]
+async fn hello_connector_reads_stock_through_granted_sql() {
+    let Some(base) = postgres_url() else { return };
+    let url = fresh_postgres(&base).await;
+    let db = hamgam::store::Db::connect(&url).await.unwrap();
+    db.execute_raw(
+        "CREATE TABLE stock (product_id TEXT, warehouse TEXT, quantity NUMERIC(18,3));
+         INSERT INTO stock VALUES ('K-1', 'central', 12.500), ('K-1', 'shop', 3), ('K-2', 'central', 1);",
+    )
+    .await
+    .unwrap();
+    let host = TestHost::new();
+    let grant = SqlGrant {
+        backend: SqlBackendKind::Postgres,
+        connection: SecretRef::Value(url.clone()),
+        max_rows: 100,
+    };
+    let c = host
+        .plugin(plugin("hello-connector"))
+        .unwrap()
+        .grant_sql("ledger", grant)
+        .build();
+    let mut levels = c.product_stock("K-1".into()).await.unwrap().unwrap();
+    levels.sort_by(|a, b| a.warehouse.cmp(&b.warehouse));
+    let got: Vec<(String, String)> = levels
+        .iter()
+        .map(|l| {
+            (
+                l.warehouse.clone(),
+                hamgam::runtime::sql::from_wit_decimal(&l.quantity)
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("central".to_string(), "12.500".to_string()),
+            ("shop".to_string(), "3".to_string())
+        ]
+    );
+    // Without the grant: denied, and the database is never contacted.
+    let bare = host.plugin(plugin("hello-connector")).unwrap().build();
+    assert!(matches!(
+        bare.product_stock("K-1".into()).await.unwrap(),
+        Err(types::Error::Denied(_))
+    ));
+    // The connection string is a secret: the plugin never sees it and the
+    // audit names only the database.
+    assert!(
+        host.calls()
+            .iter()
+            .all(|c| !c.detail.contains("search_path"))
+    );
+}
+
+// ---- petty cash: CRM records, events, state ----
+
+#[tokio::test]
+async fn petty_cash_records_approves_and_emits_once() {
+    let host = TestHost::new();
+    let m = host
+        .plugin(plugin("petty-cash"))
+        .unwrap()
+        .grant_state()
+        .grant_crm(CrmAccess::ReadWrite)
+        .build();
+    let created = m
+        .request(
+            "POST",
+            "/bills",
+            br#"{"amount":"250000","description":"taxi","date":"2025-03-21"}"#,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let bill: Value = serde_json::from_slice(&created.body).unwrap();
+    let id = bill["id"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let r = m
+            .request("POST", &format!("/bills/{id}/approve"), b"")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.status, 200);
+    }
+    let events = host.events();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.2 == "petty-cash.bill-approved")
+            .count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        events[0].0, "test",
+        "the event belongs to the caller's tenant"
+    );
+    let missing = m
+        .request("GET", "/bills/bill-999999", b"")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(missing.status, 404);
+}
+
+// ---- mattermost: outgoing webhook out, outgoing-webhook token in ----
+
+#[tokio::test]
+async fn mattermost_notifier_posts_to_the_webhook_and_checks_inbound_tokens() {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = received.clone();
+    let app = Router::new().route(
+        "/hooks/abc",
+        post(move |Json(body): Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!(
+        "http://127.0.0.1:{}/hooks/abc",
+        listener.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    use hamgam::runtime::bindings::notifier::exports::hamgam::notify::notifier::{
+        Channel, Message,
+    };
+    let host = TestHost::new();
+    let n = host
+        .plugin(plugin("mattermost-notifier"))
+        .unwrap()
+        .secret("webhook_url", &hook)
+        .secret("outgoing_token", "tok-123")
+        .grant_http("http://127.0.0.1:*")
+        .grant_state()
+        .build();
+    let d = n
+        .send(Message {
+            channel: Channel::Mattermost,
+            to: "sales".into(),
+            subject: Some("Invoice 1404-0001".into()),
+            body: "paid, thank you".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!d.id.is_empty());
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["channel"], "sales");
+    assert!(got[0]["text"].as_str().unwrap().contains("paid, thank you"));
+
+    let inbound = |token: &str| types::HttpRequest {
+        method: "POST".into(),
+        path: "/".into(),
+        headers: vec![(
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into(),
+        )],
+        body: format!("token={token}&user_name=reza&text=call+me").into_bytes(),
+    };
+    let msgs = n.handle_inbound(inbound("tok-123")).await.unwrap().unwrap();
+    assert_eq!(
+        (msgs[0].sender.as_str(), msgs[0].body.as_str()),
+        ("reza", "call me")
+    );
+    assert!(matches!(
+        n.handle_inbound(inbound("guess")).await.unwrap(),
+        Err(types::Error::Unauthorized(_))
+    ));
+}
+
+// ---- a scale on a TCP port (H8) ----
+
+#[tokio::test]
+async fn serial_scale_reads_an_exact_weight_over_the_granted_port() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 64];
+        let mut replies = ["US,GS,+0012.300kg\r\n", "ST,GS,+0012.345kg\r\n"].into_iter();
+        loop {
+            let n = sock.read(&mut buf).await.unwrap();
+            if n == 0 {
+                return;
+            }
+            // Answer each request with the next reading.
+            if let Some(reply) = replies.next() {
+                sock.write_all(reply.as_bytes()).await.unwrap();
+            }
+        }
+    });
+    let host = TestHost::new();
+    let scale = host
+        .plugin(plugin("serial-scale"))
+        .unwrap()
+        .grant_port(PortGrant {
+            tcp: Some(addr),
+            serial: None,
+        })
+        .build();
+    let first = scale.read_weight().await.unwrap().unwrap();
+    assert!(!first.stable);
+    let w = scale.read_weight().await.unwrap().unwrap();
+    assert!(w.stable);
+    assert_eq!(
+        hamgam::runtime::sql::from_wit_decimal(&w.value)
+            .unwrap()
+            .to_string(),
+        "12.345"
+    );
+    assert_eq!(w.unit, "kg");
+    // No port granted: denied, not a hang.
+    let bare = host.plugin(plugin("serial-scale")).unwrap().build();
+    assert!(matches!(
+        bare.read_weight().await.unwrap(),
+        Err(types::Error::Denied(_))
+    ));
+}
