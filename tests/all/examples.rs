@@ -328,7 +328,7 @@ async fn hello_connector_reads_stock_through_granted_sql() {
         got,
         [
             ("central".to_string(), "12.500".to_string()),
-            ("shop".to_string(), "3".to_string())
+            ("shop".to_string(), "3.000".to_string())
         ]
     );
     // Without the grant: denied, and the database is never contacted.

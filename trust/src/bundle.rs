@@ -1,0 +1,366 @@
+//! Signed plugin bundles: one file per plugin version, the component (which
+//! carries its manifest) plus who signed it.
+//!
+//! Layout (`.hgb`):
+//!
+//! ```text
+//! "HGBNDL01"            8 bytes, magic and format version
+//! header length         u32, little endian, at most 64 KiB
+//! header                JSON: format, id, version, digest, signer, signature
+//! component             the rest: the wasm component, manifest section inside
+//! ```
+//!
+//! The signature covers `hamgam-bundle-v1\n{id}\n{version}\n{digest}` where
+//! `digest` is the SHA-256 of the component bytes. Since the manifest sits
+//! inside the component, one signature covers code and declared
+//! capabilities alike. Verification happens before anything is compiled.
+
+use crate::keys::{PublicKey, SecretKey};
+use crate::manifest::{Manifest, ManifestError};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const MAGIC: &[u8; 8] = b"HGBNDL01";
+const MAX_HEADER: usize = 64 * 1024;
+
+/// Why a bundle was refused. Each message names the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// Not a bundle at all, or truncated.
+    #[error("not a Hamgam bundle: {0}")]
+    Format(String),
+    /// The component's bytes do not hash to the signed digest.
+    #[error("bundle content does not match its signed digest (the file was modified)")]
+    DigestMismatch,
+    /// Signed by a key the host does not trust.
+    #[error("bundle is signed by unknown key {0}")]
+    UnknownSigner(String),
+    /// The signature does not verify with the named key.
+    #[error("bundle signature does not verify with key {0} (altered or re-signed)")]
+    BadSignature(String),
+    /// The component's manifest disagrees with the bundle header.
+    #[error("bundle header says {header} but the component's manifest says {manifest}")]
+    Mismatch {
+        /// id@version in the header.
+        header: String,
+        /// id@version in the manifest.
+        manifest: String,
+    },
+    /// The manifest inside is invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// A partner key's endorsement does not verify.
+    #[error("partner key {0} is not endorsed by a vendor key")]
+    NotEndorsed(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    format: u32,
+    id: String,
+    version: String,
+    digest: String,
+    signer: String,
+    signature: String,
+}
+
+/// A key the vendor has endorsed for a partner, as the operator lists it.
+#[derive(Debug, Clone)]
+pub struct Endorsement {
+    /// The partner's public key.
+    pub key: PublicKey,
+    /// The partner's name, part of what the vendor signed.
+    pub partner: String,
+    /// The vendor's signature over [`endorsement_message`].
+    pub signature: Vec<u8>,
+}
+
+/// What a vendor signs to endorse a partner key.
+pub fn endorsement_message(partner: &str, key: &PublicKey) -> Vec<u8> {
+    format!("hamgam-partner-v1\n{partner}\n{key}").into_bytes()
+}
+
+/// The keys a host trusts.
+#[derive(Debug, Clone, Default)]
+pub struct TrustStore {
+    vendor: Vec<PublicKey>,
+    partners: Vec<(PublicKey, String)>,
+}
+
+/// Who signed a verified bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signer {
+    /// A vendor key.
+    Vendor(String),
+    /// An endorsed partner key.
+    Partner {
+        /// Key id.
+        key: String,
+        /// Partner name.
+        partner: String,
+    },
+}
+
+impl TrustStore {
+    /// Trust these vendor keys and the partner keys they endorsed. An
+    /// endorsement that no vendor key verifies is an error, so a forged
+    /// partner entry in the config is caught at start, not ignored.
+    pub fn new(
+        vendor: Vec<PublicKey>,
+        endorsements: Vec<Endorsement>,
+    ) -> Result<TrustStore, BundleError> {
+        let mut partners = Vec::new();
+        for e in endorsements {
+            let msg = endorsement_message(&e.partner, &e.key);
+            if !vendor.iter().any(|v| v.verify(&msg, &e.signature)) {
+                return Err(BundleError::NotEndorsed(e.key.id()));
+            }
+            partners.push((e.key, e.partner));
+        }
+        Ok(TrustStore { vendor, partners })
+    }
+
+    /// The vendor keys (licenses are verified against these only).
+    pub fn vendor_keys(&self) -> &[PublicKey] {
+        &self.vendor
+    }
+
+    fn find(&self, id: &str) -> Option<(&PublicKey, Signer)> {
+        if let Some(k) = self.vendor.iter().find(|k| k.id() == id) {
+            return Some((k, Signer::Vendor(k.id())));
+        }
+        self.partners
+            .iter()
+            .find(|(k, _)| k.id() == id)
+            .map(|(k, p)| {
+                (
+                    k,
+                    Signer::Partner {
+                        key: k.id(),
+                        partner: p.clone(),
+                    },
+                )
+            })
+    }
+}
+
+/// A bundle whose signature, digest and manifest all check out.
+#[derive(Debug)]
+pub struct VerifiedBundle {
+    /// The manifest from inside the component.
+    pub manifest: Manifest,
+    /// SHA-256 of the component, hex.
+    pub digest: String,
+    /// Who signed it.
+    pub signer: Signer,
+    /// The component bytes, ready to compile.
+    pub component: Vec<u8>,
+}
+
+fn signed_message(id: &str, version: &str, digest: &str) -> Vec<u8> {
+    format!("hamgam-bundle-v1\n{id}\n{version}\n{digest}").into_bytes()
+}
+
+/// Wrap a component (with its manifest section) into a signed bundle.
+pub fn sign(component: &[u8], key: &SecretKey) -> Result<Vec<u8>, BundleError> {
+    let manifest = Manifest::from_component(component)?;
+    let digest = hex::encode(Sha256::digest(component));
+    let version = manifest.version.to_string();
+    let signature = key.sign(&signed_message(&manifest.id, &version, &digest));
+    let header = Header {
+        format: 1,
+        id: manifest.id,
+        version,
+        digest,
+        signer: key.public().id(),
+        signature: B64.encode(signature),
+    };
+    let header = serde_json::to_vec(&header).map_err(|e| BundleError::Format(e.to_string()))?;
+    let mut out = Vec::with_capacity(12 + header.len() + component.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(component);
+    Ok(out)
+}
+
+struct Parsed<'a> {
+    header: Header,
+    component: &'a [u8],
+}
+
+fn parse(bytes: &[u8]) -> Result<Parsed<'_>, BundleError> {
+    if bytes.len() < 12 || &bytes[..8] != MAGIC {
+        return Err(BundleError::Format("missing `HGBNDL01` magic".into()));
+    }
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&bytes[8..12]);
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_HEADER || 12 + len > bytes.len() {
+        return Err(BundleError::Format(format!(
+            "header length {len} is out of bounds"
+        )));
+    }
+    let header: Header = serde_json::from_slice(&bytes[12..12 + len])
+        .map_err(|e| BundleError::Format(format!("bad header: {e}")))?;
+    if header.format != 1 {
+        return Err(BundleError::Format(format!(
+            "unsupported bundle format {}",
+            header.format
+        )));
+    }
+    Ok(Parsed {
+        header,
+        component: &bytes[12 + len..],
+    })
+}
+
+/// Check a bundle against the trusted keys. Nothing of it should be
+/// compiled or run unless this returns `Ok`.
+pub fn verify(bytes: &[u8], trust: &TrustStore) -> Result<VerifiedBundle, BundleError> {
+    let Parsed { header, component } = parse(bytes)?;
+    let digest = hex::encode(Sha256::digest(component));
+    if digest != header.digest {
+        return Err(BundleError::DigestMismatch);
+    }
+    let (key, signer) = trust
+        .find(&header.signer)
+        .ok_or_else(|| BundleError::UnknownSigner(header.signer.clone()))?;
+    let signature = B64
+        .decode(&header.signature)
+        .map_err(|_| BundleError::BadSignature(header.signer.clone()))?;
+    if !key.verify(
+        &signed_message(&header.id, &header.version, &header.digest),
+        &signature,
+    ) {
+        return Err(BundleError::BadSignature(header.signer.clone()));
+    }
+    let manifest = Manifest::from_component(component)?;
+    if manifest.id != header.id || manifest.version.to_string() != header.version {
+        return Err(BundleError::Mismatch {
+            header: format!("{}@{}", header.id, header.version),
+            manifest: format!("{}@{}", manifest.id, manifest.version),
+        });
+    }
+    Ok(VerifiedBundle {
+        manifest,
+        digest,
+        signer,
+        component: component.to_vec(),
+    })
+}
+
+/// The header fields of a bundle without verifying it (for `inspect`).
+pub fn peek(bytes: &[u8]) -> Result<(String, String, String), BundleError> {
+    let p = parse(bytes)?;
+    Ok((p.header.id, p.header.version, p.header.signer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{MANIFEST_SECTION, append_custom_section};
+
+    fn component(id: &str, version: &str) -> Vec<u8> {
+        let mut wasm = b"\0asm\x0d\0\x01\0".to_vec();
+        let m = format!(
+            "id = \"{id}\"\nversion = \"{version}\"\nkind = \"module\"\ntier = \"orderable\"\napi = \"0.1\"\n"
+        );
+        append_custom_section(&mut wasm, MANIFEST_SECTION, m.as_bytes());
+        wasm
+    }
+
+    fn trust(vendor: &SecretKey) -> TrustStore {
+        TrustStore::new(vec![vendor.public()], vec![]).unwrap()
+    }
+
+    #[test]
+    fn p4_signed_bundle_verifies() {
+        let vendor = SecretKey::generate().unwrap();
+        let b = sign(&component("warranty", "1.2.0"), &vendor).unwrap();
+        let v = verify(&b, &trust(&vendor)).unwrap();
+        assert_eq!(
+            (v.manifest.id.as_str(), v.signer.clone()),
+            ("warranty", Signer::Vendor(vendor.public().id()))
+        );
+    }
+
+    #[test]
+    fn p4_every_flipped_byte_is_refused() {
+        let vendor = SecretKey::generate().unwrap();
+        let b = sign(&component("warranty", "1.2.0"), &vendor).unwrap();
+        let t = trust(&vendor);
+        for i in 0..b.len() {
+            let mut bad = b.clone();
+            bad[i] ^= 0x01;
+            assert!(verify(&bad, &t).is_err(), "flip at byte {i} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn p4_unknown_key_and_resigned_bundles_are_refused() {
+        let vendor = SecretKey::generate().unwrap();
+        let mallory = SecretKey::generate().unwrap();
+        let b = sign(&component("warranty", "1.2.0"), &mallory).unwrap();
+        let err = verify(&b, &trust(&vendor)).unwrap_err();
+        assert!(matches!(err, BundleError::UnknownSigner(_)), "{err}");
+        assert!(err.to_string().contains(&mallory.public().id()));
+        // Re-signed with a foreign key but claiming the vendor's key id.
+        let mut parsed = parse(&b).unwrap().header;
+        parsed.signer = vendor.public().id();
+        let header = serde_json::to_vec(&parsed).unwrap();
+        let mut forged = MAGIC.to_vec();
+        forged.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        forged.extend_from_slice(&header);
+        forged.extend_from_slice(&component("warranty", "1.2.0"));
+        assert!(matches!(
+            verify(&forged, &trust(&vendor)),
+            Err(BundleError::BadSignature(_))
+        ));
+    }
+
+    #[test]
+    fn p4_partner_keys_need_a_vendor_endorsement() {
+        let vendor = SecretKey::generate().unwrap();
+        let partner = SecretKey::generate().unwrap();
+        let endorsement = Endorsement {
+            key: partner.public(),
+            partner: "Acme Soft".into(),
+            signature: vendor.sign(&endorsement_message("Acme Soft", &partner.public())),
+        };
+        let t = TrustStore::new(vec![vendor.public()], vec![endorsement.clone()]).unwrap();
+        let b = sign(&component("shop-notes", "0.1.0"), &partner).unwrap();
+        assert!(matches!(
+            verify(&b, &t).unwrap().signer,
+            Signer::Partner { .. }
+        ));
+        // The partner cannot endorse itself, nor rename itself.
+        let selfmade = Endorsement {
+            signature: partner.sign(&endorsement_message("Acme Soft", &partner.public())),
+            ..endorsement.clone()
+        };
+        assert!(TrustStore::new(vec![vendor.public()], vec![selfmade]).is_err());
+        let renamed = Endorsement {
+            partner: "Vendor Inc".into(),
+            ..endorsement
+        };
+        assert!(TrustStore::new(vec![vendor.public()], vec![renamed]).is_err());
+    }
+
+    #[test]
+    fn garbage_is_a_format_error_not_a_panic() {
+        let t = TrustStore::default();
+        for bad in [
+            &b""[..],
+            b"HGBNDL01",
+            b"HGBNDL01\xff\xff\xff\xff",
+            b"HGBNDL01\x02\0\0\0{}",
+            b"\0asm\x0d\0\x01\0",
+        ] {
+            assert!(matches!(verify(bad, &t), Err(BundleError::Format(_))));
+        }
+    }
+}
