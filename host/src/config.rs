@@ -54,9 +54,44 @@ pub struct Config {
     /// Default limits for every plugin instance.
     #[serde(default)]
     pub limits: Limits,
+    /// Which plugin signers to trust, and the customer's license.
+    #[serde(default)]
+    pub trust: TrustConfig,
     /// Tenants by id.
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// Signatures and licensing (P4).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// Vendor public keys, `ed25519:<hex>`. Bundles and licenses signed by
+    /// these are trusted.
+    #[serde(default)]
+    pub vendor_keys: Vec<String>,
+    /// Partner keys the vendor endorsed.
+    #[serde(default)]
+    pub partners: Vec<PartnerKey>,
+    /// Also load bare, unsigned `*.wasm` components from `plugin_dir`.
+    /// For plugin development only; never on a customer's host.
+    #[serde(default)]
+    pub allow_unsigned: bool,
+    /// The customer's license file. Without one, orderable modules do not
+    /// run; default and installable ones do.
+    pub license: Option<PathBuf>,
+}
+
+/// A partner's signing key with the vendor's endorsement of it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerKey {
+    /// The partner's name as the vendor endorsed it.
+    pub partner: String,
+    /// `ed25519:<hex>`.
+    pub key: String,
+    /// The vendor's signature (base64), from `cargo xtask endorse`.
+    pub endorsement: String,
 }
 
 /// Process-wide settings.
@@ -74,6 +109,12 @@ pub struct ServerConfig {
     /// Where compiled plugins are cached between runs; none to compile at
     /// every start.
     pub compile_cache: Option<PathBuf>,
+    /// Bearer token of the admin API (`/admin/v1/…`); the admin API is off
+    /// without one.
+    pub admin_token: Option<SecretRef>,
+    /// How often config and plugin_dir are checked for changes, in
+    /// seconds; 0 turns hot reload off.
+    pub reload_interval_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +125,8 @@ impl Default for ServerConfig {
             plugin_dir: PathBuf::from("target/plugins"),
             max_instances: 200,
             compile_cache: None,
+            admin_token: None,
+            reload_interval_s: 2,
         }
     }
 }
@@ -166,9 +209,9 @@ pub struct InstanceConfig {
     pub plugin: String,
     /// Version requirement (`0.1`, `=0.1.2`); newest match when absent.
     pub version: Option<String>,
-    /// Off switch without deleting the section.
-    #[serde(default = "yes")]
-    pub enabled: bool,
+    /// `true` turns an installable or orderable module on; `false` turns
+    /// any module off. Absent: default-tier modules run, others do not.
+    pub enabled: Option<bool>,
     /// Plain settings the plugin reads with `config.get`.
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
@@ -181,10 +224,6 @@ pub struct InstanceConfig {
     /// Overrides of the default limits.
     #[serde(default)]
     pub limits: LimitOverrides,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// What the operator grants one instance.
@@ -354,6 +393,9 @@ impl Config {
             }
         };
         fix(&mut self.server.plugin_dir);
+        if let Some(license) = self.trust.license.as_mut() {
+            fix(license);
+        }
         if let Some(dir) = self.server.compile_cache.as_mut() {
             fix(dir);
         }
@@ -379,6 +421,14 @@ impl Config {
         let field = |field: String, message: String| ConfigError::Field { field, message };
         let l = &self.limits;
         check_limits(l, "limits")?;
+        for (i, key) in self.trust.vendor_keys.iter().enumerate() {
+            hamgam_trust::keys::PublicKey::parse(key)
+                .map_err(|e| field(format!("trust.vendor_keys[{i}]"), e.to_string()))?;
+        }
+        for (i, p) in self.trust.partners.iter().enumerate() {
+            hamgam_trust::keys::PublicKey::parse(&p.key)
+                .map_err(|e| field(format!("trust.partners[{i}].key"), e.to_string()))?;
+        }
         for (tenant_id, tenant) in &self.tenants {
             if !is_slug(tenant_id) {
                 return Err(field(
@@ -482,7 +532,7 @@ limits = { call_deadline_ms = 100 }
         let inst = &c.tenants["acme"].instances["shop"];
         let l = c.limits.with(&inst.limits);
         assert_eq!((l.memory_mib, l.call_deadline_ms), (32, 100));
-        assert!(inst.enabled);
+        assert_eq!(inst.enabled, None);
     }
 
     #[test]

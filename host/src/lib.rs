@@ -9,5 +9,6 @@ pub mod api;
 pub mod config;
 pub mod plugins;
 pub mod runtime;
+pub mod server;
 pub mod store;
 pub mod testing;

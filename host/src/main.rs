@@ -1,17 +1,20 @@
-//! The `hamgam` command: serve tenants, inspect plugins, check a config.
+//! The `hamgam` command: serve tenants, inspect and verify plugins, inspect
+//! licenses, check a config.
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use hamgam::api::{AppState, app};
+use hamgam::api::app;
 use hamgam::config::Config;
+use hamgam::plugins::licensing::{LicenseState, TrustPolicy};
 use hamgam::plugins::manifest::Manifest;
 use hamgam::plugins::registry::{Catalog, Registry};
-use hamgam::runtime::instance::{Services, SystemClock};
 use hamgam::runtime::{Runtime, RuntimeOptions};
-use hamgam::store::Db;
-use std::collections::BTreeMap;
+use hamgam::server::{Server, runtime_options};
+use hamgam_trust::bundle::{self, TrustStore};
+use hamgam_trust::keys::PublicKey;
+use hamgam_trust::license::License;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -26,32 +29,88 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP API and every configured plugin instance.
+    /// Run the HTTP API and every configured plugin instance; reload on
+    /// changes to the config, the license or the plugin directory.
     Serve {
         /// Operator config (TOML).
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Validate a config against the installed plugins, without starting.
+    /// Validate a config against the installed plugins and the license,
+    /// without starting.
     CheckConfig {
         /// Operator config (TOML).
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Work with plugin components.
+    /// Work with plugin components and bundles.
     Plugins {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+    /// Work with license files.
+    License {
+        #[command(subcommand)]
+        command: LicenseCommand,
+    },
+}
+
+/// Where trusted keys come from for the offline commands.
+#[derive(clap::Args)]
+struct Keys {
+    /// Take the trusted keys from this operator config's `[trust]`.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// A trusted vendor key (`ed25519:<hex>`); repeatable.
+    #[arg(long = "key")]
+    keys: Vec<String>,
+}
+
+impl Keys {
+    fn store(&self) -> anyhow::Result<TrustStore> {
+        let mut store = match &self.config {
+            Some(path) => TrustPolicy::from_config(&Config::load(path)?)?.store,
+            None => TrustStore::default(),
+        };
+        if !self.keys.is_empty() {
+            let mut vendor: Vec<PublicKey> = store.vendor_keys().to_vec();
+            for k in &self.keys {
+                vendor.push(PublicKey::parse(k).with_context(|| format!("--key {k}"))?);
+            }
+            store = TrustStore::new(vendor, Vec::new())?;
+        }
+        if store.vendor_keys().is_empty() {
+            bail!("no trusted keys: pass --config with a [trust] section or --key ed25519:…");
+        }
+        Ok(store)
+    }
 }
 
 #[derive(Subcommand)]
 enum PluginsCommand {
-    /// Print a component's manifest, world and declared capabilities, and
-    /// check that it links against its world.
+    /// Print a component's (or bundle's) manifest, world and declared
+    /// capabilities, and check that it links against its world.
     Inspect {
-        /// The component (`*.wasm`).
+        /// A component (`*.wasm`) or bundle (`*.hgb`).
         component: PathBuf,
+    },
+    /// Verify a signed bundle: digest, signer, signature, manifest.
+    Verify {
+        /// The bundle (`*.hgb`).
+        bundle: PathBuf,
+        #[command(flatten)]
+        keys: Keys,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicenseCommand {
+    /// Verify a license and print what it grants and where it stands today.
+    Inspect {
+        /// The license file.
+        file: PathBuf,
+        #[command(flatten)]
+        keys: Keys,
     },
 }
 
@@ -83,37 +142,30 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => serve(config).await,
-        Command::CheckConfig { config } => check_config(config),
+        Command::CheckConfig { config } => check_config(config).await,
         Command::Plugins {
             command: PluginsCommand::Inspect { component },
         } => inspect(component),
+        Command::Plugins {
+            command: PluginsCommand::Verify { bundle, keys },
+        } => verify(bundle, keys),
+        Command::License {
+            command: LicenseCommand::Inspect { file, keys },
+        } => license_inspect(file, keys),
     }
 }
 
-fn engine(config: &Config) -> anyhow::Result<Runtime> {
-    let max_memory = config
-        .instances()
-        .map(|(_, _, i)| config.limits.with(&i.limits).memory_mib)
-        .chain([config.limits.memory_mib])
-        .max()
-        .unwrap_or(64);
-    Runtime::new(RuntimeOptions {
-        max_instances: config.server.max_instances,
-        max_memory_mib: max_memory,
-        cache_dir: config.server.compile_cache.clone(),
-        ..RuntimeOptions::default()
-    })
-}
-
-fn check_config(path: PathBuf) -> anyhow::Result<()> {
+async fn check_config(path: PathBuf) -> anyhow::Result<()> {
     let config = Config::load(&path)?;
-    let runtime = engine(&config)?;
-    let catalog = Catalog::load_dir(&runtime, &config.server.plugin_dir).with_context(|| {
-        format!(
-            "cannot read plugin_dir {}",
-            config.server.plugin_dir.display()
-        )
-    })?;
+    let runtime = Runtime::new(runtime_options(&config))?;
+    let policy = TrustPolicy::from_config(&config)?;
+    let catalog =
+        Catalog::load_dir(&runtime, &config.server.plugin_dir, &policy).with_context(|| {
+            format!(
+                "cannot read plugin_dir {}",
+                config.server.plugin_dir.display()
+            )
+        })?;
     let mut problems: Vec<String> = catalog
         .rejected
         .iter()
@@ -131,11 +183,15 @@ fn check_config(path: PathBuf) -> anyhow::Result<()> {
             problems.push(e.to_string());
         }
     }
+    let license = LicenseState::load(&config, &policy, chrono::Utc::now().date_naive());
+    if let Some(problem) = &license.problem {
+        println!("note: {problem} (orderable modules will not run)");
+    }
     if problems.is_empty() {
-        let n = config.instances().filter(|(_, _, i)| i.enabled).count();
         println!(
-            "config ok: {} tenant(s), {n} enabled instance(s), {} plugin(s) installed",
+            "config ok: {} tenant(s), {} instance(s), {} plugin(s) installed",
             config.tenants.len(),
+            config.instances().count(),
             catalog.all().count()
         );
         Ok(())
@@ -149,7 +205,17 @@ fn check_config(path: PathBuf) -> anyhow::Result<()> {
 
 fn inspect(path: PathBuf) -> anyhow::Result<()> {
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let manifest = Manifest::from_component(&bytes)?;
+    let component = if path.extension().is_some_and(|x| x == "hgb") {
+        let b = bundle::peek(&bytes)?;
+        println!(
+            "bundle:      {}@{}, signed by key {} (not verified here: use `plugins verify`)",
+            b.id, b.version, b.signer
+        );
+        b.component.to_vec()
+    } else {
+        bytes
+    };
+    let manifest = Manifest::from_component(&component)?;
     println!("id:          {}", manifest.id);
     println!("version:     {}", manifest.version);
     println!(
@@ -160,7 +226,7 @@ fn inspect(path: PathBuf) -> anyhow::Result<()> {
     println!("tier:        {:?}", manifest.tier);
     println!("api:         {}", manifest.api);
     println!("description: {}", manifest.description);
-    println!("size:        {} bytes", bytes.len());
+    println!("size:        {} bytes", component.len());
     let caps = &manifest.capabilities;
     println!("declared capabilities:");
     println!("  http:    {}", list(&caps.http));
@@ -174,12 +240,83 @@ fn inspect(path: PathBuf) -> anyhow::Result<()> {
         max_instances: 1,
         ..RuntimeOptions::default()
     })?;
-    let loaded = runtime.load(&bytes)?;
+    let loaded = runtime.load(&component)?;
     println!("sha256:      {}", loaded.digest);
     println!(
         "links:       ok (imports and exports match the {} world)",
         manifest.kind.world()
     );
+    Ok(())
+}
+
+fn verify(path: PathBuf, keys: Keys) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let store = keys.store()?;
+    let verified =
+        bundle::verify(&bytes, &store).with_context(|| format!("{} refused", path.display()))?;
+    let signer = match &verified.signer {
+        bundle::Signer::Vendor(k) => format!("vendor key {k}"),
+        bundle::Signer::Partner { key, partner } => format!("partner {partner} (key {key})"),
+    };
+    println!(
+        "ok: {}@{} ({:?}, {:?}), sha256 {}, signed by {signer}",
+        verified.manifest.id,
+        verified.manifest.version,
+        verified.manifest.kind,
+        verified.manifest.tier,
+        verified.digest
+    );
+    Ok(())
+}
+
+fn license_inspect(path: PathBuf, keys: Keys) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let store = keys.store()?;
+    let license = match License::verify(&text, &store) {
+        Ok(l) => l,
+        Err(e) => {
+            if let Ok(claimed) = License::peek(&text) {
+                eprintln!(
+                    "the file claims: license {} for customer {}",
+                    claimed.license_id, claimed.customer
+                );
+            }
+            bail!("{} refused: {e}", path.display());
+        }
+    };
+    let today = chrono::Utc::now().date_naive();
+    println!("license:   {} (signature ok)", license.license_id);
+    println!("customer:  {}", license.customer);
+    println!("tenants:   {}", license.tenants.join(", "));
+    println!("issued:    {}", license.issued);
+    println!(
+        "expires:   {} (+{} days grace)",
+        license.expires, license.grace_days
+    );
+    println!("standing:  {:?} (today {today})", license.standing(today));
+    println!(
+        "limits:    companies {}, tenants {}",
+        license
+            .limits
+            .companies
+            .map_or("unlimited".into(), |v| v.to_string()),
+        license
+            .limits
+            .tenants
+            .map_or("unlimited".into(), |v| v.to_string())
+    );
+    println!("modules:");
+    for m in &license.modules {
+        println!(
+            "  {:<24} {:?}{}",
+            m.module,
+            m.tier,
+            m.expires
+                .map(|d| format!(", until {d}"))
+                .unwrap_or_default()
+        );
+    }
     Ok(())
 }
 
@@ -192,41 +329,15 @@ fn list(v: &[String]) -> String {
 }
 
 async fn serve(path: PathBuf) -> anyhow::Result<()> {
-    let config = Config::load(&path)?;
-    let db = Db::connect(&config.server.database)
-        .await
-        .with_context(|| format!("cannot open database {}", config.server.database))?;
-    let runtime = engine(&config)?;
-    let catalog = Catalog::load_dir(&runtime, &config.server.plugin_dir).with_context(|| {
-        format!(
-            "cannot read plugin_dir {}",
-            config.server.plugin_dir.display()
-        )
-    })?;
-    let db_arc = Arc::new(db.clone());
-    let services = Services {
-        state: db_arc.clone(),
-        crm: db_arc,
-        sql: Arc::new(hamgam::runtime::sql::SqlConnections::default()),
-        recorder: Arc::new(hamgam::runtime::backends::TracingRecorder),
-        clock: Arc::new(SystemClock),
-    };
-    let registry = Registry::build(&runtime, &catalog, &config, &services)?;
-    let mut tokens = BTreeMap::new();
-    for (tenant, t) in &config.tenants {
-        if let Some(token) = &t.api_token {
-            tokens.insert(
-                tenant.clone(),
-                token.resolve(&format!("tenants.{tenant}.api_token"))?,
-            );
-        }
+    let (server, config) = Server::start(&path).await?;
+    if config.server.reload_interval_s > 0 {
+        server.watch(Duration::from_secs(config.server.reload_interval_s));
     }
-    let state = AppState::new(registry, tokens, db);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "hamgam serving");
-    axum::serve(listener, app(state))
+    axum::serve(listener, app(server.state().clone()))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");

@@ -4,7 +4,7 @@
 use crate::common::plugin;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use hamgam::api::{AppState, app};
+use hamgam::api::{AppState, Snapshot, app};
 use hamgam::config::{Config, Secret};
 use hamgam::plugins::registry::{Catalog, Registry};
 use hamgam::runtime::instance::{Services, SystemClock};
@@ -16,9 +16,11 @@ use tower::ServiceExt;
 const CONFIG: &str = r#"
 [tenants.acme.instances.petty-cash]
 plugin = "petty-cash"
+enabled = true
 grants = { state = true, crm = "read-write" }
 [tenants.globex.instances.petty-cash]
 plugin = "petty-cash"
+enabled = true
 grants = { state = true, crm = "read-write" }
 "#;
 
@@ -42,13 +44,25 @@ async fn router() -> (axum::Router, tempfile::TempDir) {
         recorder: Arc::new(hamgam::runtime::backends::TracingRecorder),
         clock: Arc::new(SystemClock),
     };
-    let registry = Registry::build(host.runtime(), &catalog, &config, &services).unwrap();
+    let license = hamgam::plugins::licensing::LicenseState {
+        license: None,
+        problem: Some("no license in this test".into()),
+        today: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+    };
+    let registry = Registry::build(host.runtime(), &catalog, &config, &services, &license).await;
     let tokens: BTreeMap<String, Secret> = [
         ("acme".to_string(), secret("acme-token")),
         ("globex".to_string(), secret("globex-token")),
     ]
     .into();
-    (app(AppState::new(registry, tokens, db)), dir)
+    let snapshot = Snapshot {
+        registry,
+        tokens,
+        admin_token: None,
+        license,
+        rejected: Vec::new(),
+    };
+    (app(AppState::new(snapshot, db)), dir)
 }
 
 fn secret(v: &str) -> Secret {
@@ -90,18 +104,22 @@ async fn health_and_metrics() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
     assert_eq!(body["instances"], 2);
-    let (_, _) = send(
-        &app,
-        "GET",
-        "/api/v1/tenants/acme/modules/petty-cash/bills",
-        Some("acme-token"),
-        "",
-    )
-    .await;
-    let (status, text) = send(&app, "GET", "/metrics", None, "").await;
+    let calls = |text: &str| -> u64 {
+        let key = "hamgam_plugin_calls_total{tenant=\"acme\",instance=\"petty-cash\",plugin=\"petty-cash\"}";
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no acme counter in {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let (status, before) = send(&app, "GET", "/metrics", None, "").await;
     assert_eq!(status, StatusCode::OK);
-    let text = text.as_str().unwrap().to_string();
-    assert!(text.contains("hamgam_plugin_calls_total{tenant=\"acme\",instance=\"petty-cash\",plugin=\"petty-cash\"} 1"), "{text}");
+    let before = calls(before.as_str().unwrap());
+    let uri = "/api/v1/tenants/acme/modules/petty-cash/bills";
+    let (status, _) = send(&app, "GET", uri, Some("acme-token"), "").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = send(&app, "GET", "/metrics", None, "").await;
+    assert_eq!(calls(after.as_str().unwrap()), before + 1);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod api;
 mod common;
 mod egress;
 mod examples;
+mod licensing;
 mod sandbox;
 mod sql_server;
 mod store;

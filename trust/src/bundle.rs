@@ -253,10 +253,28 @@ pub fn verify(bytes: &[u8], trust: &TrustStore) -> Result<VerifiedBundle, Bundle
     })
 }
 
-/// The header fields of a bundle without verifying it (for `inspect`).
-pub fn peek(bytes: &[u8]) -> Result<(String, String, String), BundleError> {
+/// What a bundle claims, without verifying it (for `inspect`).
+#[derive(Debug)]
+pub struct Unverified<'a> {
+    /// Plugin id from the header.
+    pub id: String,
+    /// Version from the header.
+    pub version: String,
+    /// Key id of the claimed signer.
+    pub signer: String,
+    /// The component bytes.
+    pub component: &'a [u8],
+}
+
+/// Read a bundle's header and component without verifying anything.
+pub fn peek(bytes: &[u8]) -> Result<Unverified<'_>, BundleError> {
     let p = parse(bytes)?;
-    Ok((p.header.id, p.header.version, p.header.signer))
+    Ok(Unverified {
+        id: p.header.id,
+        version: p.header.version,
+        signer: p.header.signer,
+        component: p.component,
+    })
 }
 
 #[cfg(test)]

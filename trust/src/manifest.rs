@@ -259,6 +259,43 @@ fn read_leb_u32(bytes: &[u8]) -> Option<(u32, usize)> {
     None
 }
 
+/// A copy of `wasm` whose manifest section is replaced by `text` (any
+/// existing `hamgam:manifest` section is dropped). Used to restamp a built
+/// component, e.g. as a new version of the same code.
+pub fn replace_manifest(wasm: &[u8], text: &str) -> Result<Vec<u8>, ManifestError> {
+    const HEADER: usize = 8;
+    if wasm.len() < HEADER || &wasm[0..4] != b"\0asm" {
+        return Err(ManifestError::NotWasm("missing `\\0asm` magic".into()));
+    }
+    let mut out = wasm[..HEADER].to_vec();
+    let mut pos = HEADER;
+    while pos < wasm.len() {
+        let start = pos;
+        let id = wasm[pos];
+        pos += 1;
+        let (size, used) = read_leb_u32(&wasm[pos..])
+            .ok_or_else(|| ManifestError::NotWasm(format!("bad section size at byte {pos}")))?;
+        pos += used;
+        let end = pos
+            .checked_add(size as usize)
+            .filter(|end| *end <= wasm.len())
+            .ok_or_else(|| {
+                ManifestError::NotWasm(format!("section at byte {pos} runs past the end"))
+            })?;
+        let is_manifest = id == 0
+            && read_leb_u32(&wasm[pos..end]).is_some_and(|(len, used)| {
+                wasm.get(pos + used..pos + used + len as usize) == Some(MANIFEST_SECTION.as_bytes())
+            });
+        if !is_manifest {
+            out.extend_from_slice(&wasm[start..end]);
+        }
+        pos = end;
+    }
+    Manifest::parse(text)?;
+    append_custom_section(&mut out, MANIFEST_SECTION, text.as_bytes());
+    Ok(out)
+}
+
 /// Append a top-level custom section to a wasm binary (used by tooling and
 /// tests; `cargo xtask build-plugins` does the same).
 pub fn append_custom_section(wasm: &mut Vec<u8>, name: &str, payload: &[u8]) {
@@ -346,6 +383,18 @@ http = ["https://*.example.com:443"]
             Manifest::from_component(b"nope"),
             Err(ManifestError::NotWasm(_))
         ));
+        let restamped = replace_manifest(&wasm, &GOOD.replace("0.1.0", "0.2.0")).unwrap();
+        assert_eq!(
+            Manifest::from_component(&restamped)
+                .unwrap()
+                .version
+                .to_string(),
+            "0.2.0"
+        );
+        assert_eq!(
+            find_custom_section(&restamped, "other").unwrap(),
+            Some(&b"x"[..])
+        );
         // A truncated section is an error, not a panic.
         let truncated = &wasm[..wasm.len() - 3];
         assert!(Manifest::from_component(truncated).is_err());

@@ -24,6 +24,18 @@ pub enum ApiError {
         /// The rule.
         message: String,
     },
+    /// The request conflicts with existing data.
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A system behind us is down; try later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A system behind us failed with this message.
+    #[error("{0}")]
+    Upstream(String),
     /// A plugin failed (trap, limit); the message is safe to show.
     #[error("plugin failed: {0}")]
     Plugin(#[from] crate::runtime::error::CallError),
@@ -40,6 +52,10 @@ impl IntoResponse for ApiError {
             ApiError::Invalid { field, .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid", field.clone())
             }
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream", None),
             ApiError::Plugin(e) => (StatusCode::BAD_GATEWAY, e.code(), None),
             ApiError::Internal(e) => {
                 tracing::error!("internal error: {e:#}");

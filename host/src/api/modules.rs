@@ -55,7 +55,8 @@ async fn handle(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
     )?;
-    let registry = state.registry();
+    let snapshot = state.snapshot();
+    let registry = &snapshot.registry;
     let plugin = registry
         .get(&tenant, &instance)
         .ok_or_else(|| ApiError::NotFound(format!("module instance `{instance}`")))?
@@ -76,10 +77,21 @@ async fn handle(
             .collect(),
         body: body.to_vec(),
     };
+    let served_by = format!(
+        "{}@{}",
+        plugin.plugin().manifest.id,
+        plugin.plugin().manifest.version
+    );
     match plugin.handle_request(request).await? {
         Ok(resp) => {
             let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut out = (status, resp.body).into_response();
+            // Which plugin version answered: operators see upgrades and
+            // rollbacks take effect, and support can match a response to
+            // a build.
+            if let Ok(v) = axum::http::HeaderValue::try_from(served_by) {
+                out.headers_mut().insert("hamgam-plugin", v);
+            }
             for (k, v) in resp.headers {
                 if let (Ok(k), Ok(v)) = (
                     axum::http::HeaderName::try_from(k.as_str()),
@@ -95,15 +107,20 @@ async fn handle(
 }
 
 fn business_error(e: types::Error) -> ApiError {
+    use types::Error as E;
     match e {
-        types::Error::InvalidInput(f) => ApiError::Invalid {
+        E::InvalidInput(f) => ApiError::Invalid {
             field: Some(f.field),
             message: f.message,
         },
-        types::Error::NotFound(m) => ApiError::NotFound(m),
-        other => ApiError::Invalid {
+        E::NotFound(m) => ApiError::NotFound(m),
+        E::Conflict(m) | E::VersionMismatch(m) => ApiError::Conflict(m),
+        E::Unauthorized(m) | E::Denied(m) => ApiError::Forbidden(m),
+        E::Unavailable(m) => ApiError::Unavailable(m),
+        E::Unsupported(m) => ApiError::Invalid {
             field: None,
-            message: format!("{other:?}"),
+            message: m,
         },
+        E::Other(m) => ApiError::Upstream(m),
     }
 }

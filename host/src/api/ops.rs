@@ -16,11 +16,25 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let db = state.inner.db.ping().await;
-    let instances = state.registry().all().count();
+    let db = state.db().ping().await;
+    let instances = state.snapshot().registry.all().count();
+    let snapshot = state.snapshot();
+    let license = match snapshot.license.standing() {
+        Some(hamgam_trust::license::Standing::Grace { days_left }) => {
+            format!("EXPIRED: in grace period, {days_left} day(s) left")
+        }
+        Some(hamgam_trust::license::Standing::Expired) => {
+            "EXPIRED: orderable modules stopped".to_string()
+        }
+        Some(hamgam_trust::license::Standing::Valid { days_left }) => {
+            format!("valid, {days_left} day(s) left")
+        }
+        None => snapshot.license.problem.clone().unwrap_or_default(),
+    };
     let body = serde_json::json!({
+        "license": license,
         "status": if db.is_ok() { "ok" } else { "degraded" },
-        "database": state.inner.db.backend(),
+        "database": state.db().backend(),
         "database_ok": db.is_ok(),
         "instances": instances,
     });
@@ -33,7 +47,8 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let registry = state.registry();
+    let snapshot = state.snapshot();
+    let registry = &snapshot.registry;
     let mut out = String::new();
     let families = [
         (
@@ -65,6 +80,31 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             );
         }
     }
+    match snapshot.license.standing() {
+        Some(standing) => {
+            use hamgam_trust::license::Standing;
+            let (days, grace, expired) = match standing {
+                Standing::Valid { days_left } => (days_left, 0, 0),
+                Standing::Grace { days_left } => (days_left, 1, 0),
+                Standing::Expired => (0, 0, 1),
+            };
+            let _ = writeln!(
+                out,
+                "# HELP hamgam_license_days_left Days until the license (or its grace period) ends.\n# TYPE hamgam_license_days_left gauge\nhamgam_license_days_left {days}\n# HELP hamgam_license_in_grace 1 while the license is expired but in its grace period.\n# TYPE hamgam_license_in_grace gauge\nhamgam_license_in_grace {grace}\n# HELP hamgam_license_expired 1 once the grace period has ended.\n# TYPE hamgam_license_expired gauge\nhamgam_license_expired {expired}"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "# HELP hamgam_license_present 0 when no valid license is in force.\n# TYPE hamgam_license_present gauge\nhamgam_license_present 0"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hamgam_instances_not_running Configured instances that do not run (disabled, not entitled, failed health check).\n# TYPE hamgam_instances_not_running gauge\nhamgam_instances_not_running {}",
+        registry.statuses().iter().filter(|s| !s.running).count()
+    );
     let _ = writeln!(
         out,
         "# HELP hamgam_instances Plugin instances configured.\n# TYPE hamgam_instances gauge\nhamgam_instances {}",

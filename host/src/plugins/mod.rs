@@ -1,3 +1,5 @@
-//! Plugin manifests and the registry of installed plugins and instances.
+//! Plugin manifests, trust and licensing, and the registry of installed
+//! plugins and per-tenant instances.
+pub mod licensing;
 pub mod manifest;
 pub mod registry;

@@ -1,11 +1,13 @@
 //! The registry: which plugins are installed (the catalog) and which
 //! instances each tenant runs (built from the operator config).
 
+use super::licensing::{Decision, LicenseState, TrustPolicy, decide};
 use crate::config::{Config, InstanceConfig};
 use crate::runtime::backends::Scope;
 use crate::runtime::grants::Effective;
 use crate::runtime::instance::{InstanceContext, PluginInstance, Services};
 use crate::runtime::{LoadedPlugin, Runtime};
+use hamgam_trust::manifest::{PluginKind, Tier};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,24 +63,30 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Load every `*.wasm` in a directory. A bad file is recorded in
-    /// `rejected` and logged; it does not stop the others.
-    pub fn load_dir(runtime: &Runtime, dir: &Path) -> std::io::Result<Catalog> {
+    /// Load every signed bundle (`*.hgb`) in a directory, and bare
+    /// components (`*.wasm`) when the policy allows unsigned plugins. A
+    /// bundle is verified before it is compiled; a bad file is recorded in
+    /// `rejected` and logged, and does not stop the others.
+    pub fn load_dir(
+        runtime: &Runtime,
+        dir: &Path,
+        policy: &TrustPolicy,
+    ) -> std::io::Result<Catalog> {
         let mut catalog = Catalog::default();
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm" || x == "hgb"))
             .collect();
         paths.sort();
         for path in paths {
-            match runtime.load_file(&path) {
+            match load_one(runtime, &path, policy) {
                 Ok(p) => {
-                    tracing::info!(plugin = %p.manifest.id, version = %p.manifest.version, digest = %&p.digest[..12], "plugin loaded");
+                    tracing::info!(plugin = %p.manifest.id, version = %p.manifest.version, digest = %&p.digest[..12], signer = p.signer.as_deref().unwrap_or("unsigned"), "plugin loaded");
                     catalog.insert(Arc::new(p));
                 }
                 Err(e) => {
                     tracing::error!(path = %path.display(), "plugin rejected: {e}");
-                    catalog.rejected.push((path, e.to_string()));
+                    catalog.rejected.push((path, e));
                 }
             }
         }
@@ -125,41 +133,181 @@ impl Catalog {
     }
 }
 
-/// Instances by tenant and name.
+fn load_one(runtime: &Runtime, path: &Path, policy: &TrustPolicy) -> Result<LoadedPlugin, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if path.extension().is_some_and(|x| x == "hgb") {
+        let verified =
+            hamgam_trust::bundle::verify(&bytes, &policy.store).map_err(|e| e.to_string())?;
+        let signer = match &verified.signer {
+            hamgam_trust::bundle::Signer::Vendor(k) => format!("vendor key {k}"),
+            hamgam_trust::bundle::Signer::Partner { key, partner } => {
+                format!("partner {partner} (key {key})")
+            }
+        };
+        let mut plugin = runtime
+            .load(&verified.component)
+            .map_err(|e| e.to_string())?;
+        plugin.signer = Some(signer);
+        Ok(plugin)
+    } else if policy.allow_unsigned {
+        runtime.load(&bytes).map_err(|e| e.to_string())
+    } else {
+        Err("unsigned component refused ([trust] allow_unsigned is off); ship it as a signed bundle (cargo xtask sign)".into())
+    }
+}
+
+/// Whether a configured instance runs, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InstanceStatus {
+    /// Tenant id.
+    pub tenant: String,
+    /// Instance name.
+    pub instance: String,
+    /// Plugin id from the config.
+    pub plugin: String,
+    /// Version in service, when running.
+    pub version: Option<String>,
+    /// The module's tier, when installed.
+    pub tier: Option<Tier>,
+    /// Running or not.
+    pub running: bool,
+    /// Why it does not run.
+    pub reason: Option<String>,
+    /// A warning while running (entitlement in grace…).
+    pub warning: Option<String>,
+    /// Versions that failed their health check, newest first, with why.
+    pub rolled_back: Vec<String>,
+}
+
+/// Instances by tenant and name, and the status of every configured one.
 #[derive(Default)]
 pub struct Registry {
     tenants: BTreeMap<String, BTreeMap<String, Arc<PluginInstance>>>,
+    statuses: Vec<InstanceStatus>,
 }
 
 impl Registry {
-    /// Build every enabled instance of the config. Returns the first error;
-    /// `hamgam check-config` reports all of them via [`Registry::check`].
-    pub fn build(
+    /// Build the instances the config, the tiers and the license allow.
+    /// Each candidate version is health-checked (instantiated and probed
+    /// under the tenant's own limits) before it serves; a failing version
+    /// is skipped for the next older one that matches, so a bad upgrade
+    /// rolls the tenant back. Problems never fail the build: they become
+    /// the instance's status.
+    pub async fn build(
         runtime: &Runtime,
         catalog: &Catalog,
         config: &Config,
         services: &Services,
-    ) -> Result<Registry, RegistryError> {
+        license: &LicenseState,
+    ) -> Registry {
         let mut registry = Registry::default();
+        let limits = license
+            .license
+            .as_ref()
+            .map(|l| l.limits)
+            .unwrap_or_default();
+        let mut companies: BTreeMap<String, u32> = BTreeMap::new();
         for (tenant, name, inst) in config.instances() {
-            if !inst.enabled {
-                continue;
+            let mut status = InstanceStatus {
+                tenant: tenant.into(),
+                instance: name.into(),
+                plugin: inst.plugin.clone(),
+                version: None,
+                tier: None,
+                running: false,
+                reason: None,
+                warning: None,
+                rolled_back: Vec::new(),
+            };
+            let candidates = match resolve_checked(catalog, tenant, name, inst) {
+                Ok(c) => c,
+                Err(e) => {
+                    status.reason = Some(e.to_string());
+                    registry.push_status(status);
+                    continue;
+                }
+            };
+            let newest = &candidates[0].manifest;
+            status.tier = Some(newest.tier);
+            match decide(newest.tier, inst.enabled, tenant, &newest.id, license) {
+                Decision::Off(why) => {
+                    status.reason = Some(why);
+                    registry.push_status(status);
+                    continue;
+                }
+                Decision::Run { warning } => status.warning = warning,
             }
-            let instance = build_instance(runtime, catalog, config, services, tenant, name, inst)?;
-            registry
-                .tenants
-                .entry(tenant.to_string())
-                .or_default()
-                .insert(name.to_string(), Arc::new(instance));
+            if newest.kind == PluginKind::Connector
+                && let Some(max) = limits.companies
+            {
+                let used = companies.entry(tenant.to_string()).or_default();
+                if *used >= max {
+                    status.reason = Some(format!(
+                        "the license allows {max} ledger compan{} per tenant",
+                        if max == 1 { "y" } else { "ies" }
+                    ));
+                    registry.push_status(status);
+                    continue;
+                }
+                *used += 1;
+            }
+            for plugin in candidates {
+                let instance = Arc::new(make_instance(
+                    runtime,
+                    config,
+                    services,
+                    tenant,
+                    name,
+                    inst,
+                    plugin.clone(),
+                ));
+                match instance.probe().await {
+                    Ok(()) => {
+                        status.version = Some(plugin.manifest.version.to_string());
+                        status.running = true;
+                        registry
+                            .tenants
+                            .entry(tenant.to_string())
+                            .or_default()
+                            .insert(name.to_string(), instance);
+                        break;
+                    }
+                    Err(why) => {
+                        tracing::error!(tenant, instance = name, plugin = %plugin.manifest.id, version = %plugin.manifest.version, "health check failed, trying an older version: {why}");
+                        status
+                            .rolled_back
+                            .push(format!("{}: {why}", plugin.manifest.version));
+                    }
+                }
+            }
+            if !status.running {
+                status.reason = Some("no installed version passed its health check".into());
+            }
+            if !status.rolled_back.is_empty() && status.running {
+                tracing::warn!(tenant, instance = name, version = ?status.version, "rolled back: {}", status.rolled_back.join("; "));
+            }
+            registry.push_status(status);
         }
-        Ok(registry)
+        registry
+    }
+
+    fn push_status(&mut self, status: InstanceStatus) {
+        if let Some(reason) = &status.reason {
+            tracing::info!(tenant = %status.tenant, instance = %status.instance, "not running: {reason}");
+        }
+        self.statuses.push(status);
+    }
+
+    /// The status of every configured instance.
+    pub fn statuses(&self) -> &[InstanceStatus] {
+        &self.statuses
     }
 
     /// Every problem with the config against the catalog.
     pub fn check(catalog: &Catalog, config: &Config) -> Vec<RegistryError> {
         config
             .instances()
-            .filter(|(_, _, i)| i.enabled)
+            .filter(|(_, _, i)| i.enabled != Some(false))
             .filter_map(|(t, n, i)| resolve_checked(catalog, t, n, i).err())
             .collect()
     }
@@ -180,19 +328,33 @@ impl Registry {
     }
 }
 
-fn resolve_checked<'a>(
-    catalog: &'a Catalog,
+/// Installed versions matching the instance's requirement, newest first,
+/// after checking its grants against what the plugin declares.
+fn resolve_checked(
+    catalog: &Catalog,
     tenant: &str,
     name: &str,
     inst: &InstanceConfig,
-) -> Result<&'a Arc<LoadedPlugin>, RegistryError> {
+) -> Result<Vec<Arc<LoadedPlugin>>, RegistryError> {
     let req = inst
         .version
         .as_deref()
         .and_then(|v| semver::VersionReq::parse(v).ok());
-    let plugin = catalog.resolve(&inst.plugin, req.as_ref()).ok_or_else(|| {
+    let candidates: Vec<Arc<LoadedPlugin>> = catalog
+        .plugins
+        .get(&inst.plugin)
+        .map(|versions| {
+            versions
+                .iter()
+                .rev()
+                .filter(|(v, _)| req.as_ref().is_none_or(|r| r.matches(v)))
+                .map(|(_, p)| p.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(plugin) = candidates.first() else {
         let installed = catalog.versions(&inst.plugin);
-        if installed.is_empty() {
+        return Err(if installed.is_empty() {
             RegistryError::UnknownPlugin {
                 tenant: tenant.into(),
                 instance: name.into(),
@@ -206,8 +368,8 @@ fn resolve_checked<'a>(
                 requirement: inst.version.clone().unwrap_or_default(),
                 installed,
             }
-        }
-    })?;
+        });
+    };
     let declared = &plugin.manifest.capabilities;
     let grant_err = |message: String| RegistryError::Grant {
         tenant: tenant.into(),
@@ -238,20 +400,18 @@ fn resolve_checked<'a>(
             )));
         }
     }
-    Ok(plugin)
+    Ok(candidates)
 }
 
-/// Build one instance from its config section.
-pub fn build_instance(
+fn make_instance(
     runtime: &Runtime,
-    catalog: &Catalog,
     config: &Config,
     services: &Services,
     tenant: &str,
     name: &str,
     inst: &InstanceConfig,
-) -> Result<PluginInstance, RegistryError> {
-    let plugin = resolve_checked(catalog, tenant, name, inst)?;
+    plugin: Arc<LoadedPlugin>,
+) -> PluginInstance {
     let ctx = InstanceContext {
         scope: Scope {
             tenant: tenant.into(),
@@ -264,5 +424,5 @@ pub fn build_instance(
         limits: config.limits.with(&inst.limits),
         services: services.clone(),
     };
-    Ok(runtime.instance(plugin.clone(), ctx))
+    runtime.instance(plugin, ctx)
 }

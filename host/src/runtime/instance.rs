@@ -286,6 +286,19 @@ impl PluginInstance {
         }
     }
 
+    /// Health check: instantiate a fresh store and make the world's
+    /// side-effect-free call (describe, or channels for notifiers) under
+    /// this instance's limits. The store is kept if it passes.
+    pub async fn probe(&self) -> Result<(), String> {
+        let result = match self.plugin.manifest.kind {
+            PluginKind::Connector => self.describe_connector().await.map(drop),
+            PluginKind::Module => self.describe_module().await.map(drop),
+            PluginKind::Notifier => self.channels().await.map(drop),
+            PluginKind::DeviceDriver => self.describe_device().await.map(drop),
+        };
+        result.map_err(|e| e.to_string())
+    }
+
     fn wrong_world(&self, call: &str) -> CallError {
         CallError::WrongWorld {
             call: call.into(),

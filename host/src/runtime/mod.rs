@@ -60,6 +60,8 @@ pub struct LoadedPlugin {
     pub manifest: Manifest,
     /// SHA-256 of the component bytes, hex.
     pub digest: String,
+    /// Who signed it, for bundles; none for bare components.
+    pub signer: Option<String>,
     pub(crate) component: Component,
     pub(crate) pre: Pre,
 }
@@ -262,6 +264,7 @@ impl Runtime {
         Ok(LoadedPlugin {
             manifest,
             digest,
+            signer: None,
             component,
             pre,
         })

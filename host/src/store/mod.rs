@@ -170,3 +170,23 @@ impl CrmStore for Db {
         Ok(())
     }
 }
+
+/// Record an operator's on/off switch for one instance.
+pub async fn set_instance_override(
+    db: &Db,
+    tenant: &str,
+    instance: &str,
+    enabled: bool,
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO instance_overrides (tenant, instance, enabled) VALUES ($1, $2, $3) \
+               ON CONFLICT (tenant, instance) DO UPDATE SET enabled = excluded.enabled";
+    on_pool!(db, p => sqlx::query(sql).bind(tenant).bind(instance).bind(enabled).execute(p).await.map(|_| ()))
+}
+
+/// Every operator switch, as ((tenant, instance), enabled).
+pub async fn instance_overrides(db: &Db) -> Result<Vec<((String, String), bool)>, sqlx::Error> {
+    let sql = "SELECT tenant, instance, enabled FROM instance_overrides";
+    let rows: Vec<(String, String, bool)> =
+        on_pool!(db, p => sqlx::query_as(sql).fetch_all(p).await?);
+    Ok(rows.into_iter().map(|(t, i, e)| ((t, i), e)).collect())
+}

@@ -1,0 +1,211 @@
+//! The running host: builds a snapshot (catalog, license, registry,
+//! tokens) from the config file, serves it, and rebuilds it when the
+//! config, the license or the plugin directory changes, or an operator
+//! flips a module in the admin API (hot reload, P5).
+//!
+//! A rebuild never interrupts work: requests hold the snapshot they began
+//! with (and its instances) until they finish, and a config that fails to
+//! parse leaves the running snapshot in place.
+
+use crate::api::{AppState, Reload, Snapshot};
+use crate::config::Config;
+use crate::plugins::licensing::{LicenseState, TrustPolicy};
+use crate::plugins::registry::{Catalog, Registry};
+use crate::runtime::instance::{Services, SystemClock};
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::store::Db;
+use anyhow::Context;
+use futures::future::BoxFuture;
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The host process's state.
+pub struct Server {
+    config_path: PathBuf,
+    runtime: Arc<Runtime>,
+    services: Services,
+    state: AppState,
+    fingerprint: Mutex<u64>,
+    rebuild: tokio::sync::Mutex<()>,
+}
+
+/// The engine options a config asks for.
+pub fn runtime_options(config: &Config) -> RuntimeOptions {
+    let max_memory = config
+        .instances()
+        .map(|(_, _, i)| config.limits.with(&i.limits).memory_mib)
+        .chain([config.limits.memory_mib])
+        .max()
+        .unwrap_or(64);
+    RuntimeOptions {
+        max_instances: config.server.max_instances,
+        max_memory_mib: max_memory,
+        cache_dir: config.server.compile_cache.clone(),
+        ..RuntimeOptions::default()
+    }
+}
+
+impl Server {
+    /// Open the database, build the engine and the first snapshot.
+    pub async fn start(config_path: &Path) -> anyhow::Result<(Arc<Server>, Config)> {
+        let config = Config::load(config_path)?;
+        let db = Db::connect(&config.server.database)
+            .await
+            .with_context(|| format!("cannot open database {}", config.server.database))?;
+        let runtime = Arc::new(Runtime::new(runtime_options(&config))?);
+        let db_arc = Arc::new(db.clone());
+        let services = Services {
+            state: db_arc.clone(),
+            crm: db_arc,
+            sql: Arc::new(crate::runtime::sql::SqlConnections::default()),
+            recorder: Arc::new(crate::runtime::backends::TracingRecorder),
+            clock: Arc::new(SystemClock),
+        };
+        let snapshot = build_snapshot(&config, &runtime, &services, &db).await?;
+        let state = AppState::new(snapshot, db);
+        let server = Arc::new(Server {
+            config_path: config_path.to_path_buf(),
+            runtime,
+            services,
+            state,
+            fingerprint: Mutex::new(fingerprint(config_path, &config)),
+            rebuild: tokio::sync::Mutex::new(()),
+        });
+        server.state.set_reloader(server.clone());
+        Ok((server, config))
+    }
+
+    /// The API state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Rebuild from the files now.
+    pub async fn rebuild(&self) -> anyhow::Result<()> {
+        let _one_at_a_time = self.rebuild.lock().await;
+        let config = Config::load(&self.config_path)?;
+        let snapshot =
+            build_snapshot(&config, &self.runtime, &self.services, self.state.db()).await?;
+        let running = snapshot
+            .registry
+            .statuses()
+            .iter()
+            .filter(|s| s.running)
+            .count();
+        self.state.replace(snapshot);
+        *self.fingerprint.lock().unwrap_or_else(|e| e.into_inner()) =
+            fingerprint(&self.config_path, &config);
+        tracing::info!(running, "configuration reloaded");
+        Ok(())
+    }
+
+    /// Check for changed files every `interval` and rebuild when they did.
+    pub fn watch(self: &Arc<Self>, interval: Duration) {
+        let server = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let config = match Config::load(&server.config_path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // A half-written or broken config: keep serving the
+                        // last good one.
+                        tracing::warn!("config not reloaded: {e}");
+                        continue;
+                    }
+                };
+                let now = fingerprint(&server.config_path, &config);
+                let before = *server.fingerprint.lock().unwrap_or_else(|e| e.into_inner());
+                if now != before
+                    && let Err(e) = server.rebuild().await
+                {
+                    tracing::error!("reload failed, previous configuration stays in force: {e:#}");
+                }
+            }
+        });
+    }
+}
+
+impl Reload for Server {
+    fn reload(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(self.rebuild())
+    }
+}
+
+/// Build everything a request needs from a config.
+pub async fn build_snapshot(
+    config: &Config,
+    runtime: &Runtime,
+    services: &Services,
+    db: &Db,
+) -> anyhow::Result<Snapshot> {
+    let policy = TrustPolicy::from_config(config)?;
+    let catalog =
+        Catalog::load_dir(runtime, &config.server.plugin_dir, &policy).with_context(|| {
+            format!(
+                "cannot read plugin_dir {}",
+                config.server.plugin_dir.display()
+            )
+        })?;
+    let license = LicenseState::load(config, &policy, chrono::Utc::now().date_naive());
+    let mut config = config.clone();
+    for ((tenant, instance), enabled) in crate::store::instance_overrides(db).await? {
+        if let Some(i) = config
+            .tenants
+            .get_mut(&tenant)
+            .and_then(|t| t.instances.get_mut(&instance))
+        {
+            i.enabled = Some(enabled);
+        }
+    }
+    let registry = Registry::build(runtime, &catalog, &config, services, &license).await;
+    let mut tokens = BTreeMap::new();
+    for (tenant, t) in &config.tenants {
+        if let Some(token) = &t.api_token {
+            tokens.insert(
+                tenant.clone(),
+                token.resolve(&format!("tenants.{tenant}.api_token"))?,
+            );
+        }
+    }
+    let admin_token = match &config.server.admin_token {
+        Some(t) => Some(t.resolve("server.admin_token")?),
+        None => None,
+    };
+    Ok(Snapshot {
+        registry,
+        tokens,
+        admin_token,
+        license,
+        rejected: catalog.rejected,
+    })
+}
+
+/// What a reload depends on: the config text, the license file and the
+/// plugin directory's listing (name, size, modification time).
+fn fingerprint(config_path: &Path, config: &Config) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(config_path).unwrap_or_default().hash(&mut h);
+    if let Some(license) = &config.trust.license {
+        std::fs::read(license).unwrap_or_default().hash(&mut h);
+    }
+    if let Ok(entries) = std::fs::read_dir(&config.server.plugin_dir) {
+        let mut listing: Vec<(String, u64, Option<std::time::SystemTime>)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                Some((
+                    e.file_name().to_string_lossy().into_owned(),
+                    meta.len(),
+                    meta.modified().ok(),
+                ))
+            })
+            .collect();
+        listing.sort();
+        listing.hash(&mut h);
+    }
+    h.finish()
+}
