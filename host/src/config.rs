@@ -70,6 +70,10 @@ pub struct TrustConfig {
     /// these are trusted.
     #[serde(default)]
     pub vendor_keys: Vec<String>,
+    /// Files each holding one vendor public key (as `cargo xtask keygen`
+    /// writes them).
+    #[serde(default)]
+    pub vendor_key_files: Vec<PathBuf>,
     /// Partner keys the vendor endorsed.
     #[serde(default)]
     pub partners: Vec<PartnerKey>,
@@ -373,9 +377,11 @@ impl Config {
             source,
         })?;
         let mut config = Config::parse(&text)?;
-        if let Some(dir) = path.parent() {
-            config.rebase(dir);
-        }
+        // Absolute, so paths stay right whatever the working directory
+        // becomes (and wasmtime's cache insists on it).
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        config.rebase(&dir);
         Ok(config)
     }
 
@@ -396,6 +402,7 @@ impl Config {
         if let Some(license) = self.trust.license.as_mut() {
             fix(license);
         }
+        self.trust.vendor_key_files.iter_mut().for_each(fix);
         if let Some(dir) = self.server.compile_cache.as_mut() {
             fix(dir);
         }

@@ -14,6 +14,8 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 use std::{env, fs};
 
+mod vendor;
+
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
@@ -61,6 +63,88 @@ enum Task {
     /// Make sure a local PostgreSQL for the tests runs, installing it with
     /// apt-get when missing, and print its URL.
     Postgres,
+    /// Create a signing key pair (`<out>/<name>.key`, `<out>/<name>.pub`).
+    Keygen {
+        /// Directory for the key files.
+        #[arg(long, default_value = "keys")]
+        out: PathBuf,
+        /// File stem, e.g. `vendor` or a partner's name.
+        #[arg(long, default_value = "vendor")]
+        name: String,
+    },
+    /// Sign staged plugins into bundles (`<out>/<id>-<version>.hgb`).
+    Sign {
+        /// Plugin ids (staged as target/plugins/<id>.wasm); all staged when empty.
+        plugins: Vec<String>,
+        /// Secret key file.
+        #[arg(long, default_value = "keys/vendor.key")]
+        key: PathBuf,
+        /// Output directory.
+        #[arg(long, default_value = "target/bundles")]
+        out: PathBuf,
+    },
+    /// Endorse a partner's public key with the vendor key; prints the
+    /// `[[trust.partners]]` entry for operator configs.
+    Endorse {
+        /// Partner name.
+        #[arg(long)]
+        partner: String,
+        /// The partner's public key, `ed25519:<hex>`.
+        #[arg(long)]
+        partner_key: String,
+        /// Vendor secret key file.
+        #[arg(long, default_value = "keys/vendor.key")]
+        key: PathBuf,
+    },
+    /// Customer licenses.
+    License {
+        #[command(subcommand)]
+        command: LicenseTask,
+    },
+    /// Run the fuzz targets (bundle, manifest, license parsers) for a fixed
+    /// time each with cargo-fuzz (nightly toolchain; installs cargo-fuzz).
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicenseTask {
+    /// Issue a license signed with the vendor key.
+    Issue {
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// License serial (default: <customer>-<today>).
+        #[arg(long)]
+        license_id: Option<String>,
+        /// A tenant the license covers; repeatable.
+        #[arg(long = "tenant")]
+        tenants: Vec<String>,
+        /// `id[:tier[:YYYY-MM-DD]]`; repeatable.
+        #[arg(long = "module")]
+        modules: Vec<String>,
+        /// Last valid day, YYYY-MM-DD.
+        #[arg(long)]
+        expires: chrono::NaiveDate,
+        /// Days of grace after expiry.
+        #[arg(long, default_value_t = 14)]
+        grace_days: u32,
+        /// Most ledger companies per tenant.
+        #[arg(long)]
+        companies: Option<u32>,
+        /// Most tenants.
+        #[arg(long)]
+        max_tenants: Option<u32>,
+        /// Vendor secret key file.
+        #[arg(long, default_value = "keys/vendor.key")]
+        key: PathBuf,
+        /// Output file.
+        #[arg(long, default_value = "license.json")]
+        out: PathBuf,
+    },
 }
 
 /// The plugin worlds, named as in `plugin.toml`'s `kind`.
@@ -93,6 +177,42 @@ fn main() -> ExitCode {
         Task::Bench => bench(&root),
         Task::Demo => demo(&root),
         Task::Postgres => ensure_postgres().map(|url| println!("{url}")),
+        Task::Keygen { out, name } => vendor::keygen(&root.join(out), &name),
+        Task::Sign { plugins, key, out } => {
+            sign_staged(&root, &plugins, &root.join(key), &root.join(out))
+        }
+        Task::Endorse {
+            partner,
+            partner_key,
+            key,
+        } => vendor::endorse(&partner, &partner_key, &root.join(key)),
+        Task::License {
+            command:
+                LicenseTask::Issue {
+                    customer,
+                    license_id,
+                    tenants,
+                    modules,
+                    expires,
+                    grace_days,
+                    companies,
+                    max_tenants,
+                    key,
+                    out,
+                },
+        } => vendor::issue(vendor::IssueArgs {
+            customer,
+            license_id,
+            tenants,
+            modules,
+            expires,
+            grace_days,
+            companies,
+            max_tenants,
+            key: root.join(key),
+            out: root.join(out),
+        }),
+        Task::Fuzz { seconds } => fuzz(&root, seconds),
     });
     // Print the error chain ourselves: a chore's failure is a message for
     // a person, and anyhow's backtrace (with RUST_BACKTRACE set) buries it.
@@ -636,25 +756,70 @@ fn bench(root: &Path) -> Result<()> {
 
 fn demo(root: &Path) -> Result<()> {
     build_plugins(root, &[])?;
-    fs::create_dir_all(target_dir(root).join("demo"))?;
+    // The demo plays vendor and operator: a local vendor key, every plugin
+    // signed with it, and a license for the demo tenant. Operators get the
+    // same files from the vendor instead.
+    let demo = target_dir(root).join("demo");
+    let keys = demo.join("keys");
+    if !keys.join("vendor.key").exists() {
+        vendor::keygen(&keys, "vendor")?;
+    }
+    let bundles = demo.join("plugins");
+    if bundles.exists() {
+        fs::remove_dir_all(&bundles)?;
+    }
+    sign_staged(root, &[], &keys.join("vendor.key"), &bundles)?;
+    // Test-only plugins are not part of a product install.
+    for test_only in ["hostile", "broken"] {
+        for entry in fs::read_dir(&bundles)? {
+            let path = entry?.path();
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{test_only}-")))
+            {
+                fs::remove_file(path)?;
+            }
+        }
+    }
+    vendor::issue(vendor::IssueArgs {
+        customer: "demo".into(),
+        license_id: Some("DEMO".into()),
+        tenants: vec!["demo".into()],
+        modules: vec!["serial-scale:orderable".into()],
+        expires: chrono::Utc::now().date_naive() + chrono::Duration::days(365),
+        grace_days: 14,
+        companies: Some(2),
+        max_tenants: Some(1),
+        key: keys.join("vendor.key"),
+        out: demo.join("license.json"),
+    })?;
     let token = env::var("HAMGAM_DEMO_TOKEN").unwrap_or_else(|_| "demo-token".into());
+    let admin = env::var("HAMGAM_DEMO_ADMIN_TOKEN").unwrap_or_else(|_| "demo-admin".into());
     let config = root.join("host/config/demo.toml");
     println!();
-    println!("Hamgam demo: tenant `demo`, a petty-cash module, SQLite in target/demo/hamgam.db");
-    println!("  health:   curl http://127.0.0.1:8080/healthz");
-    println!("  metrics:  curl http://127.0.0.1:8080/metrics");
     println!(
-        "  add bill: curl -H 'Authorization: Bearer {token}' -d '{{\"amount\":\"250000\",\"description\":\"taxi\"}}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills"
+        "Hamgam demo: tenant `demo`, signed plugins, a demo license, SQLite in target/demo/hamgam.db"
+    );
+    println!("  health:    curl http://127.0.0.1:8080/healthz");
+    println!("  metrics:   curl http://127.0.0.1:8080/metrics");
+    println!(
+        "  add bill:  curl -H 'Authorization: Bearer {token}' -d '{{\"amount\":\"250000\",\"description\":\"taxi\"}}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills"
     );
     println!(
-        "  list:     curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills"
+        "  list:      curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills"
     );
-    println!("Stop with Ctrl-C.");
+    println!(
+        "  modules:   curl -H 'Authorization: Bearer {admin}' http://127.0.0.1:8080/admin/v1/tenants"
+    );
+    println!(
+        "Edit host/config/demo.toml while it runs: changes apply without a restart. Stop with Ctrl-C."
+    );
     println!();
     let mut cmd = cargo();
     cmd.args(["run", "-p", "hamgam", "--", "serve", "--config"])
         .arg(&config)
-        .env("HAMGAM_DEMO_TOKEN", token);
+        .env("HAMGAM_DEMO_TOKEN", token)
+        .env("HAMGAM_DEMO_ADMIN_TOKEN", admin);
     run(cmd)
 }
 
@@ -788,4 +953,57 @@ mod tests {
             }
         }
     }
+}
+
+/// Sign staged components (all of `target/plugins` when `ids` is empty).
+fn sign_staged(root: &Path, ids: &[String], key: &Path, out: &Path) -> Result<()> {
+    let staged = target_dir(root).join("plugins");
+    let mut files = Vec::new();
+    if ids.is_empty() {
+        for entry in fs::read_dir(&staged)
+            .with_context(|| format!("{} (run `cargo xtask build-plugins`)", staged.display()))?
+        {
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "wasm") {
+                files.push(path);
+            }
+        }
+        files.sort();
+    } else {
+        files.extend(ids.iter().map(|id| staged.join(format!("{id}.wasm"))));
+    }
+    for file in files {
+        vendor::sign(&file, key, out)?;
+    }
+    Ok(())
+}
+
+/// The fuzz targets under `trust/fuzz` (a cargo-fuzz workspace of its own).
+const FUZZ_TARGETS: &[&str] = &["bundle", "manifest", "license"];
+
+fn fuzz(root: &Path, seconds: u64) -> Result<()> {
+    let has_fuzz = Command::new("cargo")
+        .args(["+nightly", "fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        eprintln!("==> installing cargo-fuzz");
+        let mut cmd = Command::new("cargo");
+        cmd.args(["install", "--locked", "cargo-fuzz"]);
+        run(cmd).context(
+            "cargo-fuzz is needed (and a nightly toolchain: rustup toolchain install nightly)",
+        )?;
+    }
+    for target in FUZZ_TARGETS {
+        eprintln!("==> fuzzing `{target}` for {seconds}s");
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(root.join("trust"))
+            .args(["+nightly", "fuzz", "run", target, "--"])
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-print_final_stats=1");
+        run(cmd).with_context(|| {
+            format!("fuzz target `{target}` found a crash (see trust/fuzz/artifacts/{target}/)")
+        })?;
+    }
+    Ok(())
 }

@@ -31,6 +31,12 @@ impl TrustPolicy {
                     .map_err(|e| field(format!("trust.vendor_keys[{i}]"), e.to_string()))?,
             );
         }
+        for (i, path) in config.trust.vendor_key_files.iter().enumerate() {
+            let at = format!("trust.vendor_key_files[{i}]");
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| field(at.clone(), format!("cannot read {}: {e}", path.display())))?;
+            vendor.push(PublicKey::parse(&text).map_err(|e| field(at, e.to_string()))?);
+        }
         let mut endorsements = Vec::new();
         for (i, p) in config.trust.partners.iter().enumerate() {
             let key = PublicKey::parse(&p.key)
