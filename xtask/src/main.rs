@@ -893,6 +893,59 @@ fn copy_workspace(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Sign staged components (all of `target/plugins` when `ids` is empty).
+fn sign_staged(root: &Path, ids: &[String], key: &Path, out: &Path) -> Result<()> {
+    let staged = target_dir(root).join("plugins");
+    let mut files = Vec::new();
+    if ids.is_empty() {
+        for entry in fs::read_dir(&staged)
+            .with_context(|| format!("{} (run `cargo xtask build-plugins`)", staged.display()))?
+        {
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "wasm") {
+                files.push(path);
+            }
+        }
+        files.sort();
+    } else {
+        files.extend(ids.iter().map(|id| staged.join(format!("{id}.wasm"))));
+    }
+    for file in files {
+        vendor::sign(&file, key, out)?;
+    }
+    Ok(())
+}
+
+/// The fuzz targets under `trust/fuzz` (a cargo-fuzz workspace of its own).
+const FUZZ_TARGETS: &[&str] = &["bundle", "manifest", "license"];
+
+fn fuzz(root: &Path, seconds: u64) -> Result<()> {
+    let has_fuzz = Command::new("cargo")
+        .args(["+nightly", "fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        eprintln!("==> installing cargo-fuzz");
+        let mut cmd = Command::new("cargo");
+        cmd.args(["install", "--locked", "cargo-fuzz"]);
+        run(cmd).context(
+            "cargo-fuzz is needed (and a nightly toolchain: rustup toolchain install nightly)",
+        )?;
+    }
+    for target in FUZZ_TARGETS {
+        eprintln!("==> fuzzing `{target}` for {seconds}s");
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(root.join("trust"))
+            .args(["+nightly", "fuzz", "run", target, "--"])
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-print_final_stats=1");
+        run(cmd).with_context(|| {
+            format!("fuzz target `{target}` found a crash (see trust/fuzz/artifacts/{target}/)")
+        })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -953,57 +1006,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Sign staged components (all of `target/plugins` when `ids` is empty).
-fn sign_staged(root: &Path, ids: &[String], key: &Path, out: &Path) -> Result<()> {
-    let staged = target_dir(root).join("plugins");
-    let mut files = Vec::new();
-    if ids.is_empty() {
-        for entry in fs::read_dir(&staged)
-            .with_context(|| format!("{} (run `cargo xtask build-plugins`)", staged.display()))?
-        {
-            let path = entry?.path();
-            if path.extension().is_some_and(|x| x == "wasm") {
-                files.push(path);
-            }
-        }
-        files.sort();
-    } else {
-        files.extend(ids.iter().map(|id| staged.join(format!("{id}.wasm"))));
-    }
-    for file in files {
-        vendor::sign(&file, key, out)?;
-    }
-    Ok(())
-}
-
-/// The fuzz targets under `trust/fuzz` (a cargo-fuzz workspace of its own).
-const FUZZ_TARGETS: &[&str] = &["bundle", "manifest", "license"];
-
-fn fuzz(root: &Path, seconds: u64) -> Result<()> {
-    let has_fuzz = Command::new("cargo")
-        .args(["+nightly", "fuzz", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_fuzz {
-        eprintln!("==> installing cargo-fuzz");
-        let mut cmd = Command::new("cargo");
-        cmd.args(["install", "--locked", "cargo-fuzz"]);
-        run(cmd).context(
-            "cargo-fuzz is needed (and a nightly toolchain: rustup toolchain install nightly)",
-        )?;
-    }
-    for target in FUZZ_TARGETS {
-        eprintln!("==> fuzzing `{target}` for {seconds}s");
-        let mut cmd = Command::new("cargo");
-        cmd.current_dir(root.join("trust"))
-            .args(["+nightly", "fuzz", "run", target, "--"])
-            .arg(format!("-max_total_time={seconds}"))
-            .arg("-print_final_stats=1");
-        run(cmd).with_context(|| {
-            format!("fuzz target `{target}` found a crash (see trust/fuzz/artifacts/{target}/)")
-        })?;
-    }
-    Ok(())
 }

@@ -58,7 +58,7 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 pub fn read_key(path: &Path) -> Result<SecretKey> {
     let text =
         fs::read_to_string(path).with_context(|| format!("cannot read key {}", path.display()))?;
-    Ok(SecretKey::parse(&text).with_context(|| format!("{}", path.display()))?)
+    SecretKey::parse(&text).with_context(|| format!("{}", path.display()))
 }
 
 /// Sign a staged component into `<out>/<id>-<version>.hgb`.
