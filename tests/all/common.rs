@@ -81,7 +81,9 @@ pub async fn fresh_postgres(base: &str) -> String {
     );
     // A plain connection: the base schema is only used to create ours,
     // never migrated (other checkouts may share this database).
-    let pool = sqlx::PgPool::connect(base).await.expect("connect to PostgreSQL");
+    let pool = sqlx::PgPool::connect(base)
+        .await
+        .expect("connect to PostgreSQL");
     sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
         .execute(&pool)
         .await
