@@ -44,8 +44,13 @@ impl Fixture {
     /// A component of `code` (a built plugin) restamped as id@version.
     fn component(code: &str, id: &str, version: &str, tier: &str) -> Vec<u8> {
         let wasm = std::fs::read(plugin(code)).unwrap();
+        let kind = if code == "hello-connector" {
+            "connector"
+        } else {
+            "module"
+        };
         let manifest = format!(
-            "id = \"{id}\"\nversion = \"{version}\"\nkind = \"module\"\ntier = \"{tier}\"\napi = \"0.1\"\n[capabilities]\nstate = true\n"
+            "id = \"{id}\"\nversion = \"{version}\"\nkind = \"{kind}\"\ntier = \"{tier}\"\napi = \"0.1\"\n[capabilities]\nstate = true\n"
         );
         replace_manifest(&wasm, &manifest).unwrap()
     }
@@ -70,11 +75,21 @@ impl Fixture {
     }
 
     fn license(&self, modules: &[&str], expires_in_days: i64, grace_days: u32) -> License {
+        self.license_for(&["acme"], modules, expires_in_days, grace_days)
+    }
+
+    fn license_for(
+        &self,
+        tenants: &[&str],
+        modules: &[&str],
+        expires_in_days: i64,
+        grace_days: u32,
+    ) -> License {
         let today = Utc::now().date_naive();
         License {
             license_id: "L-TEST".into(),
             customer: "acme".into(),
-            tenants: vec!["acme".into()],
+            tenants: tenants.iter().map(|t| t.to_string()).collect(),
             modules: modules
                 .iter()
                 .map(|m| Entitlement {
@@ -581,4 +596,49 @@ async fn p5_hot_reload_under_load_loses_no_call() {
         "the new version never served"
     );
     assert_eq!(status(&server, "canary").version.as_deref(), Some("0.2.0"));
+}
+
+#[tokio::test]
+async fn p4_license_limits_companies_and_tenants() {
+    let f = Fixture::new();
+    let mut license = f.license_for(&["acme", "globex"], &["warranty"], 100, 7);
+    license.limits = LicenseLimits {
+        companies: Some(1),
+        tenants: Some(1),
+    };
+    f.write_license(&license);
+    f.install("hello-connector", "ledger", "0.1.0", "default");
+    f.install("hostile", "warranty", "0.1.0", "orderable");
+    let globex = "[tenants.globex]\n[tenants.globex.instances.warranty]\nplugin = \"warranty\"\nenabled = true\n";
+    let server = f
+        .start(
+            &[
+                instance("company-300", "ledger", None),
+                instance("company-400", "ledger", None),
+                instance("warranty", "warranty", Some(true)),
+                globex.to_string(),
+            ]
+            .concat(),
+        )
+        .await;
+    let statuses = server.state().snapshot().registry.statuses().to_vec();
+    let find = |tenant: &str, name: &str| {
+        statuses
+            .iter()
+            .find(|s| s.tenant == tenant && s.instance == name)
+            .cloned()
+            .unwrap()
+    };
+    assert!(find("acme", "company-300").running);
+    let second = find("acme", "company-400");
+    assert!(
+        !second.running && second.reason.unwrap().contains("1 ledger company"),
+        "one company is licensed"
+    );
+    assert!(find("acme", "warranty").running);
+    let beyond = find("globex", "warranty");
+    assert!(
+        !beyond.running && beyond.reason.unwrap().contains("`globex` is beyond"),
+        "one tenant is licensed"
+    );
 }

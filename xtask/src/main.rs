@@ -225,9 +225,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// The workspace root: the nearest ancestor of this crate holding
-/// `Cargo.lock`, so the task works from any directory.
+/// The workspace root: the nearest ancestor of the working directory that
+/// holds `Cargo.lock` and `xtask/`, else the one this binary was built in.
+/// Searching from the working directory first lets one xtask binary serve
+/// a scratch copy of the workspace (the template smoke test).
 fn workspace_dir() -> Result<PathBuf> {
+    let is_root =
+        |dir: &Path| dir.join("Cargo.lock").is_file() && dir.join("xtask/Cargo.toml").is_file();
+    if let Ok(cwd) = env::current_dir()
+        && let Some(dir) = cwd.ancestors().find(|d| is_root(d))
+    {
+        return Ok(dir.to_path_buf());
+    }
     let start = Path::new(env!("CARGO_MANIFEST_DIR"));
     start
         .ancestors()
@@ -849,11 +858,13 @@ fn template_smoke_test(root: &Path) -> Result<()> {
             ("demo-sms-x", "notifier"),
             ("demo-scale-x", "device-driver"),
         ] {
+            // This very binary, working in the scratch copy. Building the
+            // copy's own xtask into the shared target dir would overwrite
+            // target/debug/xtask with a binary that points at the copy.
             let xtask = |args: &[&str]| {
-                let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+                let mut cmd = Command::new(env::current_exe()?);
                 cmd.current_dir(&scratch)
                     .env("CARGO_TARGET_DIR", &target)
-                    .args(["run", "--quiet", "-p", "xtask", "--"])
                     .args(args);
                 run(cmd)
             };

@@ -207,6 +207,13 @@ impl Registry {
             .map(|l| l.limits)
             .unwrap_or_default();
         let mut companies: BTreeMap<String, u32> = BTreeMap::new();
+        // The tenants limit caps how many tenants run orderable modules:
+        // the first ones by id, so the choice is stable across restarts.
+        let orderable_tenants: Vec<&String> = config
+            .tenants
+            .keys()
+            .take(limits.tenants.map_or(usize::MAX, |n| n as usize))
+            .collect();
         for (tenant, name, inst) in config.instances() {
             let mut status = InstanceStatus {
                 tenant: tenant.into(),
@@ -236,6 +243,16 @@ impl Registry {
                     continue;
                 }
                 Decision::Run { warning } => status.warning = warning,
+            }
+            if newest.tier == Tier::Orderable
+                && !orderable_tenants.iter().any(|t| t.as_str() == tenant)
+            {
+                let max = limits.tenants.unwrap_or_default();
+                status.reason = Some(format!(
+                    "the license allows orderable modules for {max} tenant(s); `{tenant}` is beyond that"
+                ));
+                registry.push_status(status);
+                continue;
             }
             if newest.kind == PluginKind::Connector
                 && let Some(max) = limits.companies
