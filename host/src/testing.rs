@@ -89,6 +89,14 @@ impl Default for TestHost {
 }
 
 impl TestHost {
+    /// Like [`TestHost::new`], but capability use goes to tracing (as in
+    /// production) instead of the in-memory log: for benchmarks.
+    pub fn untraced() -> TestHost {
+        let mut host = TestHost::new();
+        host.services.recorder = Arc::new(crate::runtime::backends::TracingRecorder);
+        host
+    }
+
     /// A fresh host with empty stores.
     ///
     /// # Panics

@@ -163,10 +163,39 @@ pub struct HostCall {
     pub allowed: bool,
 }
 
+/// A host call as it happens, borrowed: recorders that only trace it pay
+/// no allocation on the hot path; those that keep it copy it.
+#[derive(Debug, Clone, Copy)]
+pub struct CallEvent<'a> {
+    /// Tenant id.
+    pub tenant: &'a str,
+    /// Instance name.
+    pub instance: &'a str,
+    /// Interface and function.
+    pub call: &'a str,
+    /// What it touched.
+    pub detail: &'a str,
+    /// Whether the host allowed it.
+    pub allowed: bool,
+}
+
+impl CallEvent<'_> {
+    /// An owned copy.
+    pub fn to_owned_call(&self) -> HostCall {
+        HostCall {
+            tenant: self.tenant.to_string(),
+            instance: self.instance.to_string(),
+            call: self.call.to_string(),
+            detail: self.detail.to_string(),
+            allowed: self.allowed,
+        }
+    }
+}
+
 /// Receives every host call a plugin makes.
 pub trait CallRecorder: Send + Sync {
     /// Record one call.
-    fn record(&self, call: HostCall);
+    fn record(&self, call: CallEvent<'_>);
 }
 
 /// Writes capability use to the `hamgam::audit` tracing target.
@@ -174,7 +203,7 @@ pub trait CallRecorder: Send + Sync {
 pub struct TracingRecorder;
 
 impl CallRecorder for TracingRecorder {
-    fn record(&self, c: HostCall) {
+    fn record(&self, c: CallEvent<'_>) {
         // Reads and log lines are frequent and harmless; only writes, network
         // use and refusals go to the audit trail at info level.
         let quiet = c.call.ends_with(".get") || c.call == "log" || c.call == "clock.now";
@@ -202,8 +231,8 @@ impl MemoryRecorder {
 }
 
 impl CallRecorder for MemoryRecorder {
-    fn record(&self, call: HostCall) {
-        lock(&self.calls).push(call);
+    fn record(&self, call: CallEvent<'_>) {
+        lock(&self.calls).push(call.to_owned_call());
     }
 }
 

@@ -5,7 +5,7 @@
 //! Every import checks the instance's effective capabilities first and
 //! reports to the call recorder, allowed or not.
 
-use super::backends::{HostCall, ModuleRecord};
+use super::backends::{CallEvent, ModuleRecord};
 use super::bindings::device_driver::hamgam::hardware::port;
 use super::bindings::module::hamgam::crm::store as crm;
 use super::bindings::platform::{clock, config, log, sql, state};
@@ -62,12 +62,12 @@ impl HostState {
         })
     }
 
-    fn record(&self, call: &str, detail: impl Into<String>, allowed: bool) {
-        self.ctx.services.recorder.record(HostCall {
-            tenant: self.ctx.scope.tenant.clone(),
-            instance: self.ctx.scope.instance.clone(),
-            call: call.to_string(),
-            detail: detail.into(),
+    fn record(&self, call: &str, detail: impl AsRef<str>, allowed: bool) {
+        self.ctx.services.recorder.record(CallEvent {
+            tenant: &self.ctx.scope.tenant,
+            instance: &self.ctx.scope.instance,
+            call,
+            detail: detail.as_ref(),
             allowed,
         });
     }
@@ -216,7 +216,7 @@ impl log::Host for HostState {
 
 impl config::Host for HostState {
     async fn get(&mut self, key: String) -> Result<Option<String>> {
-        self.record("config.get", key.clone(), true);
+        self.record("config.get", &key, true);
         Ok(self.ctx.settings.get(&key).cloned())
     }
 
@@ -264,7 +264,7 @@ impl state::Host for HostState {
             self.record("state.get", key, false);
             return Ok(None);
         }
-        self.record("state.get", key.clone(), true);
+        self.record("state.get", &key, true);
         self.ctx.services.state.get(&self.ctx.scope, &key).await
     }
 
@@ -286,7 +286,7 @@ impl state::Host for HostState {
                 &format!("must be at most {max} bytes"),
             )));
         }
-        self.record("state.set", key.clone(), true);
+        self.record("state.set", &key, true);
         self.ctx
             .services
             .state
@@ -303,7 +303,7 @@ impl state::Host for HostState {
                 "state is not granted to this instance".into(),
             )));
         }
-        self.record("state.delete", key.clone(), true);
+        self.record("state.delete", &key, true);
         self.ctx
             .services
             .state
@@ -495,7 +495,7 @@ impl crm::Host for HostState {
                 "CRM write access is not granted".into(),
             )));
         }
-        self.record("crm.emit", name.clone(), true);
+        self.record("crm.emit", &name, true);
         self.ctx
             .services
             .crm

@@ -6,7 +6,7 @@
 //! fresh one from the plugin's `InstancePre`, which costs microseconds, and
 //! nothing else — no other instance, no other tenant — notices.
 
-use super::backends::{CallRecorder, CrmStore, HostCall, Scope, StateStore};
+use super::backends::{CallRecorder, CrmStore, Scope, StateStore};
 use super::bindings::{connector, device_driver, module, notifier};
 use super::error::{CallError, LimitHit};
 use super::grants::Effective;
@@ -94,11 +94,11 @@ impl InstanceContext {
         } else {
             format!("{target}: {why}")
         };
-        self.services.recorder.record(HostCall {
-            tenant: self.scope.tenant.clone(),
-            instance: self.scope.instance.clone(),
-            call: "http.request".into(),
-            detail,
+        self.services.recorder.record(super::backends::CallEvent {
+            tenant: &self.scope.tenant,
+            instance: &self.scope.instance,
+            call: "http.request",
+            detail: &detail,
             allowed,
         });
     }
