@@ -221,7 +221,14 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
             );
         }
     }
-    let state = AppState::new(registry, tokens, db);
+    let mut crm = BTreeMap::new();
+    for (tenant, t) in &config.tenants {
+        crm.insert(
+            tenant.clone(),
+            t.crm.settings(&format!("tenants.{tenant}"))?,
+        );
+    }
+    let state = AppState::with_crm(registry, tokens, db, crm);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;

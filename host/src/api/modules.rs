@@ -49,7 +49,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    state.authorize(
+    state.authorize_tenant(
         &tenant,
         headers
             .get(header::AUTHORIZATION)
