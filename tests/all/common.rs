@@ -79,20 +79,19 @@ pub async fn fresh_postgres(base: &str) -> String {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0)
     );
-    let pool = sqlx_pool(base).await;
-    sqlx_exec(&pool, &format!("CREATE SCHEMA {schema}")).await;
+    // A plain connection, not `Db::connect`: that would run the migrations
+    // in the base (public) schema, which other checkouts sharing this
+    // server may have shaped differently.
+    let pool = sqlx::PgPool::connect(base)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
+        .execute(&pool)
+        .await
+        .expect("create schema");
+    pool.close().await;
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
-}
-
-async fn sqlx_pool(url: &str) -> hamgam::store::Db {
-    hamgam::store::Db::connect(url)
-        .await
-        .expect("connect to PostgreSQL")
-}
-
-async fn sqlx_exec(db: &hamgam::store::Db, sql: &str) {
-    db.execute_raw(sql).await.expect("create schema");
 }
 
 /// Run `f` against a fresh SQLite database and, where configured, a fresh
