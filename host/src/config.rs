@@ -604,4 +604,39 @@ limits = { call_deadline_ms = 100 }
             .unwrap_err();
         assert!(err.to_string().contains("HAMGAM_SURELY_UNSET_VAR"));
     }
+
+    #[test]
+    fn demo_config_parses_with_its_crm_section() {
+        let c = Config::parse(include_str!("../config/demo.toml")).unwrap();
+        let s = c.tenants["demo"].crm.settings("tenants.demo").unwrap();
+        assert_eq!(
+            s.template("quote").unwrap().source(),
+            "QT-{SHYY}-{counter:5}-{company}"
+        );
+        // Sequences the operator left out keep their defaults.
+        assert!(s.template("receipt").is_some());
+        assert_eq!(s.rates.entries().len(), 2);
+    }
+
+    #[test]
+    fn crm_settings_errors_name_the_key() {
+        for (toml, key) in [
+            (
+                "[tenants.t.crm.numbering]\nquote = \"{SHYY}-x\"",
+                "tenants.t.crm.numbering.quote",
+            ),
+            (
+                "[tenants.t.crm.numbering]\ninvoice = \"{counter}\"",
+                "tenants.t.crm.numbering.invoice",
+            ),
+            (
+                "[[tenants.t.crm.rates]]\neffective_from = \"1403/13/01\"\ntax_percent = \"7\"\ntoll_percent = \"3\"",
+                "tenants.t.crm.rates.0.effective_from",
+            ),
+            ("[tenants.t.crm]\nprefix = \"x\"", "prefix"),
+        ] {
+            let err = Config::parse(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+    }
 }
