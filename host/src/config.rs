@@ -203,6 +203,88 @@ pub struct TenantConfig {
     /// Plugin instances by name (one per ledger company, shop, channel…).
     #[serde(default)]
     pub instances: BTreeMap<String, InstanceConfig>,
+    /// CRM settings: numbering templates and the tax/toll rate table.
+    #[serde(default)]
+    pub crm: CrmConfig,
+}
+
+/// A tenant's CRM settings (`[tenants.<t>.crm]`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrmConfig {
+    /// Numbering template per sequence (`quote`, `sales_invoice`, …,
+    /// `receipt`, `payment`); sequences left out keep their default.
+    #[serde(default)]
+    pub numbering: BTreeMap<String, String>,
+    /// Tax and toll rates by effective date (H2); the sample Iranian table
+    /// (1402: 6 % + 3 %, 1403: 7 % + 3 %) when absent.
+    pub rates: Option<Vec<RateConfig>>,
+}
+
+/// One entry of a rate table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateConfig {
+    /// First Jalali day the rates apply, `YYYY/MM/DD`.
+    pub effective_from: String,
+    /// VAT percent, as a decimal string.
+    pub tax_percent: String,
+    /// Municipal toll percent, as a decimal string.
+    pub toll_percent: String,
+}
+
+impl CrmConfig {
+    /// The checked settings; errors name the config key (`at` is the
+    /// tenant's path, `tenants.<t>`).
+    pub fn settings(&self, at: &str) -> Result<crate::crm::settings::CrmSettings, ConfigError> {
+        use hamgam_domain::{Decimal, JalaliDate, NumberTemplate, RateEntry, RateTable, TaxRates};
+        let field = |field: String, message: String| ConfigError::Field { field, message };
+        let mut templates = BTreeMap::new();
+        for (sequence, text) in &self.numbering {
+            let key = format!("{at}.crm.numbering.{sequence}");
+            if !crate::crm::settings::sequences().any(|s| s == sequence) {
+                return Err(field(
+                    key,
+                    format!(
+                        "unknown sequence; known: {}",
+                        crate::crm::settings::sequences()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            let template = NumberTemplate::parse(text).map_err(|e| field(key, e.to_string()))?;
+            templates.insert(sequence.clone(), template);
+        }
+        let rates = match &self.rates {
+            None => None,
+            Some(entries) => {
+                let mut out = Vec::with_capacity(entries.len());
+                for (i, e) in entries.iter().enumerate() {
+                    let key = format!("{at}.crm.rates.{i}");
+                    let date = JalaliDate::parse(&e.effective_from)
+                        .map_err(|err| field(format!("{key}.effective_from"), err.to_string()))?;
+                    let pct = |name: &str, v: &str| {
+                        v.parse::<Decimal>().map_err(|err| {
+                            field(format!("{key}.{name}"), format!("not a decimal: {err}"))
+                        })
+                    };
+                    out.push(RateEntry {
+                        effective_from: date,
+                        rates: TaxRates::new(
+                            pct("tax_percent", &e.tax_percent)?,
+                            pct("toll_percent", &e.toll_percent)?,
+                        ),
+                    });
+                }
+                Some(
+                    RateTable::new(out)
+                        .map_err(|e| field(format!("{at}.crm.rates"), e.to_string()))?,
+                )
+            }
+        };
+        Ok(crate::crm::settings::CrmSettings::new(templates, rates))
+    }
 }
 
 /// One plugin instance of a tenant.
@@ -443,6 +525,7 @@ impl Config {
                     "tenant ids are 1–64 lowercase letters, digits or dashes".into(),
                 ));
             }
+            tenant.crm.settings(&format!("tenants.{tenant_id}"))?;
             for (name, inst) in &tenant.instances {
                 let at = format!("tenants.{tenant_id}.instances.{name}");
                 if !is_slug(name) {
@@ -577,5 +660,40 @@ limits = { call_deadline_ms = 100 }
             .resolve("pw")
             .unwrap_err();
         assert!(err.to_string().contains("HAMGAM_SURELY_UNSET_VAR"));
+    }
+
+    #[test]
+    fn demo_config_parses_with_its_crm_section() {
+        let c = Config::parse(include_str!("../config/demo.toml")).unwrap();
+        let s = c.tenants["demo"].crm.settings("tenants.demo").unwrap();
+        assert_eq!(
+            s.template("quote").unwrap().source(),
+            "QT-{SHYY}-{counter:5}-{company}"
+        );
+        // Sequences the operator left out keep their defaults.
+        assert!(s.template("receipt").is_some());
+        assert_eq!(s.rates.entries().len(), 2);
+    }
+
+    #[test]
+    fn crm_settings_errors_name_the_key() {
+        for (toml, key) in [
+            (
+                "[tenants.t.crm.numbering]\nquote = \"{SHYY}-x\"",
+                "tenants.t.crm.numbering.quote",
+            ),
+            (
+                "[tenants.t.crm.numbering]\ninvoice = \"{counter}\"",
+                "tenants.t.crm.numbering.invoice",
+            ),
+            (
+                "[[tenants.t.crm.rates]]\neffective_from = \"1403/13/01\"\ntax_percent = \"7\"\ntoll_percent = \"3\"",
+                "tenants.t.crm.rates.0.effective_from",
+            ),
+            ("[tenants.t.crm]\nprefix = \"x\"", "prefix"),
+        ] {
+            let err = Config::parse(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
     }
 }

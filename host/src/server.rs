@@ -175,12 +175,20 @@ pub async fn build_snapshot(
         Some(t) => Some(t.resolve("server.admin_token")?),
         None => None,
     };
+    let mut crm = BTreeMap::new();
+    for (tenant, t) in &config.tenants {
+        crm.insert(
+            tenant.clone(),
+            t.crm.settings(&format!("tenants.{tenant}"))?,
+        );
+    }
     Ok(Snapshot {
         registry,
         tokens,
         admin_token,
         license,
         rejected: catalog.rejected,
+        crm,
     })
 }
 

@@ -61,6 +61,7 @@ async fn router() -> (axum::Router, tempfile::TempDir) {
         admin_token: None,
         license,
         rejected: Vec::new(),
+        crm: BTreeMap::new(),
     };
     (app(AppState::new(snapshot, db)), dir)
 }
@@ -126,11 +127,16 @@ async fn health_and_metrics() {
 async fn p7_module_routes_need_the_tenants_own_token() {
     let (app, _dir) = router().await;
     let uri = "/api/v1/tenants/acme/modules/petty-cash/bills";
-    for token in [None, Some("wrong"), Some("globex-token")] {
+    for token in [None, Some("wrong")] {
         let (status, body) = send(&app, "GET", uri, token, "").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
         assert_eq!(body["error"]["code"], "unauthorized");
     }
+    // Another tenant's valid token: authenticated, not allowed here (403),
+    // and an unknown tenant looks the same, so existence does not leak.
+    let (status, body) = send(&app, "GET", uri, Some("globex-token"), "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "forbidden");
     let (status, _) = send(
         &app,
         "GET",
@@ -139,7 +145,7 @@ async fn p7_module_routes_need_the_tenants_own_token() {
         "",
     )
     .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = send(
         &app,
         "GET",

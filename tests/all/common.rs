@@ -79,8 +79,9 @@ pub async fn fresh_postgres(base: &str) -> String {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0)
     );
-    // A plain connection: the base schema is only used to create ours,
-    // never migrated (other checkouts may share this database).
+    // A plain connection, not `Db::connect`: that would run the migrations
+    // in the base (public) schema, which other checkouts sharing this
+    // server may have shaped differently.
     let pool = sqlx::PgPool::connect(base)
         .await
         .expect("connect to PostgreSQL");

@@ -328,6 +328,8 @@ async fn hello_connector_reads_stock_through_granted_sql() {
         got,
         [
             ("central".to_string(), "12.500".to_string()),
+            // NUMERIC(18,3) keeps its scale: sqlx rescales to the column's
+            // dscale, so 3 reads back as 3.000, like 12.5 as 12.500.
             ("shop".to_string(), "3.000".to_string())
         ]
     );

@@ -3,6 +3,8 @@
 
 mod api;
 mod common;
+mod crm_api;
+mod crm_store;
 mod egress;
 mod examples;
 mod licensing;

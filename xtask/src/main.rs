@@ -55,7 +55,9 @@ enum Task {
     /// plugins, tests (host crates, then each plugin).
     Ci,
     /// Measure the platform side by side in one run (release build): warm
-    /// call host→plugin vs native, instantiation, memory per idle instance.
+    /// call host→plugin vs native, instantiation, memory per idle instance;
+    /// then CRM inserts (100k invoices × 5 lines) on SQLite and PostgreSQL
+    /// (`HAMGAM_TEST_POSTGRES`) beside a raw sqlx baseline.
     Bench,
     /// Run the demo: build the plugins and serve the bundled demo config
     /// (`host/config/demo.toml`) on the embedded SQLite database.
@@ -760,6 +762,11 @@ fn bench(root: &Path) -> Result<()> {
     build_plugins(root, &[])?;
     let mut cmd = cargo();
     cmd.args(["bench", "-p", "hamgam-tests", "--bench", "platform"]);
+    run(cmd)?;
+    // CRM inserts on SQLite and, when HAMGAM_TEST_POSTGRES is set,
+    // PostgreSQL, beside a raw sqlx baseline.
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "hamgam-tests", "--bench", "crm"]);
     run(cmd)
 }
 

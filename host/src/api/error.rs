@@ -2,9 +2,12 @@
 //! "field"?}}`, 4xx for the caller's mistakes, 5xx only for ours, with the
 //! details of ours logged and not returned.
 
+use crate::store::crm::StoreError;
+use crate::store::numbering::AllocateError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use hamgam_domain::ValidationError;
 use serde_json::json;
 
 /// An API failure.
@@ -13,9 +16,20 @@ pub enum ApiError {
     /// No or wrong bearer token.
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// A valid token of another tenant.
+    #[error("this token may not access tenant `{0}`")]
+    Forbidden(String),
     /// The tenant or instance does not exist for this caller.
     #[error("{0} not found")]
     NotFound(String),
+    /// The request is malformed (syntax, query string, cursor).
+    #[error("{message}")]
+    BadRequest {
+        /// Field path, when one is to blame.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
     /// The input broke a rule.
     #[error("{message}")]
     Invalid {
@@ -24,12 +38,20 @@ pub enum ApiError {
         /// The rule.
         message: String,
     },
-    /// The request conflicts with existing data.
-    #[error("{0}")]
-    Conflict(String),
-    /// The caller may not do this.
-    #[error("{0}")]
-    Forbidden(String),
+    /// The change collides with the record's state or another record.
+    #[error("{message}")]
+    Conflict {
+        /// Field path.
+        field: Option<String>,
+        /// What collided.
+        message: String,
+    },
+    /// The body is larger than the API accepts.
+    #[error("request body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The body is not JSON.
+    #[error("content-type must be application/json")]
+    UnsupportedMediaType,
     /// A system behind us is down; try later.
     #[error("{0}")]
     Unavailable(String),
@@ -44,16 +66,51 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::Invalid {
+            field: Some(e.field.clone()),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { kind, id } => ApiError::NotFound(format!("{kind} {id}")),
+            StoreError::Conflict { field, message } => ApiError::Conflict { field, message },
+            StoreError::Invalid(v) => v.into(),
+            StoreError::Numbering(AllocateError::Template { sequence, source }) => {
+                ApiError::Conflict {
+                    field: Some("number".into()),
+                    message: format!("numbering sequence {sequence}: {source}"),
+                }
+            }
+            other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, field) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", None),
+            ApiError::BadRequest { field, .. } => {
+                (StatusCode::BAD_REQUEST, "bad-request", field.clone())
+            }
             ApiError::Invalid { field, .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid", field.clone())
             }
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
+            ApiError::Conflict { field, .. } => (StatusCode::CONFLICT, "conflict", field.clone()),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too-large", None),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                None,
+            ),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream", None),
             ApiError::Plugin(e) => (StatusCode::BAD_GATEWAY, e.code(), None),

@@ -1,14 +1,25 @@
 //! The HTTP API (axum): health, metrics, module routes under
-//! `/api/v1/tenants/{tenant}/modules/{instance}/…`, and the operators'
-//! admin API under `/admin/v1/…`. [`app`] builds the router; tests call it
-//! directly.
+//! `/api/v1/tenants/{tenant}/modules/{instance}/…`, the CRM under
+//! `/api/v1/tenants/{tenant}/…` (one file per resource: [`parties`],
+//! [`products`], [`documents`], [`payments`]), and the operators' admin
+//! API under `/admin/v1/…`. [`app`] builds the router; tests call it
+//! directly. The CRM routes are registered through [`openapi::Routes`],
+//! which records each one for the OpenAPI document at
+//! `/api/v1/openapi.json`, so the document cannot miss a route.
 
 mod admin;
+mod documents;
 pub mod error;
+pub mod extract;
 mod modules;
+pub mod openapi;
 mod ops;
+mod parties;
+mod payments;
+mod products;
 
 use crate::config::Secret;
+use crate::crm::settings::CrmSettings;
 use crate::plugins::licensing::LicenseState;
 use crate::plugins::registry::Registry;
 use crate::store::Db;
@@ -32,6 +43,8 @@ pub struct Snapshot {
     pub license: LicenseState,
     /// Plugin files that were refused, with the reason.
     pub rejected: Vec<(std::path::PathBuf, String)>,
+    /// CRM settings per tenant.
+    pub crm: BTreeMap<String, CrmSettings>,
 }
 
 /// Asks the host to rebuild its registry now (after an admin change).
@@ -50,6 +63,17 @@ struct Inner {
     snapshot: RwLock<Arc<Snapshot>>,
     db: Db,
     reloader: RwLock<Option<Arc<dyn Reload>>>,
+    default_crm: CrmSettings,
+    metrics: CrmMetrics,
+}
+
+/// Cheap CRM counters for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct CrmMetrics {
+    /// Successful CRM writes (create, replace, delete, approve, reject).
+    pub writes: std::sync::atomic::AtomicU64,
+    /// CRM requests refused with a 4xx for bad input (400, 413, 415, 422).
+    pub invalid: std::sync::atomic::AtomicU64,
 }
 
 impl AppState {
@@ -60,8 +84,41 @@ impl AppState {
                 snapshot: RwLock::new(Arc::new(snapshot)),
                 db,
                 reloader: RwLock::new(None),
+                default_crm: CrmSettings::default(),
+                metrics: CrmMetrics::default(),
             }),
         }
+    }
+
+    /// A tenant's CRM settings (numbering templates, rates), from the
+    /// snapshot in force; tenants without a `crm` section get the defaults.
+    pub fn crm(&self, tenant: &str) -> CrmSettings {
+        self.snapshot()
+            .crm
+            .get(tenant)
+            .cloned()
+            .unwrap_or_else(|| self.inner.default_crm.clone())
+    }
+
+    pub(crate) fn metrics(&self) -> &CrmMetrics {
+        &self.inner.metrics
+    }
+
+    /// Count a refused input and turn it into the API error.
+    pub(crate) fn refuse(&self, e: impl Into<ApiError>) -> ApiError {
+        self.inner
+            .metrics
+            .invalid
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        e.into()
+    }
+
+    /// Count a successful CRM write.
+    pub(crate) fn wrote(&self) {
+        self.inner
+            .metrics
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The snapshot in force. In-flight requests keep the one they began with.
@@ -134,6 +191,36 @@ fn check_bearer(header: Option<&str>, expected: &Secret) -> Result<(), ApiError>
     }
 }
 
+impl AppState {
+    /// [`AppState::authorize`], telling apart a token of another tenant
+    /// (403: authenticated, not allowed here) from no valid token at all
+    /// (401). Neither reveals whether the tenant in the path exists.
+    pub(crate) fn authorize_tenant(
+        &self,
+        tenant: &str,
+        header: Option<&str>,
+    ) -> Result<(), ApiError> {
+        match self.authorize(tenant, header) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                let presented = header.and_then(|h| h.strip_prefix("Bearer "));
+                let snapshot = self.snapshot();
+                let known = presented.is_some_and(|p| {
+                    snapshot
+                        .tokens
+                        .values()
+                        .any(|t| constant_time_eq(p.as_bytes(), t.expose().as_bytes()))
+                });
+                if known {
+                    Err(ApiError::Forbidden(tenant.to_owned()))
+                } else {
+                    Err(ApiError::Unauthorized)
+                }
+            }
+        }
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -144,12 +231,25 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Largest request body the API accepts.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// The CRM routes, each recorded for the OpenAPI document.
+pub fn crm_routes() -> openapi::Routes {
+    let r = openapi::Routes::default();
+    let r = parties::routes(r);
+    let r = products::routes(r);
+    let r = documents::routes(r);
+    payments::routes(r)
+}
+
 /// The whole router.
 pub fn app(state: AppState) -> Router {
+    let (crm, ops) = crm_routes().finish();
+    let doc = Arc::new(openapi::document(&ops));
     Router::new()
         .merge(ops::router())
         .merge(modules::router())
         .merge(admin::router())
+        .merge(crm)
+        .merge(openapi::router(doc))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -49,7 +49,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    state.authorize(
+    state.authorize_tenant(
         &tenant,
         headers
             .get(header::AUTHORIZATION)
@@ -114,7 +114,10 @@ fn business_error(e: types::Error) -> ApiError {
             message: f.message,
         },
         E::NotFound(m) => ApiError::NotFound(m),
-        E::Conflict(m) | E::VersionMismatch(m) => ApiError::Conflict(m),
+        E::Conflict(m) | E::VersionMismatch(m) => ApiError::Conflict {
+            field: None,
+            message: m,
+        },
         E::Unauthorized(m) | E::Denied(m) => ApiError::Forbidden(m),
         E::Unavailable(m) => ApiError::Unavailable(m),
         E::Unsupported(m) => ApiError::Invalid {

@@ -110,5 +110,16 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "# HELP hamgam_instances Plugin instances configured.\n# TYPE hamgam_instances gauge\nhamgam_instances {}",
         registry.all().count()
     );
+    let m = state.metrics();
+    let _ = writeln!(
+        out,
+        "# HELP hamgam_crm_writes_total CRM writes that committed.\n# TYPE hamgam_crm_writes_total counter\nhamgam_crm_writes_total {}",
+        m.writes.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP hamgam_crm_invalid_total CRM inputs refused for breaking a rule.\n# TYPE hamgam_crm_invalid_total counter\nhamgam_crm_invalid_total {}",
+        m.invalid.load(Ordering::Relaxed)
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

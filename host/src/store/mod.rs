@@ -1,6 +1,13 @@
 //! Storage (sqlx): SQLite as the embedded default, PostgreSQL for scale.
 //! The same SQL serves both where the dialects agree (`$n` parameters,
-//! `ON CONFLICT … DO UPDATE`); each backend has its own migrations.
+//! `ON CONFLICT … DO UPDATE`, `RETURNING`); each backend has its own
+//! migrations.
+//!
+//! * [`crm`] — the CRM repositories (parties, products, documents,
+//!   receipts/payments, statements); every write also writes its audit and
+//!   outbox rows in the same transaction.
+//! * [`numbering`] — the number allocator (gap-free, never reused).
+//! * [`decimal`] — [`Dec`], one decimal column type for both backends.
 
 use crate::runtime::backends::{CrmStore, ModuleRecord, Scope, StateStore};
 use async_trait::async_trait;
@@ -24,6 +31,62 @@ macro_rules! on_pool {
             Db::Postgres($pool) => $body,
         }
     };
+}
+
+/// Run the same sqlx expression on a transaction's connection
+/// (`$conn: &mut SqliteConnection` or `&mut PgConnection`).
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn: &mut sqlx::SqliteConnection = &mut *t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $conn: &mut sqlx::PgConnection = &mut *t;
+                $body
+            }
+        }
+    };
+}
+
+pub mod crm;
+pub mod decimal;
+pub mod numbering;
+
+pub use decimal::Dec;
+
+/// An open transaction on either backend. Repositories' `*_in_op`
+/// functions take one so a caller can join several writes (Cala's style).
+pub enum Tx {
+    /// SQLite, begun `IMMEDIATE`.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// PostgreSQL.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tx::Sqlite(_) => "Tx(sqlite)",
+            Tx::Postgres(_) => "Tx(postgres)",
+        })
+    }
+}
+
+impl Tx {
+    /// Make every write of the transaction permanent.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+
+    /// Which backend.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_))
+    }
 }
 
 impl Db {
@@ -54,6 +117,17 @@ impl Db {
             Db::Sqlite(pool)
         };
         Ok(db)
+    }
+
+    /// Begin a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the
+    /// write lock is taken up front, so a transaction that reads before it
+    /// writes cannot fail to upgrade its lock under concurrency (the busy
+    /// timeout queues writers instead).
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
     }
 
     /// Which backend, for logs and metrics.

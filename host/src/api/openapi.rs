@@ -1,0 +1,298 @@
+//! The OpenAPI 3.1 document at `/api/v1/openapi.json`, derived from the
+//! routes themselves.
+//!
+//! Every CRM route is added through [`Routes::add`], which registers the
+//! handler with axum *and* records an [`Op`] (method, path, query
+//! parameters, body and response schemas). The document's `paths` are built
+//! from those records and its `components.schemas` from the entity types'
+//! `utoipa::ToSchema` derives, so a route cannot exist without being
+//! documented, and the isolation test can walk every route from the
+//! document.
+
+use super::AppState;
+use crate::crm::{
+    Address, Document, DocumentKind, DocumentRequest, Line, LineRequest, Party, PartyInput,
+    PartyKind, Payment, PaymentKind, PaymentMethod, PaymentRequest, PhoneEntry, PhoneInput,
+    PhoneType, Product, ProductInput, Statement, StatementEntry, Status, Totals,
+};
+use axum::Router;
+use axum::http::Method;
+use axum::routing::{MethodRouter, get};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use utoipa::OpenApi;
+
+/// What a route answers with.
+#[derive(Debug, Clone, Copy)]
+pub enum Resp {
+    /// `200` with one schema.
+    Ok(&'static str),
+    /// `201` with one schema.
+    Created(&'static str),
+    /// `200` with `{items: [schema], next_cursor}`.
+    Page(&'static str),
+    /// `204`, no body.
+    NoContent,
+}
+
+/// One documented route.
+#[derive(Debug, Clone)]
+pub struct Op {
+    /// HTTP method.
+    pub method: Method,
+    /// axum path (`{name}` segments, the same syntax as OpenAPI).
+    pub path: String,
+    /// Unique operation id.
+    pub id: String,
+    /// One-line summary.
+    pub summary: String,
+    /// Grouping tag.
+    pub tag: &'static str,
+    /// Query parameters: name and description.
+    pub query: &'static [(&'static str, &'static str)],
+    /// Request body schema.
+    pub body: Option<&'static str>,
+    /// Response.
+    pub response: Resp,
+}
+
+impl Op {
+    /// A route with no query, no body, `200` and no schema yet.
+    pub fn new(
+        method: Method,
+        path: impl Into<String>,
+        id: impl Into<String>,
+        summary: impl Into<String>,
+        tag: &'static str,
+    ) -> Op {
+        Op {
+            method,
+            path: path.into(),
+            id: id.into(),
+            summary: summary.into(),
+            tag,
+            query: &[],
+            body: None,
+            response: Resp::NoContent,
+        }
+    }
+
+    /// With query parameters.
+    pub fn query(mut self, q: &'static [(&'static str, &'static str)]) -> Op {
+        self.query = q;
+        self
+    }
+
+    /// With a JSON body.
+    pub fn body(mut self, schema: &'static str) -> Op {
+        self.body = Some(schema);
+        self
+    }
+
+    /// With a response.
+    pub fn responds(mut self, r: Resp) -> Op {
+        self.response = r;
+        self
+    }
+}
+
+/// Routes under construction, with their documentation.
+#[derive(Default)]
+pub struct Routes {
+    by_path: BTreeMap<String, MethodRouter<AppState>>,
+    ops: Vec<Op>,
+}
+
+impl Routes {
+    /// Register `handler` (a method router for exactly `op.method`) and
+    /// record `op`.
+    pub fn add(mut self, op: Op, handler: MethodRouter<AppState>) -> Routes {
+        let entry = self.by_path.remove(&op.path).unwrap_or_default();
+        self.by_path.insert(op.path.clone(), entry.merge(handler));
+        self.ops.push(op);
+        self
+    }
+
+    /// The recorded operations.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// The router and the recorded operations.
+    pub fn finish(self) -> (Router<AppState>, Vec<Op>) {
+        let mut router = Router::new();
+        for (path, mr) in self.by_path {
+            router = router.route(&path, mr);
+        }
+        (router, self.ops)
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(components(schemas(
+    Party,
+    PartyInput,
+    PartyKind,
+    PhoneEntry,
+    PhoneInput,
+    PhoneType,
+    Address,
+    Product,
+    ProductInput,
+    Document,
+    DocumentKind,
+    DocumentRequest,
+    Line,
+    LineRequest,
+    Totals,
+    Status,
+    Payment,
+    PaymentKind,
+    PaymentMethod,
+    PaymentRequest,
+    Statement,
+    StatementEntry
+)))]
+struct Schemas;
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema_ref("Error") } } })
+}
+
+/// The OpenAPI document for `ops`.
+pub fn document(ops: &[Op]) -> Value {
+    let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    for op in ops {
+        let mut params: Vec<Value> = op
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| {
+                let schema = if name == "id" {
+                    json!({"type": "integer", "format": "int64"})
+                } else {
+                    json!({"type": "string"})
+                };
+                json!({ "name": name, "in": "path", "required": true, "schema": schema })
+            })
+            .collect();
+        params.extend(op.query.iter().map(|(name, description)| {
+            json!({ "name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"} })
+        }));
+        let mut responses = Map::new();
+        match op.response {
+            Resp::Ok(s) => {
+                responses.insert("200".into(), json!({"description": "OK", "content": {"application/json": {"schema": schema_ref(s)}}}));
+            }
+            Resp::Created(s) => {
+                responses.insert("201".into(), json!({"description": "Created", "content": {"application/json": {"schema": schema_ref(s)}}}));
+            }
+            Resp::Page(s) => {
+                responses.insert("200".into(), json!({"description": "One page, by id", "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["items"],
+                    "properties": {
+                        "items": {"type": "array", "items": schema_ref(s)},
+                        "next_cursor": {"type": "string", "description": "opaque; pass as `cursor` for the next page"}
+                    }
+                }}}}));
+            }
+            Resp::NoContent => {
+                responses.insert("204".into(), json!({"description": "Done"}));
+            }
+        }
+        for (code, what) in [
+            ("400", "Malformed request"),
+            ("401", "No valid token"),
+            ("403", "Token of another tenant"),
+            ("404", "Not found in this tenant"),
+        ] {
+            responses.insert(code.into(), error_response(what));
+        }
+        if op.body.is_some() {
+            responses.insert("413".into(), error_response("Body too large"));
+            responses.insert("415".into(), error_response("Not JSON"));
+            responses.insert("422".into(), error_response("A field breaks a rule"));
+        }
+        if op.method != Method::GET {
+            responses.insert(
+                "409".into(),
+                error_response("Conflicts with the record's state"),
+            );
+        }
+        let mut operation = json!({
+            "operationId": op.id,
+            "summary": op.summary,
+            "tags": [op.tag],
+            "parameters": params,
+            "responses": responses,
+            "security": [{"bearer": []}],
+        });
+        if let Some(body) = op.body {
+            operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema_ref(body)}}});
+        }
+        paths
+            .entry(op.path.clone())
+            .or_default()
+            .insert(op.method.as_str().to_ascii_lowercase(), operation);
+    }
+    let mut schemas = serde_json::to_value(
+        Schemas::openapi()
+            .components
+            .map(|c| c.schemas)
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|_| json!({}));
+    schemas["Error"] = json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string", "description": "path of the field at fault, e.g. lines.0.quantity"}
+            }
+        }}
+    });
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Hamgam CRM API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "CRM data core: parties, products, documents, receipts and payments, per tenant. Amounts are decimal strings; dates are Jalali YYYY/MM/DD."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+        }
+    })
+}
+
+/// `GET /api/v1/openapi.json` (public: it describes, it does not reveal).
+pub(super) fn router(doc: Arc<Value>) -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json((*doc).clone()) }
+        }),
+    )
+}
+
+/// Ids of document kinds and payment kinds in route paths, for handlers.
+pub(crate) fn collection(kind: DocumentKind) -> String {
+    format!("/api/v1/tenants/{{tenant}}/{}", kind.path())
+}
+
+/// Collection path of a payment kind.
+pub(crate) fn payment_collection(kind: PaymentKind) -> String {
+    format!("/api/v1/tenants/{{tenant}}/{}", kind.path())
+}

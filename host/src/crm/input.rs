@@ -1,0 +1,714 @@
+//! What a caller sends, and the checks that turn it into a record to store.
+//! Every failure is a [`ValidationError`] whose `field` is the JSON path the
+//! caller used (`phones.1.number`, `lines.0.quantity`, `totals.grand_total`).
+
+use super::amount;
+use super::{
+    Address, DocumentKind, Line, PartyKind, PaymentKind, PaymentMethod, PhoneEntry, PhoneType,
+    Product, Totals,
+};
+use hamgam_domain::{
+    Currency, Decimal, DocumentTotals, JalaliDate, LineInput, RateTable, Rule, TaxRates,
+    ValidationError, check_totals, compute_totals, normalize_digits, normalize_phone,
+    validate_customer_number, validate_economic_code, validate_email, validate_legal_entity_id,
+    validate_national_id,
+};
+use serde::Deserialize;
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+/// Longest free-text field.
+const MAX_TEXT: usize = 500;
+/// Most lines on one document.
+pub const MAX_LINES: usize = 1000;
+
+fn irr() -> Currency {
+    Currency::IRR
+}
+
+fn invalid(field: impl Into<String>, rule: Rule, message: impl Into<String>) -> ValidationError {
+    ValidationError::new(field, rule, message)
+}
+
+/// Trims; empty becomes `None`; too long is an error.
+fn text(field: &str, value: Option<String>) -> Result<Option<String>, ValidationError> {
+    let Some(v) = value else { return Ok(None) };
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.chars().count() > MAX_TEXT {
+        return Err(invalid(
+            field,
+            Rule::Length,
+            format!("{field} must be at most {MAX_TEXT} characters"),
+        ));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+fn required(field: &str, value: Option<String>) -> Result<String, ValidationError> {
+    text(field, value)?
+        .ok_or_else(|| invalid(field, Rule::Required, format!("{field} is required")))
+}
+
+fn percent(field: &str, p: Option<Decimal>) -> Result<Option<Decimal>, ValidationError> {
+    if let Some(p) = p
+        && (p.is_sign_negative() && !p.is_zero() || p > Decimal::ONE_HUNDRED)
+    {
+        return Err(invalid(
+            field,
+            Rule::Range,
+            format!("{field} must be 0..=100, got {p}"),
+        ));
+    }
+    Ok(p)
+}
+
+fn non_negative(field: &str, v: Decimal) -> Result<Decimal, ValidationError> {
+    if v.is_sign_negative() && !v.is_zero() {
+        return Err(invalid(
+            field,
+            Rule::Range,
+            format!("{field} must not be negative, got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+fn one_default(field: &str, defaults: usize) -> Result<(), ValidationError> {
+    if defaults > 1 {
+        return Err(invalid(
+            field,
+            Rule::Format,
+            format!("at most one of {field} may be the default, got {defaults}"),
+        ));
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ parties
+
+/// A phone as sent.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneInput {
+    /// Type (S5).
+    #[serde(rename = "type")]
+    pub phone_type: PhoneType,
+    /// Any common form: `0912 123 4567`, `+98 912…`, Persian digits.
+    pub number: String,
+    /// Extension.
+    #[serde(default)]
+    pub extension: Option<String>,
+    /// Default flag (S4).
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// A party as sent (create and replace).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartyInput {
+    /// Person or organisation.
+    pub kind: PartyKind,
+    /// Person: required.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Person: required.
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// Organisation: required.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `<number>-<company code>` (S6), e.g. `625-300`.
+    pub customer_number: String,
+    /// Person: 10-digit national ID; organisation: 11-digit legal-entity ID.
+    #[serde(default)]
+    pub national_id: Option<String>,
+    /// Organisation: registration number.
+    #[serde(default)]
+    pub registration_number: Option<String>,
+    /// Economic code (10, 11, 12 or 14 digits).
+    #[serde(default)]
+    pub economic_code: Option<String>,
+    /// Person: birth date, Jalali `YYYY/MM/DD`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub birth_date: Option<JalaliDate>,
+    /// E-mail.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phones.
+    #[serde(default)]
+    pub phones: Vec<PhoneInput>,
+    /// Addresses.
+    #[serde(default)]
+    pub addresses: Vec<Address>,
+}
+
+/// A checked party, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewParty {
+    /// Kind.
+    pub kind: PartyKind,
+    /// Person.
+    pub first_name: Option<String>,
+    /// Person.
+    pub last_name: Option<String>,
+    /// Organisation.
+    pub name: Option<String>,
+    /// Canonical S6 form.
+    pub customer_number: String,
+    /// From the customer number.
+    pub company_code: u16,
+    /// Checked national / legal-entity ID.
+    pub national_id: Option<String>,
+    /// Registration number.
+    pub registration_number: Option<String>,
+    /// Checked economic code.
+    pub economic_code: Option<String>,
+    /// Birth date.
+    pub birth_date: Option<JalaliDate>,
+    /// Checked e-mail.
+    pub email: Option<String>,
+    /// Normalised phones.
+    pub phones: Vec<PhoneEntry>,
+    /// Addresses.
+    pub addresses: Vec<Address>,
+}
+
+impl PartyInput {
+    /// Applies S1, S4, S5, S6 and the ID check digits.
+    pub fn validate(self) -> Result<NewParty, ValidationError> {
+        let customer = validate_customer_number("customer_number", &self.customer_number)?;
+        let (first_name, last_name, name) = match self.kind {
+            PartyKind::Person => (
+                Some(required("first_name", self.first_name)?),
+                Some(required("last_name", self.last_name)?),
+                text("name", self.name)?,
+            ),
+            PartyKind::Organisation => (None, None, Some(required("name", self.name)?)),
+        };
+        let national_id = match text("national_id", self.national_id)? {
+            None => None,
+            Some(id) => Some(match self.kind {
+                PartyKind::Person => validate_national_id("national_id", &id)?,
+                PartyKind::Organisation => validate_legal_entity_id("national_id", &id)?,
+            }),
+        };
+        let registration_number =
+            text("registration_number", self.registration_number)?.map(|r| normalize_digits(&r));
+        if let Some(r) = &registration_number
+            && !r.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(invalid(
+                "registration_number",
+                Rule::Format,
+                "registration number must contain only digits",
+            ));
+        }
+        let economic_code = text("economic_code", self.economic_code)?
+            .map(|c| validate_economic_code("economic_code", &c))
+            .transpose()?;
+        let email = text("email", self.email)?
+            .map(|e| validate_email("email", &e))
+            .transpose()?;
+        let mut phones = Vec::with_capacity(self.phones.len());
+        for (i, p) in self.phones.into_iter().enumerate() {
+            let field = format!("phones.{i}.number");
+            let phone = normalize_phone(&field, &p.number)?;
+            let extension =
+                text(&format!("phones.{i}.extension"), p.extension)?.map(|e| normalize_digits(&e));
+            if let Some(e) = &extension
+                && (e.len() > 6 || !e.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(invalid(
+                    format!("phones.{i}.extension"),
+                    Rule::Format,
+                    "extension must be 1 to 6 digits",
+                ));
+            }
+            phones.push(PhoneEntry {
+                phone_type: p.phone_type,
+                number: phone.national(),
+                extension,
+                default: p.default,
+            });
+        }
+        one_default("phones", phones.iter().filter(|p| p.default).count())?;
+        let mut addresses = Vec::with_capacity(self.addresses.len());
+        for (i, a) in self.addresses.into_iter().enumerate() {
+            let postal_code = text(&format!("addresses.{i}.postal_code"), a.postal_code)?
+                .map(|c| normalize_digits(&c).replace('-', ""));
+            if let Some(c) = &postal_code
+                && (c.len() != 10 || !c.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(invalid(
+                    format!("addresses.{i}.postal_code"),
+                    Rule::Format,
+                    "postal code must have 10 digits",
+                ));
+            }
+            addresses.push(Address {
+                province: text(&format!("addresses.{i}.province"), a.province)?,
+                city: text(&format!("addresses.{i}.city"), a.city)?,
+                line: required(&format!("addresses.{i}.line"), Some(a.line))?,
+                postal_code,
+                default: a.default,
+            });
+        }
+        one_default("addresses", addresses.iter().filter(|a| a.default).count())?;
+        Ok(NewParty {
+            kind: self.kind,
+            first_name,
+            last_name,
+            name,
+            customer_number: customer.to_string(),
+            company_code: customer.company.get(),
+            national_id,
+            registration_number,
+            economic_code,
+            birth_date: self.birth_date,
+            email,
+            phones,
+            addresses,
+        })
+    }
+}
+
+// ----------------------------------------------------------------- products
+
+/// A product as sent.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    /// Item code, unique per tenant.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Unit of measure.
+    pub unit: String,
+    /// The one sales price (S13).
+    #[serde(deserialize_with = "amount::de")]
+    #[schema(value_type = String)]
+    pub sales_price: Decimal,
+    /// Currency; IRR when absent.
+    #[serde(default = "irr")]
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    /// Product VAT percent (H2).
+    #[serde(default, deserialize_with = "amount::de_opt")]
+    #[schema(value_type = Option<String>)]
+    pub tax_percent: Option<Decimal>,
+    /// Product toll percent (H2).
+    #[serde(default, deserialize_with = "amount::de_opt")]
+    #[schema(value_type = Option<String>)]
+    pub toll_percent: Option<Decimal>,
+    /// Exempt from tax and toll.
+    #[serde(default)]
+    pub tax_exempt: bool,
+}
+
+/// A checked product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProduct {
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// Price.
+    pub sales_price: Decimal,
+    /// Currency.
+    pub currency: Currency,
+    /// VAT percent.
+    pub tax_percent: Option<Decimal>,
+    /// Toll percent.
+    pub toll_percent: Option<Decimal>,
+    /// Exempt.
+    pub tax_exempt: bool,
+}
+
+impl ProductInput {
+    /// Checks the fields.
+    pub fn validate(self) -> Result<NewProduct, ValidationError> {
+        let code = normalize_digits(&required("code", Some(self.code))?);
+        if code.chars().count() > 64 {
+            return Err(invalid(
+                "code",
+                Rule::Length,
+                "code must be at most 64 characters",
+            ));
+        }
+        Ok(NewProduct {
+            code,
+            name: required("name", Some(self.name))?,
+            unit: required("unit", Some(self.unit))?,
+            sales_price: non_negative("sales_price", self.sales_price)?,
+            currency: self.currency,
+            tax_percent: percent("tax_percent", self.tax_percent)?,
+            toll_percent: percent("toll_percent", self.toll_percent)?,
+            tax_exempt: self.tax_exempt,
+        })
+    }
+}
+
+// ---------------------------------------------------------------- documents
+
+/// A document line as sent.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineRequest {
+    /// Product; its rates and exemption apply unless the line overrides them.
+    #[serde(default)]
+    pub product_id: Option<i64>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Quantity.
+    #[serde(deserialize_with = "amount::de")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    /// Unit price.
+    #[serde(deserialize_with = "amount::de")]
+    #[schema(value_type = String)]
+    pub unit_price: Decimal,
+    /// Discount amount.
+    #[serde(default, deserialize_with = "amount::de")]
+    #[schema(value_type = String)]
+    pub discount: Decimal,
+    /// Additions amount.
+    #[serde(default, deserialize_with = "amount::de")]
+    #[schema(value_type = String)]
+    pub additions: Decimal,
+    /// Exempt from tax and toll.
+    #[serde(default)]
+    pub tax_exempt: bool,
+    /// VAT percent for this line (wins over product and table).
+    #[serde(default, deserialize_with = "amount::de_opt")]
+    #[schema(value_type = Option<String>)]
+    pub tax_percent: Option<Decimal>,
+    /// Toll percent for this line.
+    #[serde(default, deserialize_with = "amount::de_opt")]
+    #[schema(value_type = Option<String>)]
+    pub toll_percent: Option<Decimal>,
+}
+
+/// A document as sent (create and replace).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentRequest {
+    /// Customer or supplier.
+    pub party_id: i64,
+    /// Jalali `YYYY/MM/DD`; selects the tax rates in force.
+    #[schema(value_type = String, example = "1403/12/30")]
+    pub date: JalaliDate,
+    /// Currency of every amount; IRR when absent (C5).
+    #[serde(default = "irr")]
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    /// Lines (1..=1000).
+    pub lines: Vec<LineRequest>,
+    /// Document discount (not taxed).
+    #[serde(default, deserialize_with = "amount::de")]
+    #[schema(value_type = String)]
+    pub discount: Decimal,
+    /// Document additions (not taxed).
+    #[serde(default, deserialize_with = "amount::de")]
+    #[schema(value_type = String)]
+    pub additions: Decimal,
+    /// The invoice a return or correction note refers to.
+    #[serde(default)]
+    pub related_id: Option<i64>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Totals as the client computed them; if present they must equal ours,
+    /// or the request fails naming the first wrong field.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub totals: Option<DocumentTotals>,
+}
+
+/// A checked document with its computed lines and totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDocument {
+    /// Kind.
+    pub kind: DocumentKind,
+    /// Party.
+    pub party_id: i64,
+    /// Date.
+    pub date: JalaliDate,
+    /// Currency.
+    pub currency: Currency,
+    /// Related invoice.
+    pub related_id: Option<i64>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Document discount.
+    pub discount: Decimal,
+    /// Document additions.
+    pub additions: Decimal,
+    /// Lines with computed amounts.
+    pub lines: Vec<Line>,
+    /// Totals.
+    pub totals: Totals,
+}
+
+impl DocumentRequest {
+    /// Product ids the lines refer to, so the caller can load them.
+    pub fn product_ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.lines.iter().filter_map(|l| l.product_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Computes the totals with `hamgam_domain::compute_totals` (the one
+    /// totals function), checks any totals the client sent against them,
+    /// and returns the record to store. `products` must hold every product
+    /// the lines name (missing ones are an error on that line).
+    pub fn prepare(
+        self,
+        kind: DocumentKind,
+        products: &HashMap<i64, Product>,
+        rates: &RateTable,
+    ) -> Result<NewDocument, ValidationError> {
+        if self.lines.is_empty() {
+            return Err(invalid(
+                "lines",
+                Rule::Required,
+                "a document needs at least one line",
+            ));
+        }
+        if self.lines.len() > MAX_LINES {
+            return Err(invalid(
+                "lines",
+                Rule::Length,
+                format!("a document may have at most {MAX_LINES} lines"),
+            ));
+        }
+        if matches!(
+            kind,
+            DocumentKind::SalesReturn | DocumentKind::CorrectionNote | DocumentKind::PurchaseReturn
+        ) && self.related_id.is_none()
+        {
+            return Err(invalid(
+                "related_id",
+                Rule::Required,
+                format!("a {} must name the invoice it corrects", kind.as_str()),
+            ));
+        }
+        let description = text("description", self.description)?;
+        let mut inputs = Vec::with_capacity(self.lines.len());
+        let mut descriptions = Vec::with_capacity(self.lines.len());
+        for (i, l) in self.lines.iter().enumerate() {
+            let product = match l.product_id {
+                Some(id) => Some(products.get(&id).ok_or_else(|| {
+                    invalid(
+                        format!("lines.{i}.product_id"),
+                        Rule::Required,
+                        format!("product {id} does not exist"),
+                    )
+                })?),
+                None => None,
+            };
+            let tax = percent(&format!("lines.{i}.tax_percent"), l.tax_percent)?;
+            let toll = percent(&format!("lines.{i}.toll_percent"), l.toll_percent)?;
+            let table = rates.rates_on(self.date);
+            // Line rates win, then the product's (H2), then the table; a line
+            // that sets only one of the two takes the other from the next level.
+            let pick = |line: Option<Decimal>, prod: Option<Decimal>, table: Option<Decimal>| {
+                line.or(prod).or(table)
+            };
+            let p_tax = product.and_then(|p| p.tax_percent);
+            let p_toll = product.and_then(|p| p.toll_percent);
+            let rate_override =
+                if tax.is_some() || toll.is_some() || p_tax.is_some() || p_toll.is_some() {
+                    let t = pick(tax, p_tax, table.map(|r| r.tax_percent));
+                    let o = pick(toll, p_toll, table.map(|r| r.toll_percent));
+                    match (t, o) {
+                        (Some(t), Some(o)) => Some(TaxRates::new(t, o)),
+                        // No table rate for the date: let compute_totals name it.
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+            inputs.push(LineInput {
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                discount: l.discount,
+                additions: l.additions,
+                tax_exempt: l.tax_exempt || product.is_some_and(|p| p.tax_exempt),
+                rate_override,
+            });
+            descriptions.push(text(
+                &format!("lines.{i}.description"),
+                l.description.clone(),
+            )?);
+        }
+        let input = hamgam_domain::DocumentInput {
+            date: self.date,
+            lines: inputs,
+            discount: self.discount,
+            additions: self.additions,
+        };
+        let computed = compute_totals(&input, rates, self.currency.minor_unit_scale())
+            .map_err(ValidationError::from)?;
+        if let Some(sent) = &self.totals {
+            check_totals(sent, &computed).map_err(|e| ValidationError {
+                field: format!("totals.{}", e.field),
+                ..e
+            })?;
+        }
+        let lines = input
+            .lines
+            .iter()
+            .zip(&computed.lines)
+            .zip(self.lines.iter().zip(descriptions))
+            .map(|((i, c), (r, description))| Line {
+                product_id: r.product_id,
+                description,
+                quantity: i.quantity,
+                unit_price: i.unit_price,
+                discount: c.discount,
+                additions: c.additions,
+                tax_exempt: i.tax_exempt,
+                tax_percent: c.rates.tax_percent,
+                toll_percent: c.rates.toll_percent,
+                gross: c.gross,
+                net: c.net,
+                tax: c.tax,
+                toll: c.toll,
+                total: c.total,
+            })
+            .collect();
+        Ok(NewDocument {
+            kind,
+            party_id: self.party_id,
+            date: self.date,
+            currency: self.currency,
+            related_id: self.related_id,
+            description,
+            discount: computed_doc_amount(self.discount, self.currency),
+            additions: computed_doc_amount(self.additions, self.currency),
+            lines,
+            totals: Totals::from(&computed),
+        })
+    }
+}
+
+fn computed_doc_amount(v: Decimal, currency: Currency) -> Decimal {
+    hamgam_domain::round_half_away(v, currency.minor_unit_scale())
+}
+
+// ----------------------------------------------------------------- payments
+
+/// A receipt or payment as sent.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRequest {
+    /// Party.
+    pub party_id: i64,
+    /// Jalali `YYYY/MM/DD`.
+    #[schema(value_type = String)]
+    pub date: JalaliDate,
+    /// Currency; IRR when absent.
+    #[serde(default = "irr")]
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    /// Amount, positive.
+    #[serde(deserialize_with = "amount::de")]
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// Cash, cheque, card, bank draft.
+    pub method: PaymentMethod,
+    /// The invoice this settles (H5).
+    #[serde(default)]
+    pub invoice_id: Option<i64>,
+    /// Cheque: required.
+    #[serde(default)]
+    pub cheque_number: Option<String>,
+    /// Cheque: due date.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub cheque_due: Option<JalaliDate>,
+    /// Trace or reference number.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A checked receipt or payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    /// Kind.
+    pub kind: PaymentKind,
+    /// Party.
+    pub party_id: i64,
+    /// Date.
+    pub date: JalaliDate,
+    /// Currency.
+    pub currency: Currency,
+    /// Amount, rounded to the currency's minor unit.
+    pub amount: Decimal,
+    /// Method.
+    pub method: PaymentMethod,
+    /// Linked invoice.
+    pub invoice_id: Option<i64>,
+    /// Cheque serial.
+    pub cheque_number: Option<String>,
+    /// Cheque due date.
+    pub cheque_due: Option<JalaliDate>,
+    /// Reference.
+    pub reference: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+impl PaymentRequest {
+    /// Checks the fields.
+    pub fn validate(self, kind: PaymentKind) -> Result<NewPayment, ValidationError> {
+        if self.amount <= Decimal::ZERO {
+            return Err(invalid("amount", Rule::Range, "amount must be positive"));
+        }
+        let scale = self.currency.minor_unit_scale();
+        if self.amount.scale() > scale && self.amount.normalize().scale() > scale {
+            return Err(invalid(
+                "amount",
+                Rule::Format,
+                format!(
+                    "{} amounts have at most {scale} decimal places",
+                    self.currency
+                ),
+            ));
+        }
+        let cheque_number =
+            text("cheque_number", self.cheque_number)?.map(|c| normalize_digits(&c));
+        if self.method == PaymentMethod::Cheque && cheque_number.is_none() {
+            return Err(invalid(
+                "cheque_number",
+                Rule::Required,
+                "a cheque needs its serial number",
+            ));
+        }
+        Ok(NewPayment {
+            kind,
+            party_id: self.party_id,
+            date: self.date,
+            currency: self.currency,
+            amount: self.amount,
+            method: self.method,
+            invoice_id: self.invoice_id,
+            cheque_number,
+            cheque_due: self.cheque_due,
+            reference: text("reference", self.reference)?,
+            description: text("description", self.description)?,
+        })
+    }
+}

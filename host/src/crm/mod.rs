@@ -1,0 +1,639 @@
+//! The CRM entities (issue #3): parties, products, documents with lines,
+//! receipts and payments — pure data with serde and OpenAPI schemas, plus the
+//! checks that turn a caller's input into a valid record.
+//!
+//! This module sits below both `store` and `api`: the repositories persist
+//! these types and the HTTP layer (de)serialises them, so neither has to
+//! know the other. Business rules live in `hamgam-domain` (customer number,
+//! national IDs, phones, Jalali dates, totals); here they are only applied
+//! to fields, so every error names the field the caller sent.
+
+pub mod amount;
+mod input;
+pub mod settings;
+
+pub use input::*;
+
+use hamgam_domain::{Currency, Decimal, DocumentTotals, JalaliDate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Who or what made a change, and where it came from. Every write carries
+/// one; the outbox row keeps `origin` so the sync engine can refuse to send
+/// a change back to the system it came from (echo suppression, S8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The tenant the change belongs to; every query is scoped by it.
+    pub tenant: String,
+    /// Who, for the audit trail (`api:<tenant>`, a user, a connector).
+    pub who: String,
+    /// Origin tag: `api:<tenant>` or `connector:<instance>`.
+    pub origin: String,
+}
+
+impl Actor {
+    /// A change made through the REST API with the tenant's token.
+    pub fn api(tenant: &str) -> Actor {
+        Actor {
+            tenant: tenant.to_owned(),
+            who: format!("api:{tenant}"),
+            origin: format!("api:{tenant}"),
+        }
+    }
+
+    /// A change applied by the sync engine on behalf of a connector instance.
+    pub fn connector(tenant: &str, instance: &str) -> Actor {
+        Actor {
+            tenant: tenant.to_owned(),
+            who: format!("connector:{instance}"),
+            origin: format!("connector:{instance}"),
+        }
+    }
+}
+
+/// Person or organisation (S1, S9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    /// هویت حقیقی.
+    Person,
+    /// هویت حقوقی.
+    Organisation,
+}
+
+impl PartyKind {
+    /// Stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PartyKind::Person => "person",
+            PartyKind::Organisation => "organisation",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<PartyKind> {
+        match s {
+            "person" => Some(PartyKind::Person),
+            "organisation" => Some(PartyKind::Organisation),
+            _ => None,
+        }
+    }
+}
+
+/// The CRM's phone types (S5: ledger office/other/home → phone, mobile →
+/// mobile, every fax → fax).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneType {
+    /// Landline.
+    Phone,
+    /// Mobile.
+    Mobile,
+    /// Fax.
+    Fax,
+}
+
+/// A stored phone number, normalised to its national form (`09121234567`,
+/// `02188776655`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PhoneEntry {
+    /// Type (S5).
+    #[serde(rename = "type")]
+    pub phone_type: PhoneType,
+    /// National form, ASCII digits.
+    pub number: String,
+    /// Extension, digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
+    /// The party's default number (S4).
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// A postal address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// Province (استان).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub province: Option<String>,
+    /// City.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// Street address.
+    pub line: String,
+    /// Ten-digit postal code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// The party's default address (S4).
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// A party as stored (S1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Party {
+    /// Id, unique across tenants (never reused).
+    pub id: i64,
+    /// Person or organisation.
+    pub kind: PartyKind,
+    /// Person: first name.
+    pub first_name: Option<String>,
+    /// Person: last name.
+    pub last_name: Option<String>,
+    /// Organisation: name.
+    pub name: Option<String>,
+    /// `<number>-<company code>` (S6), canonical ASCII form.
+    pub customer_number: String,
+    /// The company code inside the customer number (S17).
+    pub company_code: u16,
+    /// Person: national ID (کد ملی); organisation: legal-entity ID (شناسه ملی).
+    pub national_id: Option<String>,
+    /// Organisation: registration number (شماره ثبت).
+    pub registration_number: Option<String>,
+    /// Economic code (کد اقتصادی).
+    pub economic_code: Option<String>,
+    /// Person: birth date (Jalali).
+    #[schema(value_type = Option<String>, example = "1370/05/14")]
+    pub birth_date: Option<JalaliDate>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phones.
+    pub phones: Vec<PhoneEntry>,
+    /// Addresses.
+    pub addresses: Vec<Address>,
+    /// Where the record was first created (S8).
+    pub origin: String,
+    /// Bumped on every change.
+    pub version: i64,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// A product (S13: one sales price; H2: tax and toll per product).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Product {
+    /// Id.
+    pub id: i64,
+    /// Item code (the ledger's matching key).
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Unit of measure.
+    pub unit: String,
+    /// The one sales price.
+    #[schema(value_type = String, example = "1250000")]
+    pub sales_price: Decimal,
+    /// Currency of the price.
+    #[schema(value_type = String, example = "IRR")]
+    pub currency: Currency,
+    /// Product VAT percent; none: the tenant's rate table decides.
+    #[schema(value_type = Option<String>)]
+    pub tax_percent: Option<Decimal>,
+    /// Product toll percent; none: the tenant's rate table decides.
+    #[schema(value_type = Option<String>)]
+    pub toll_percent: Option<Decimal>,
+    /// Exempt from tax and toll.
+    pub tax_exempt: bool,
+    /// Origin tag.
+    pub origin: String,
+    /// Bumped on every change.
+    pub version: i64,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// The kinds of document with lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// پیش‌فاکتور (S10).
+    Quote,
+    /// Sales order.
+    SalesOrder,
+    /// فاکتور فروش (S14).
+    SalesInvoice,
+    /// برگشت از فروش (S14).
+    SalesReturn,
+    /// فاکتور خرید (S15).
+    PurchaseInvoice,
+    /// برگشت از خرید (S15).
+    PurchaseReturn,
+    /// Correction note against an invoice (C2, C3).
+    CorrectionNote,
+}
+
+/// Which way an approved item moves the party's balance (F1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BalanceEffect {
+    /// The party owes us more.
+    Debit,
+    /// The party owes us less (or we owe them).
+    Credit,
+    /// Not a financial item (quotes, orders).
+    None,
+}
+
+impl DocumentKind {
+    /// Every kind, in route order.
+    pub const ALL: [DocumentKind; 7] = [
+        DocumentKind::Quote,
+        DocumentKind::SalesOrder,
+        DocumentKind::SalesInvoice,
+        DocumentKind::SalesReturn,
+        DocumentKind::PurchaseInvoice,
+        DocumentKind::PurchaseReturn,
+        DocumentKind::CorrectionNote,
+    ];
+
+    /// Stored name (also the numbering sequence name).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DocumentKind::Quote => "quote",
+            DocumentKind::SalesOrder => "sales_order",
+            DocumentKind::SalesInvoice => "sales_invoice",
+            DocumentKind::SalesReturn => "sales_return",
+            DocumentKind::PurchaseInvoice => "purchase_invoice",
+            DocumentKind::PurchaseReturn => "purchase_return",
+            DocumentKind::CorrectionNote => "correction_note",
+        }
+    }
+
+    /// The REST collection name.
+    pub fn path(&self) -> &'static str {
+        match self {
+            DocumentKind::Quote => "quotes",
+            DocumentKind::SalesOrder => "sales-orders",
+            DocumentKind::SalesInvoice => "sales-invoices",
+            DocumentKind::SalesReturn => "sales-returns",
+            DocumentKind::PurchaseInvoice => "purchase-invoices",
+            DocumentKind::PurchaseReturn => "purchase-returns",
+            DocumentKind::CorrectionNote => "correction-notes",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<DocumentKind> {
+        DocumentKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Sales invoices and purchase returns put the party in debt; returns,
+    /// purchase invoices and correction notes (a reduction of an invoice)
+    /// the other way; quotes and orders are not financial items.
+    pub fn balance_effect(&self) -> BalanceEffect {
+        match self {
+            DocumentKind::SalesInvoice | DocumentKind::PurchaseReturn => BalanceEffect::Debit,
+            DocumentKind::SalesReturn
+            | DocumentKind::PurchaseInvoice
+            | DocumentKind::CorrectionNote => BalanceEffect::Credit,
+            DocumentKind::Quote | DocumentKind::SalesOrder => BalanceEffect::None,
+        }
+    }
+}
+
+/// F1: an item waits for the finance manager, who approves (and thereby
+/// numbers) or rejects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting in the inbox.
+    Pending,
+    /// Approved and numbered; counts in the balance.
+    Approved,
+    /// Rejected; never counts.
+    Rejected,
+}
+
+impl Status {
+    /// Stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "pending" => Some(Status::Pending),
+            "approved" => Some(Status::Approved),
+            "rejected" => Some(Status::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// One stored document line: what was entered and what it computed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Line {
+    /// The product, if the line names one.
+    pub product_id: Option<i64>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Quantity.
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    /// Unit price.
+    #[schema(value_type = String)]
+    pub unit_price: Decimal,
+    /// Line discount (amount).
+    #[schema(value_type = String)]
+    pub discount: Decimal,
+    /// Line additions (amount).
+    #[schema(value_type = String)]
+    pub additions: Decimal,
+    /// Exempt from tax and toll.
+    pub tax_exempt: bool,
+    /// VAT percent applied.
+    #[schema(value_type = String)]
+    pub tax_percent: Decimal,
+    /// Toll percent applied.
+    #[schema(value_type = String)]
+    pub toll_percent: Decimal,
+    /// `quantity × unit_price`, rounded.
+    #[schema(value_type = String)]
+    pub gross: Decimal,
+    /// `gross − discount + additions`.
+    #[schema(value_type = String)]
+    pub net: Decimal,
+    /// VAT.
+    #[schema(value_type = String)]
+    pub tax: Decimal,
+    /// Toll.
+    #[schema(value_type = String)]
+    pub toll: Decimal,
+    /// `net + tax + toll`.
+    #[schema(value_type = String)]
+    pub total: Decimal,
+}
+
+/// Header totals, as computed by `hamgam_domain::compute_totals`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct Totals {
+    /// Σ line gross.
+    #[schema(value_type = String)]
+    pub gross: Decimal,
+    /// Σ line discounts + document discount.
+    #[schema(value_type = String)]
+    pub discount: Decimal,
+    /// Σ line additions + document additions.
+    #[schema(value_type = String)]
+    pub additions: Decimal,
+    /// `gross − discount + additions`.
+    #[schema(value_type = String)]
+    pub net: Decimal,
+    /// Σ line VAT.
+    #[schema(value_type = String)]
+    pub tax_total: Decimal,
+    /// Σ line toll.
+    #[schema(value_type = String)]
+    pub toll_total: Decimal,
+    /// `net + tax_total + toll_total`.
+    #[schema(value_type = String)]
+    pub grand_total: Decimal,
+}
+
+impl From<&DocumentTotals> for Totals {
+    fn from(t: &DocumentTotals) -> Self {
+        Totals {
+            gross: t.gross,
+            discount: t.discount,
+            additions: t.additions,
+            net: t.net,
+            tax_total: t.tax_total,
+            toll_total: t.toll_total,
+            grand_total: t.grand_total,
+        }
+    }
+}
+
+/// A document as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Document {
+    /// Id.
+    pub id: i64,
+    /// Kind.
+    pub kind: DocumentKind,
+    /// The customer or supplier.
+    pub party_id: i64,
+    /// Document date (Jalali).
+    #[schema(value_type = String, example = "1403/12/30")]
+    pub date: JalaliDate,
+    /// Currency of every amount on the document (C5).
+    #[schema(value_type = String, example = "IRR")]
+    pub currency: Currency,
+    /// F1 state.
+    pub status: Status,
+    /// Allocated on approval; never changes afterwards (S11).
+    pub number: Option<String>,
+    /// The invoice a return or correction note refers to.
+    pub related_id: Option<i64>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Document-level discount (not taxed).
+    #[schema(value_type = String)]
+    pub discount: Decimal,
+    /// Document-level additions (not taxed).
+    #[schema(value_type = String)]
+    pub additions: Decimal,
+    /// The lines.
+    pub lines: Vec<Line>,
+    /// Totals.
+    pub totals: Totals,
+    /// Sum of approved receipts linked to this invoice.
+    #[schema(value_type = String)]
+    pub paid_amount: Decimal,
+    /// `paid_amount ≥ grand_total`.
+    pub paid: bool,
+    /// Sync state towards the ledger (F2): `pending`, `synced`, `failed`.
+    pub sync_status: String,
+    /// Origin tag.
+    pub origin: String,
+    /// Bumped on every change.
+    pub version: i64,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// Receipt (money in) or payment (money out) (S16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentKind {
+    /// دریافت.
+    Receipt,
+    /// پرداخت.
+    Payment,
+}
+
+impl PaymentKind {
+    /// Every kind.
+    pub const ALL: [PaymentKind; 2] = [PaymentKind::Receipt, PaymentKind::Payment];
+
+    /// Stored name (also the numbering sequence name).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PaymentKind::Receipt => "receipt",
+            PaymentKind::Payment => "payment",
+        }
+    }
+
+    /// The REST collection name.
+    pub fn path(&self) -> &'static str {
+        match self {
+            PaymentKind::Receipt => "receipts",
+            PaymentKind::Payment => "payments",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<PaymentKind> {
+        PaymentKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// How money moved (H5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    /// Cash.
+    Cash,
+    /// Cheque.
+    Cheque,
+    /// Card reader (POS).
+    Card,
+    /// Bank draft / transfer (حواله).
+    BankDraft,
+}
+
+impl PaymentMethod {
+    /// Stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "cash",
+            PaymentMethod::Cheque => "cheque",
+            PaymentMethod::Card => "card",
+            PaymentMethod::BankDraft => "bank_draft",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<PaymentMethod> {
+        [
+            PaymentMethod::Cash,
+            PaymentMethod::Cheque,
+            PaymentMethod::Card,
+            PaymentMethod::BankDraft,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+}
+
+/// A receipt or payment as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    /// Id.
+    pub id: i64,
+    /// Receipt or payment.
+    pub kind: PaymentKind,
+    /// The party.
+    pub party_id: i64,
+    /// Date (Jalali).
+    #[schema(value_type = String, example = "1403/12/30")]
+    pub date: JalaliDate,
+    /// Currency (C5).
+    #[schema(value_type = String, example = "IRR")]
+    pub currency: Currency,
+    /// Amount.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// Cash, cheque, card, bank draft.
+    pub method: PaymentMethod,
+    /// The invoice this settles (H5).
+    pub invoice_id: Option<i64>,
+    /// Cheque serial.
+    pub cheque_number: Option<String>,
+    /// Cheque due date (Jalali).
+    #[schema(value_type = Option<String>)]
+    pub cheque_due: Option<JalaliDate>,
+    /// Trace / reference number (card, bank).
+    pub reference: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// F1 state.
+    pub status: Status,
+    /// Allocated on approval.
+    pub number: Option<String>,
+    /// Sync state (F2).
+    pub sync_status: String,
+    /// Origin tag.
+    pub origin: String,
+    /// Bumped on every change.
+    pub version: i64,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// One line of a party statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StatementEntry {
+    /// Date (Jalali).
+    #[schema(value_type = String)]
+    pub date: JalaliDate,
+    /// `sales_invoice`, `receipt`, …
+    pub kind: String,
+    /// Document or payment id.
+    pub id: i64,
+    /// Its number.
+    pub number: Option<String>,
+    /// Amount the party owes more.
+    #[schema(value_type = String)]
+    pub debit: Decimal,
+    /// Amount the party owes less.
+    #[schema(value_type = String)]
+    pub credit: Decimal,
+    /// Balance after this entry (positive: the party owes us).
+    #[schema(value_type = String)]
+    pub balance: Decimal,
+}
+
+/// A party's statement: approved financial items only (F1), in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Statement {
+    /// The party.
+    pub party_id: i64,
+    /// Currency of every amount; IRR statements include Toman items ×10.
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    /// Entries by date, then kind order, then id.
+    pub entries: Vec<StatementEntry>,
+    /// Σ debit.
+    #[schema(value_type = String)]
+    pub total_debit: Decimal,
+    /// Σ credit.
+    #[schema(value_type = String)]
+    pub total_credit: Decimal,
+    /// Closing balance.
+    #[schema(value_type = String)]
+    pub balance: Decimal,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    /// The items, by id.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
