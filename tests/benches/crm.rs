@@ -58,7 +58,13 @@ async fn repository(db: &Db, docs: &[NewDocument], actor: &Actor) -> f64 {
     docs.len() as f64 / start.elapsed().as_secs_f64()
 }
 
-fn placeholders(rows: usize, cols: usize) -> String {
+/// The same statement shapes as the repository: `?` on SQLite (binding
+/// numbered parameters is quadratic there, see `store::crm`), `$N` on
+/// PostgreSQL.
+fn placeholders(rows: usize, cols: usize, sqlite: bool) -> String {
+    if sqlite {
+        return vec![format!("({})", vec!["?"; cols].join(", ")); rows].join(", ");
+    }
     (0..rows)
         .map(|r| {
             format!(
@@ -74,7 +80,7 @@ fn placeholders(rows: usize, cols: usize) -> String {
 }
 
 macro_rules! raw_insert {
-    ($pool:expr, $docs:expr, $tenant:expr) => {{
+    ($pool:expr, $docs:expr, $tenant:expr, $sqlite:expr) => {{
         let start = Instant::now();
         for tx_docs in $docs.chunks(PER_TX) {
             let mut tx = $pool.begin().await.expect("begin");
@@ -83,7 +89,7 @@ macro_rules! raw_insert {
                     "INSERT INTO crm_documents (tenant, kind, party_id, doc_date, currency, status, discount, additions, gross, \
                      discount_total, additions_total, net, tax_total, toll_total, grand_total, paid_amount, paid, sync_status, origin, \
                      version, created_at, updated_at) VALUES {} RETURNING id",
-                    placeholders(chunk.len(), 22)
+                    placeholders(chunk.len(), 22, $sqlite)
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(&sql);
                 for d in chunk {
@@ -96,20 +102,22 @@ macro_rules! raw_insert {
                 }
                 let mut ids = q.fetch_all(&mut *tx).await.expect("headers");
                 ids.sort_unstable();
-                let rows: Vec<_> = ids.iter().zip(chunk).flat_map(|(id, d)| d.lines.iter().enumerate().map(move |(n, l)| (*id, n, l))).collect();
+                let all: Vec<_> = ids.iter().zip(chunk).flat_map(|(id, d)| d.lines.iter().enumerate().map(move |(n, l)| (*id, n, l))).collect();
+                for rows in all.chunks(100) {
                 let sql = format!(
                     "INSERT INTO crm_document_lines (tenant, document_id, line_no, product_id, description, quantity, unit_price, \
                      discount, additions, tax_exempt, tax_percent, toll_percent, gross, net, tax, toll, total) VALUES {}",
-                    placeholders(rows.len(), 17)
+                    placeholders(rows.len(), 17, $sqlite)
                 );
                 let mut q = sqlx::query(&sql);
-                for (id, n, l) in rows {
+                for &(id, n, l) in rows {
                     q = q.bind($tenant).bind(id).bind(n as i64).bind(l.product_id).bind(l.description.clone())
                         .bind(Dec(l.quantity)).bind(Dec(l.unit_price)).bind(Dec(l.discount)).bind(Dec(l.additions))
                         .bind(l.tax_exempt).bind(Dec(l.tax_percent)).bind(Dec(l.toll_percent)).bind(Dec(l.gross))
                         .bind(Dec(l.net)).bind(Dec(l.tax)).bind(Dec(l.toll)).bind(Dec(l.total));
                 }
                 q.execute(&mut *tx).await.expect("lines");
+                }
             }
             tx.commit().await.expect("commit");
         }
@@ -119,8 +127,8 @@ macro_rules! raw_insert {
 
 async fn raw(db: &Db, docs: &[NewDocument]) -> f64 {
     match db {
-        Db::Sqlite(p) => raw_insert!(p, docs, "bench-raw"),
-        Db::Postgres(p) => raw_insert!(p, docs, "bench-raw"),
+        Db::Sqlite(p) => raw_insert!(p, docs, "bench-raw", true),
+        Db::Postgres(p) => raw_insert!(p, docs, "bench-raw", false),
     }
 }
 
@@ -155,10 +163,12 @@ async fn main() {
     run("sqlite", sqlite, n).await;
     match std::env::var("HAMGAM_TEST_POSTGRES") {
         Ok(base) if !base.is_empty() => {
-            let admin = Db::connect(&base).await.expect("postgres");
+            // A plain pool, not Db::connect: the bench's tables live in their
+            // own schema and the shared public schema is never migrated.
+            let admin = sqlx::PgPool::connect(&base).await.expect("postgres");
             let schema = format!("bench_{}", std::process::id());
-            admin
-                .execute_raw(&format!("CREATE SCHEMA {schema}"))
+            sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
+                .execute(&admin)
                 .await
                 .expect("schema");
             let sep = if base.contains('?') { '&' } else { '?' };
@@ -166,8 +176,8 @@ async fn main() {
                 .await
                 .expect("postgres schema");
             run("postgres", db, n).await;
-            admin
-                .execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
+            sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
                 .await
                 .expect("drop schema");
         }
