@@ -206,68 +206,39 @@ impl Manifest {
     }
 }
 
-/// Find a top-level custom section by name, walking the binary's sections
-/// without parsing their contents (nested modules are skipped whole).
-pub fn find_custom_section<'a>(
-    wasm: &'a [u8],
-    name: &str,
-) -> Result<Option<&'a [u8]>, ManifestError> {
+/// One top-level section: its id, its whole extent (header included) and
+/// its body.
+struct Section<'a> {
+    id: u8,
+    whole: &'a [u8],
+    body: &'a [u8],
+}
+
+impl<'a> Section<'a> {
+    /// The name, for a custom section (id 0) whose name is well formed.
+    fn custom_name(&self) -> Option<&'a [u8]> {
+        if self.id != 0 {
+            return None;
+        }
+        let (len, used) = read_leb_u32(self.body)?;
+        self.body.get(used..used.checked_add(len as usize)?)
+    }
+
+    fn custom_payload(&self) -> Option<&'a [u8]> {
+        let (len, used) = read_leb_u32(self.body)?;
+        self.body.get(used + len as usize..)
+    }
+}
+
+/// Walk a binary's top-level sections without parsing their contents
+/// (nested modules are skipped whole). Truncated or oversized sections are
+/// an error, never a panic.
+fn sections(wasm: &[u8]) -> Result<Vec<Section<'_>>, ManifestError> {
     const HEADER: usize = 8;
     if wasm.len() < HEADER || &wasm[0..4] != b"\0asm" {
         return Err(ManifestError::NotWasm("missing `\\0asm` magic".into()));
     }
-    let mut pos = HEADER;
-    while pos < wasm.len() {
-        let id = wasm[pos];
-        pos += 1;
-        let (size, used) = read_leb_u32(&wasm[pos..])
-            .ok_or_else(|| ManifestError::NotWasm(format!("bad section size at byte {pos}")))?;
-        pos += used;
-        let end = pos
-            .checked_add(size as usize)
-            .filter(|end| *end <= wasm.len())
-            .ok_or_else(|| {
-                ManifestError::NotWasm(format!("section at byte {pos} runs past the end"))
-            })?;
-        if id == 0 {
-            let body = &wasm[pos..end];
-            let (len, used) = read_leb_u32(body)
-                .ok_or_else(|| ManifestError::NotWasm("bad custom section name".into()))?;
-            let name_end = used
-                .checked_add(len as usize)
-                .filter(|e| *e <= body.len())
-                .ok_or_else(|| {
-                    ManifestError::NotWasm("custom section name runs past its section".into())
-                })?;
-            if &body[used..name_end] == name.as_bytes() {
-                return Ok(Some(&body[name_end..]));
-            }
-        }
-        pos = end;
-    }
-    Ok(None)
-}
-
-fn read_leb_u32(bytes: &[u8]) -> Option<(u32, usize)> {
-    let mut result: u64 = 0;
-    for (i, byte) in bytes.iter().enumerate().take(5) {
-        result |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return u32::try_from(result).ok().map(|v| (v, i + 1));
-        }
-    }
-    None
-}
-
-/// A copy of `wasm` whose manifest section is replaced by `text` (any
-/// existing `hamgam:manifest` section is dropped). Used to restamp a built
-/// component, e.g. as a new version of the same code.
-pub fn replace_manifest(wasm: &[u8], text: &str) -> Result<Vec<u8>, ManifestError> {
-    const HEADER: usize = 8;
-    if wasm.len() < HEADER || &wasm[0..4] != b"\0asm" {
-        return Err(ManifestError::NotWasm("missing `\\0asm` magic".into()));
-    }
-    let mut out = wasm[..HEADER].to_vec();
+    let mut out = Vec::new();
     let mut pos = HEADER;
     while pos < wasm.len() {
         let start = pos;
@@ -282,18 +253,58 @@ pub fn replace_manifest(wasm: &[u8], text: &str) -> Result<Vec<u8>, ManifestErro
             .ok_or_else(|| {
                 ManifestError::NotWasm(format!("section at byte {pos} runs past the end"))
             })?;
-        let is_manifest = id == 0
-            && read_leb_u32(&wasm[pos..end]).is_some_and(|(len, used)| {
-                wasm.get(pos + used..pos + used + len as usize) == Some(MANIFEST_SECTION.as_bytes())
-            });
-        if !is_manifest {
-            out.extend_from_slice(&wasm[start..end]);
-        }
+        out.push(Section {
+            id,
+            whole: &wasm[start..end],
+            body: &wasm[pos..end],
+        });
         pos = end;
     }
+    Ok(out)
+}
+
+/// Find a top-level custom section by name.
+pub fn find_custom_section<'a>(
+    wasm: &'a [u8],
+    name: &str,
+) -> Result<Option<&'a [u8]>, ManifestError> {
+    for section in sections(wasm)? {
+        if section.id == 0 && section.custom_name().is_none() {
+            return Err(ManifestError::NotWasm(
+                "malformed custom section name".into(),
+            ));
+        }
+        if section.custom_name() == Some(name.as_bytes()) {
+            return Ok(section.custom_payload());
+        }
+    }
+    Ok(None)
+}
+
+/// A copy of `wasm` whose manifest section is replaced by `text` (any
+/// existing `hamgam:manifest` section is dropped). Used to restamp a built
+/// component, e.g. as a new version of the same code.
+pub fn replace_manifest(wasm: &[u8], text: &str) -> Result<Vec<u8>, ManifestError> {
     Manifest::parse(text)?;
+    let mut out = wasm.get(..8).unwrap_or_default().to_vec();
+    for section in sections(wasm)? {
+        if section.custom_name() != Some(MANIFEST_SECTION.as_bytes()) {
+            out.extend_from_slice(section.whole);
+        }
+    }
     append_custom_section(&mut out, MANIFEST_SECTION, text.as_bytes());
     Ok(out)
+}
+
+fn read_leb_u32(bytes: &[u8]) -> Option<(u32, usize)> {
+    let mut result: u64 = 0;
+    for (i, byte) in bytes.iter().enumerate().take(5) {
+        result |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return u32::try_from(result).ok().map(|v| (v, i + 1));
+        }
+    }
+    None
 }
 
 /// Append a top-level custom section to a wasm binary (used by tooling and

@@ -23,8 +23,6 @@ use serde::Deserialize;
 const WASM_TARGET: &str = "wasm32-wasip2";
 /// The cargo profile plugins ship with (root `Cargo.toml`).
 const PLUGIN_PROFILE: &str = "plugin";
-/// The custom section the host reads a staged plugin's manifest from.
-const MANIFEST_SECTION: &str = "hamgam:manifest";
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Hamgam project chores")]
@@ -426,11 +424,14 @@ fn build_plugins(root: &Path, names: &[String]) -> Result<Vec<Plugin>> {
             "{} is not a component (expected the component-model preamble)",
             built.display()
         );
-        append_custom_section(
+        // The host's own parser: a manifest it would refuse fails the build.
+        hamgam_trust::manifest::Manifest::parse(&plugin.manifest_text)
+            .with_context(|| format!("{}", plugin.dir.join("plugin.toml").display()))?;
+        hamgam_trust::manifest::append_custom_section(
             &mut bytes,
-            MANIFEST_SECTION,
+            hamgam_trust::manifest::MANIFEST_SECTION,
             plugin.manifest_text.as_bytes(),
-        )?;
+        );
 
         let staged = staged_dir.join(format!("{}.wasm", plugin.id));
         fs::write(&staged, &bytes)
@@ -442,36 +443,6 @@ fn build_plugins(root: &Path, names: &[String]) -> Result<Vec<Plugin>> {
         );
     }
     Ok(plugins)
-}
-
-/// Append a top-level custom section: id 0, then the LEB128 size of the
-/// rest, the LEB128 name length, the name and the payload. Custom sections
-/// may appear anywhere at the top level of a component, and tools that do
-/// not know the name skip it.
-fn append_custom_section(wasm: &mut Vec<u8>, name: &str, payload: &[u8]) -> Result<()> {
-    let mut content = Vec::with_capacity(name.len() + payload.len() + 5);
-    write_leb128(&mut content, u32::try_from(name.len())?);
-    content.extend_from_slice(name.as_bytes());
-    content.extend_from_slice(payload);
-    wasm.push(0x00);
-    write_leb128(
-        wasm,
-        u32::try_from(content.len()).context("manifest too large for a custom section")?,
-    );
-    wasm.extend_from_slice(&content);
-    Ok(())
-}
-
-fn write_leb128(out: &mut Vec<u8>, mut value: u32) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 /// Plugin names and ids: lowercase ASCII letters and digits in words joined
@@ -967,23 +938,6 @@ fn fuzz(root: &Path, seconds: u64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn leb128_matches_the_spec_examples() {
-        let mut out = Vec::new();
-        write_leb128(&mut out, 624_485);
-        assert_eq!(out, [0xe5, 0x8e, 0x26]);
-        out.clear();
-        write_leb128(&mut out, 127);
-        assert_eq!(out, [0x7f]);
-    }
-
-    #[test]
-    fn custom_section_layout() {
-        let mut wasm = b"\0asm\x0d\0\x01\0".to_vec();
-        append_custom_section(&mut wasm, "ab", b"xyz").unwrap();
-        assert_eq!(&wasm[8..], b"\x00\x06\x02abxyz");
-    }
 
     #[test]
     fn names_follow_the_rule() {
