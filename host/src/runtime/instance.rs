@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 use wasmtime::{Store, UpdateDeadline};
 
 /// The clock plugins see through `hamgam:platform/clock`.
@@ -203,8 +204,17 @@ impl PluginInstance {
         name: &str,
         f: impl AsyncFnOnce(&Bound, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        // The span wraps the whole call as a future (not an `enter` guard,
+        // which would leak across awaits onto other tasks).
         let span = tracing::debug_span!("plugin_call", tenant = %self.ctx.scope.tenant, instance = %self.ctx.scope.instance, plugin = %self.ctx.plugin_id, call = name);
-        let _enter = span.enter();
+        self.call_inner(name, f).instrument(span).await
+    }
+
+    async fn call_inner<R>(
+        &self,
+        name: &str,
+        f: impl AsyncFnOnce(&Bound, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
         let mut guard = self.live.lock().await;
         if guard.is_none() {
             *guard = Some(self.instantiate().await?);
