@@ -173,6 +173,27 @@ struct Change {
     after: Option<String>,
 }
 
+/// Audit and outbox for one change of one record (`before` and `after`
+/// as the API shows them; none for create's before and delete's after).
+async fn record_one<T: serde::Serialize>(
+    tx: &mut Tx,
+    actor: &Actor,
+    entity_kind: &'static str,
+    entity_id: i64,
+    operation: &'static str,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> Result<()> {
+    let change = Change {
+        entity_kind,
+        entity_id,
+        operation,
+        before: before.map(json).transpose()?,
+        after: after.map(json).transpose()?,
+    };
+    record(tx, actor, &[change]).await
+}
+
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| corrupt("json", e))
 }
@@ -554,16 +575,14 @@ pub async fn update_party_in_op(
         before.created_at.clone(),
         at,
     );
-    record(
+    record_one(
         tx,
         actor,
-        &[Change {
-            entity_kind: "party",
-            entity_id: id,
-            operation: "update",
-            before: Some(json(&before)?),
-            after: Some(json(&after)?),
-        }],
+        "party",
+        id,
+        "update",
+        Some(&before),
+        Some(&after),
     )
     .await?;
     Ok(after)
@@ -594,18 +613,7 @@ pub async fn delete_party(db: &Db, actor: &Actor, id: i64) -> Result<()> {
     }
     on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_parties WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
-    record(
-        &mut tx,
-        actor,
-        &[Change {
-            entity_kind: "party",
-            entity_id: id,
-            operation: "delete",
-            before: Some(json(&before)?),
-            after: None,
-        }],
-    )
-    .await?;
+    record_one(&mut tx, actor, "party", id, "delete", Some(&before), None).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -719,18 +727,7 @@ pub async fn create_product_in_op(tx: &mut Tx, actor: &Actor, new: &NewProduct) 
         on_tx!(tx, c => bind_args!(sqlx::query_scalar(sql), &args).fetch_one(&mut *c).await)
             .map_err(|e| duplicate_code(e, new))?;
     let product = product_from_new(id, new, &actor.origin, 1, at.clone(), at);
-    record(
-        tx,
-        actor,
-        &[Change {
-            entity_kind: "product",
-            entity_id: id,
-            operation: "create",
-            before: None,
-            after: Some(json(&product)?),
-        }],
-    )
-    .await?;
+    record_one(tx, actor, "product", id, "create", None, Some(&product)).await?;
     Ok(product)
 }
 
@@ -827,16 +824,14 @@ pub async fn update_product(db: &Db, actor: &Actor, id: i64, new: &NewProduct) -
         before.created_at.clone(),
         at,
     );
-    record(
+    record_one(
         &mut tx,
         actor,
-        &[Change {
-            entity_kind: "product",
-            entity_id: id,
-            operation: "update",
-            before: Some(json(&before)?),
-            after: Some(json(&after)?),
-        }],
+        "product",
+        id,
+        "update",
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -860,18 +855,7 @@ pub async fn delete_product(db: &Db, actor: &Actor, id: i64) -> Result<()> {
         .try_into()?;
     on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_products WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
-    record(
-        &mut tx,
-        actor,
-        &[Change {
-            entity_kind: "product",
-            entity_id: id,
-            operation: "delete",
-            before: Some(json(&before)?),
-            after: None,
-        }],
-    )
-    .await?;
+    record_one(&mut tx, actor, "product", id, "delete", Some(&before), None).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -1423,16 +1407,14 @@ pub async fn update_document(
     after.version = before.version + 1;
     after.updated_at = at;
     after.sync_status = before.sync_status.clone();
-    record(
+    record_one(
         &mut tx,
         actor,
-        &[Change {
-            entity_kind: new.kind.as_str(),
-            entity_id: id,
-            operation: "update",
-            before: Some(json(&before)?),
-            after: Some(json(&after)?),
-        }],
+        new.kind.as_str(),
+        id,
+        "update",
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -1448,16 +1430,14 @@ pub async fn delete_document(db: &Db, actor: &Actor, kind: DocumentKind, id: i64
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
     on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_documents WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
-    record(
+    record_one(
         &mut tx,
         actor,
-        &[Change {
-            entity_kind: kind.as_str(),
-            entity_id: id,
-            operation: "delete",
-            before: Some(json(&before)?),
-            after: None,
-        }],
+        kind.as_str(),
+        id,
+        "delete",
+        Some(&before),
+        None,
     )
     .await?;
     tx.commit().await?;
@@ -1514,16 +1494,14 @@ pub async fn decide_document(
     on_tx!(&mut tx, c => sqlx::query("UPDATE crm_documents SET status = $1, number = $2, version = $3, updated_at = $4 WHERE tenant = $5 AND id = $6")
         .bind(after.status.as_str()).bind(&after.number).bind(after.version).bind(&after.updated_at)
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
-    record(
+    record_one(
         &mut tx,
         actor,
-        &[Change {
-            entity_kind: kind.as_str(),
-            entity_id: id,
-            operation: if approve { "approve" } else { "reject" },
-            before: Some(json(&before)?),
-            after: Some(json(&after)?),
-        }],
+        kind.as_str(),
+        id,
+        if approve { "approve" } else { "reject" },
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -1694,18 +1672,7 @@ pub async fn create_payment_in_op(tx: &mut Tx, actor: &Actor, new: &NewPayment) 
     let id: i64 =
         on_tx!(tx, c => bind_args!(sqlx::query_scalar(sql), &args).fetch_one(&mut *c).await)?;
     let p = payment_from_new(id, new, &actor.origin, &at);
-    record(
-        tx,
-        actor,
-        &[Change {
-            entity_kind: new.kind.as_str(),
-            entity_id: id,
-            operation: "create",
-            before: None,
-            after: Some(json(&p)?),
-        }],
-    )
-    .await?;
+    record_one(tx, actor, new.kind.as_str(), id, "create", None, Some(&p)).await?;
     Ok(p)
 }
 
@@ -1786,16 +1753,14 @@ pub async fn update_payment(db: &Db, actor: &Actor, id: i64, new: &NewPayment) -
     let mut after = payment_from_new(id, new, &before.origin, &before.created_at);
     after.version = before.version + 1;
     after.updated_at = at;
-    record(
+    record_one(
         &mut tx,
         actor,
-        &[Change {
-            entity_kind: new.kind.as_str(),
-            entity_id: id,
-            operation: "update",
-            before: Some(json(&before)?),
-            after: Some(json(&after)?),
-        }],
+        new.kind.as_str(),
+        id,
+        "update",
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -1809,16 +1774,14 @@ pub async fn delete_payment(db: &Db, actor: &Actor, kind: PaymentKind, id: i64) 
     must_be_pending(before.status, kind.as_str(), id, "deleted")?;
     on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_payments WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
-    record(
+    record_one(
         &mut tx,
         actor,
-        &[Change {
-            entity_kind: kind.as_str(),
-            entity_id: id,
-            operation: "delete",
-            before: Some(json(&before)?),
-            after: None,
-        }],
+        kind.as_str(),
+        id,
+        "delete",
+        Some(&before),
+        None,
     )
     .await?;
     tx.commit().await?;
