@@ -788,6 +788,13 @@ fn demo(root: &Path) -> Result<()> {
         "Hamgam demo: tenant `demo`, signed plugins, a demo license, SQLite in target/demo/hamgam.db"
     );
     println!("  health:    curl http://127.0.0.1:8080/healthz");
+    println!("  API doc:   curl http://127.0.0.1:8080/api/v1/openapi.json");
+    println!(
+        "  a party:   curl -H 'Authorization: Bearer {token}' -H 'content-type: application/json' -d '{{\"kind\":\"person\",\"first_name\":\"Sara\",\"last_name\":\"Karimi\",\"customer_number\":\"625-300\"}}' http://127.0.0.1:8080/api/v1/tenants/demo/parties"
+    );
+    println!(
+        "  parties:   curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tenants/demo/parties"
+    );
     println!("  metrics:   curl http://127.0.0.1:8080/metrics");
     println!(
         "  add bill:  curl -H 'Authorization: Bearer {token}' -d '{{\"amount\":\"250000\",\"description\":\"taxi\"}}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills"
