@@ -34,8 +34,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub use crate::runtime::backends::HostCall as Call;
-
 /// One engine per test process: compiled components are cached by digest,
 /// so every test after the first loads a plugin in microseconds.
 fn shared_runtime() -> anyhow::Result<Arc<Runtime>> {

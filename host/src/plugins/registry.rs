@@ -106,18 +106,24 @@ impl Catalog {
         self.plugins.values().flat_map(|v| v.values())
     }
 
-    /// The newest version matching `requirement` (any when none).
-    pub fn resolve(
+    /// Installed versions of `id` matching `requirement` (any when none),
+    /// newest first: the order in which upgrades are tried and rolled back.
+    pub fn matching(
         &self,
         id: &str,
         requirement: Option<&semver::VersionReq>,
-    ) -> Option<&Arc<LoadedPlugin>> {
+    ) -> Vec<Arc<LoadedPlugin>> {
         self.plugins
-            .get(id)?
-            .iter()
-            .rev()
-            .find(|(v, _)| requirement.is_none_or(|r| r.matches(v)))
-            .map(|(_, p)| p)
+            .get(id)
+            .map(|versions| {
+                versions
+                    .iter()
+                    .rev()
+                    .filter(|(v, _)| requirement.is_none_or(|r| r.matches(v)))
+                    .map(|(_, p)| p.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn versions(&self, id: &str) -> String {
@@ -357,18 +363,7 @@ fn resolve_checked(
         .version
         .as_deref()
         .and_then(|v| semver::VersionReq::parse(v).ok());
-    let candidates: Vec<Arc<LoadedPlugin>> = catalog
-        .plugins
-        .get(&inst.plugin)
-        .map(|versions| {
-            versions
-                .iter()
-                .rev()
-                .filter(|(v, _)| req.as_ref().is_none_or(|r| r.matches(v)))
-                .map(|(_, p)| p.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let candidates = catalog.matching(&inst.plugin, req.as_ref());
     let Some(plugin) = candidates.first() else {
         let installed = catalog.versions(&inst.plugin);
         return Err(if installed.is_empty() {
