@@ -50,6 +50,13 @@ pub trait Connector {
         Err(Error::not_implemented("delete"))
     }
 
+    /// One record by its remote id, `None` when the ledger no longer has
+    /// it. The host calls it to confirm deletions found by a full scan.
+    fn fetch(kind: EntityKind, remote_id: String) -> Result<Option<RemoteRecord>> {
+        let _ = (kind, remote_id);
+        Err(Error::not_implemented("fetch"))
+    }
+
     /// Live lookup of a party's balance (S7).
     fn party_balance(remote_id: String) -> Result<Balance> {
         let _ = remote_id;
@@ -95,6 +102,10 @@ impl<T: Connector> wit_connector::Guest for ConnectorExport<T> {
 
     fn delete(kind: EntityKind, remote_id: String) -> Result<()> {
         T::delete(kind, remote_id)
+    }
+
+    fn fetch(kind: EntityKind, remote_id: String) -> Result<Option<RemoteRecord>> {
+        T::fetch(kind, remote_id)
     }
 
     fn party_balance(remote_id: String) -> Result<Balance> {

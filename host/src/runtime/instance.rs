@@ -372,6 +372,9 @@ exports! {
     /// `connector.delete`.
     fn delete(kind: EntityKind, remote_id: String) -> Result<(), Error>
         = Connector / Connector.hamgam_ledger_connector.call_delete(kind, &remote_id);
+    /// `connector.fetch`: one record, none when the ledger lost it.
+    fn fetch(kind: EntityKind, remote_id: String) -> Result<Option<ledger::RemoteRecord>, Error>
+        = Connector / Connector.hamgam_ledger_connector.call_fetch(kind, &remote_id);
     /// `connector.party-balance` (S7).
     fn party_balance(remote_id: String) -> Result<ledger::Balance, Error>
         = Connector / Connector.hamgam_ledger_connector.call_party_balance(&remote_id);

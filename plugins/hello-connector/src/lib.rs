@@ -99,6 +99,7 @@ impl Connector for DemoLedger {
         Ok(ChangePage {
             changes,
             has_more: page.next.is_some() && fetched == limit as usize,
+            full_scan: false,
             // An empty page says nothing new: stay where we were rather than
             // restart from the beginning.
             next_cursor: page.next.or(cursor),

@@ -1,0 +1,1 @@
+//! A Sepidar web-service simulator (placeholder; being built).
