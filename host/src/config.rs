@@ -310,6 +310,56 @@ pub struct InstanceConfig {
     /// Overrides of the default limits.
     #[serde(default)]
     pub limits: LimitOverrides,
+    /// How the sync engine runs this instance (connectors only).
+    #[serde(default)]
+    pub sync: SyncSettings,
+}
+
+/// How the sync engine runs one connector instance
+/// (`[tenants.<t>.instances.<i>.sync]`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSettings {
+    /// Run on the schedule (`false`: only on demand, `hamgam sync run`).
+    pub enabled: bool,
+    /// Seconds between runs; fractions allowed (S19: 1 s for near real time).
+    pub interval_s: f64,
+    /// Records per pulled page.
+    pub page_size: u32,
+    /// Pages per kind per run, so one huge initial import does not starve
+    /// the other kinds and the outbox; the next run goes on from the cursor.
+    pub max_pages_per_run: u32,
+    /// Delivery attempts of one CRM change before it is parked as failed.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt (with jitter).
+    pub backoff_base_ms: u64,
+    /// Longest retry delay.
+    pub backoff_max_s: u64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            enabled: true,
+            interval_s: 5.0,
+            page_size: 200,
+            max_pages_per_run: 50,
+            max_attempts: 8,
+            backoff_base_ms: 2_000,
+            backoff_max_s: 300,
+        }
+    }
+}
+
+impl SyncSettings {
+    /// The interval in milliseconds (at least 100 ms).
+    pub fn interval_ms(&self) -> u64 {
+        if self.interval_s.is_finite() && self.interval_s > 0.1 {
+            (self.interval_s * 1000.0) as u64
+        } else {
+            100
+        }
+    }
 }
 
 /// What the operator grants one instance.

@@ -13,4 +13,5 @@ pub mod plugins;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod testing;

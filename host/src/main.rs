@@ -53,6 +53,32 @@ enum Command {
         #[command(subcommand)]
         command: LicenseCommand,
     },
+    /// Run the sync engine by hand.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// One sync run of one connector instance (ledger → CRM, then CRM →
+    /// ledger), printing what moved as JSON. Repeats while pages remain
+    /// unless `--once`.
+    Run {
+        /// Operator config (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Connector instance.
+        #[arg(long)]
+        instance: String,
+        /// Stop after one run even if the connector has more pages.
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 /// Where trusted keys come from for the offline commands.
@@ -152,6 +178,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::License {
             command: LicenseCommand::Inspect { file, keys },
         } => license_inspect(file, keys),
+        Command::Sync {
+            command:
+                SyncCommand::Run {
+                    config,
+                    tenant,
+                    instance,
+                    once,
+                },
+        } => sync_run(config, tenant, instance, once).await,
     }
 }
 
@@ -328,8 +363,35 @@ fn list(v: &[String]) -> String {
     }
 }
 
+async fn sync_run(
+    path: PathBuf,
+    tenant: String,
+    instance: String,
+    once: bool,
+) -> anyhow::Result<()> {
+    let (server, _) = Server::start(&path).await?;
+    let engine = server.sync_engine(false);
+    let mut total = hamgam::sync::RunReport::default();
+    // A run pulls at most `max_pages_per_run` pages per kind; repeat until a
+    // run finds nothing new (an initial import may take several).
+    for _ in 0..10_000 {
+        let report = engine.run_once(&tenant, &instance).await?;
+        let quiet = report.applied + report.delivered + report.deleted + report.refused == 0;
+        total.merge(report);
+        if once || quiet {
+            break;
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&total)?);
+    if !total.errors.is_empty() {
+        anyhow::bail!("the run stopped early: {}", total.errors.join("; "));
+    }
+    Ok(())
+}
+
 async fn serve(path: PathBuf) -> anyhow::Result<()> {
     let (server, config) = Server::start(&path).await?;
+    let _sync = server.sync_engine(true);
     if config.server.reload_interval_s > 0 {
         server.watch(Duration::from_secs(config.server.reload_interval_s));
     }

@@ -10,10 +10,12 @@
 use crate::api::{AppState, Reload, Snapshot};
 use crate::config::Config;
 use crate::plugins::licensing::{LicenseState, TrustPolicy};
+use crate::plugins::manifest::PluginKind;
 use crate::plugins::registry::{Catalog, Registry};
 use crate::runtime::instance::{Services, SystemClock};
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::store::Db;
+use crate::sync::SyncEngine;
 use anyhow::Context;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
@@ -81,6 +83,20 @@ impl Server {
     /// The API state.
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// Start the sync engine over this server's state; with `schedule`, it
+    /// runs every connector instance on its interval. The engine is
+    /// registered on the API state (F2 routes, live lookups).
+    pub fn sync_engine(&self, schedule: bool) -> Arc<SyncEngine> {
+        let engine = SyncEngine::new(self.state.clone());
+        let trigger = if schedule {
+            engine.spawn_scheduler()
+        } else {
+            Default::default()
+        };
+        self.state.set_sync(&engine, trigger);
+        engine
     }
 
     /// Rebuild from the files now.
@@ -182,6 +198,15 @@ pub async fn build_snapshot(
             t.crm.settings(&format!("tenants.{tenant}"))?,
         );
     }
+    let mut sync = BTreeMap::new();
+    for (tenant, name, instance) in config.instances() {
+        let connector = registry
+            .get(tenant, name)
+            .is_some_and(|i| i.plugin().manifest.kind == PluginKind::Connector);
+        if connector {
+            sync.insert((tenant.to_owned(), name.to_owned()), instance.sync.clone());
+        }
+    }
     Ok(Snapshot {
         registry,
         tokens,
@@ -189,6 +214,7 @@ pub async fn build_snapshot(
         license,
         rejected: catalog.rejected,
         crm,
+        sync,
     })
 }
 

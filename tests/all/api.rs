@@ -62,6 +62,7 @@ async fn router() -> (axum::Router, tempfile::TempDir) {
         license,
         rejected: Vec::new(),
         crm: BTreeMap::new(),
+        sync: Default::default(),
     };
     (app(AppState::new(snapshot, db)), dir)
 }

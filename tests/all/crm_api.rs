@@ -45,6 +45,7 @@ async fn setup() -> (axum::Router, Db, tempfile::TempDir) {
         },
         rejected: Vec::new(),
         crm: BTreeMap::new(),
+        sync: BTreeMap::new(),
     };
     let router = app(AppState::new(snapshot, db.clone()));
     (router, db, dir)
@@ -722,7 +723,13 @@ async fn p7_isolation_walk_every_openapi_route_refuses_the_other_tenant() {
             ids.insert((tenant.into(), c.into()), r["id"].to_string());
         }
     }
-    let b_outbox = repo::outbox(&db, B).await.unwrap().len();
+    let b_rows = repo::outbox(&db, B).await.unwrap();
+    let b_outbox = b_rows.len();
+    // Sync routes take outbox ids and record ids: B's last change.
+    ids.insert(
+        (B.to_string(), "sync".to_string()),
+        b_rows.iter().map(|r| r.id).max().unwrap().to_string(),
+    );
 
     let mut walked = 0;
     for (path, methods) in doc["paths"].as_object().unwrap() {
@@ -798,8 +805,9 @@ async fn p7_isolation_walk_every_openapi_route_refuses_the_other_tenant() {
             walked += 1;
         }
     }
-    // 7 document kinds × 7 + 2 payment kinds × 7 + parties 6 + products 5.
-    assert_eq!(walked, 7 * 7 + 2 * 7 + 6 + 5);
+    // 7 document kinds × 7 + 2 payment kinds × 7 + parties 6 (+ balance)
+    // + products 5 (+ stock) + sync 6.
+    assert_eq!(walked, 7 * 7 + 2 * 7 + 7 + 6 + 6);
     // B's records are untouched: no change reached B's outbox.
     assert_eq!(repo::outbox(&db, B).await.unwrap().len(), b_outbox);
     let (status, p) = call(

@@ -11,4 +11,5 @@ mod licensing;
 mod sandbox;
 mod sql_server;
 mod store;
+mod sync_store;
 mod versioning;

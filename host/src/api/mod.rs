@@ -17,6 +17,7 @@ mod ops;
 mod parties;
 mod payments;
 mod products;
+pub mod sync;
 
 use crate::config::Secret;
 use crate::crm::settings::CrmSettings;
@@ -45,6 +46,8 @@ pub struct Snapshot {
     pub rejected: Vec<(std::path::PathBuf, String)>,
     /// CRM settings per tenant.
     pub crm: BTreeMap<String, CrmSettings>,
+    /// Sync settings per (tenant, connector instance) that runs.
+    pub sync: BTreeMap<(String, String), crate::config::SyncSettings>,
 }
 
 /// Asks the host to rebuild its registry now (after an admin change).
@@ -63,6 +66,13 @@ struct Inner {
     snapshot: RwLock<Arc<Snapshot>>,
     db: Db,
     reloader: RwLock<Option<Arc<dyn Reload>>>,
+    /// The sync engine, weakly: the engine holds this state.
+    sync: RwLock<
+        Option<(
+            std::sync::Weak<crate::sync::SyncEngine>,
+            crate::sync::schedule::Trigger,
+        )>,
+    >,
     default_crm: CrmSettings,
     metrics: CrmMetrics,
 }
@@ -84,6 +94,7 @@ impl AppState {
                 snapshot: RwLock::new(Arc::new(snapshot)),
                 db,
                 reloader: RwLock::new(None),
+                sync: RwLock::new(None),
                 default_crm: CrmSettings::default(),
                 metrics: CrmMetrics::default(),
             }),
@@ -146,6 +157,23 @@ impl AppState {
             .reloader
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Some(reloader);
+    }
+
+    /// Register the running sync engine and its scheduler's trigger.
+    pub fn set_sync(
+        &self,
+        engine: &Arc<crate::sync::SyncEngine>,
+        trigger: crate::sync::schedule::Trigger,
+    ) {
+        *self.inner.sync.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((Arc::downgrade(engine), trigger));
+    }
+
+    /// The sync engine, if one runs.
+    pub fn sync(&self) -> Option<(Arc<crate::sync::SyncEngine>, crate::sync::schedule::Trigger)> {
+        let guard = self.inner.sync.read().unwrap_or_else(|e| e.into_inner());
+        let (engine, trigger) = guard.as_ref()?;
+        Some((engine.upgrade()?, trigger.clone()))
     }
 
     fn reloader(&self) -> Option<Arc<dyn Reload>> {
@@ -237,7 +265,8 @@ pub fn crm_routes() -> openapi::Routes {
     let r = parties::routes(r);
     let r = products::routes(r);
     let r = documents::routes(r);
-    payments::routes(r)
+    let r = payments::routes(r);
+    sync::routes(r)
 }
 
 /// The whole router.

@@ -10,11 +10,16 @@
 //! document.
 
 use super::AppState;
+use super::sync::{
+    BalanceList, LedgerBalance, LedgerStock, LinkList, OutboxList, StockList, SyncRecord,
+};
 use crate::crm::{
     Address, Document, DocumentKind, DocumentRequest, Line, LineRequest, Party, PartyInput,
     PartyKind, Payment, PaymentKind, PaymentMethod, PaymentRequest, PhoneEntry, PhoneInput,
     PhoneType, Product, ProductInput, Statement, StatementEntry, Status, Totals,
 };
+use crate::store::sync::{Link, LinkOrigin, OutboxItem};
+use crate::sync::RunReport;
 use axum::Router;
 use axum::http::Method;
 use axum::routing::{MethodRouter, get};
@@ -152,7 +157,18 @@ impl Routes {
     PaymentMethod,
     PaymentRequest,
     Statement,
-    StatementEntry
+    StatementEntry,
+    OutboxItem,
+    OutboxList,
+    Link,
+    LinkOrigin,
+    LinkList,
+    SyncRecord,
+    RunReport,
+    LedgerBalance,
+    BalanceList,
+    LedgerStock,
+    StockList
 )))]
 struct Schemas;
 

@@ -793,11 +793,23 @@ pub async fn list_products(
 /// Replace a product's fields.
 pub async fn update_product(db: &Db, actor: &Actor, id: i64, new: &NewProduct) -> Result<Product> {
     let mut tx = db.begin().await?;
+    let after = update_product_in_op(&mut tx, actor, id, new).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Replace a product in the caller's transaction.
+pub async fn update_product_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: i64,
+    new: &NewProduct,
+) -> Result<Product> {
     let sql = format!(
         "SELECT {PRODUCT_COLS} FROM crm_products WHERE tenant = $1 AND id = $2{}",
-        for_update(&tx)
+        for_update(tx)
     );
-    let row: Option<ProductRow> = on_tx!(&mut tx, c => sqlx::query_as(&sql).bind(&actor.tenant).bind(id).fetch_optional(&mut *c).await)?;
+    let row: Option<ProductRow> = on_tx!(tx, c => sqlx::query_as(&sql).bind(&actor.tenant).bind(id).fetch_optional(&mut *c).await)?;
     let before: Product = row
         .ok_or(StoreError::NotFound {
             kind: "product",
@@ -814,7 +826,7 @@ pub async fn update_product(db: &Db, actor: &Actor, id: i64, new: &NewProduct) -
         Arg::Text(actor.tenant.clone()),
         Arg::I64(id),
     ]);
-    on_tx!(&mut tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))
+    on_tx!(tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))
         .map_err(|e| duplicate_code(e, new))?;
     let after = product_from_new(
         id,
@@ -825,7 +837,7 @@ pub async fn update_product(db: &Db, actor: &Actor, id: i64, new: &NewProduct) -
         at,
     );
     record_one(
-        &mut tx,
+        tx,
         actor,
         "product",
         id,
@@ -834,7 +846,6 @@ pub async fn update_product(db: &Db, actor: &Actor, id: i64, new: &NewProduct) -
         Some(&after),
     )
     .await?;
-    tx.commit().await?;
     Ok(after)
 }
 
@@ -842,22 +853,27 @@ pub async fn update_product(db: &Db, actor: &Actor, id: i64, new: &NewProduct) -
 /// remains as history).
 pub async fn delete_product(db: &Db, actor: &Actor, id: i64) -> Result<()> {
     let mut tx = db.begin().await?;
+    delete_product_in_op(&mut tx, actor, id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Delete a product in the caller's transaction.
+pub async fn delete_product_in_op(tx: &mut Tx, actor: &Actor, id: i64) -> Result<()> {
     let sql = format!(
         "SELECT {PRODUCT_COLS} FROM crm_products WHERE tenant = $1 AND id = $2{}",
-        for_update(&tx)
+        for_update(tx)
     );
-    let row: Option<ProductRow> = on_tx!(&mut tx, c => sqlx::query_as(&sql).bind(&actor.tenant).bind(id).fetch_optional(&mut *c).await)?;
+    let row: Option<ProductRow> = on_tx!(tx, c => sqlx::query_as(&sql).bind(&actor.tenant).bind(id).fetch_optional(&mut *c).await)?;
     let before: Product = row
         .ok_or(StoreError::NotFound {
             kind: "product",
             id,
         })?
         .try_into()?;
-    on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_products WHERE tenant = $1 AND id = $2")
+    on_tx!(tx, c => sqlx::query("DELETE FROM crm_products WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
-    record_one(&mut tx, actor, "product", id, "delete", Some(&before), None).await?;
-    tx.commit().await?;
-    Ok(())
+    record_one(tx, actor, "product", id, "delete", Some(&before), None).await
 }
 
 // ---------------------------------------------------------------- documents
@@ -1071,6 +1087,35 @@ pub async fn create_documents_in_op(
     actor: &Actor,
     docs: &[NewDocument],
 ) -> Result<Vec<Document>> {
+    insert_documents(tx, actor, docs, None).await
+}
+
+/// Create a document the ledger already booked (sync engine, ledger →
+/// CRM): it arrives approved, with the ledger's number, and in sync.
+pub async fn create_ledger_document_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    new: &NewDocument,
+    number: &str,
+) -> Result<Document> {
+    let numbers = [number.to_owned()];
+    let mut docs = insert_documents(tx, actor, std::slice::from_ref(new), Some(&numbers)).await?;
+    docs.pop()
+        .ok_or_else(|| corrupt("document", "insert returned no row"))
+}
+
+/// Inserts documents: pending and unnumbered, or (`numbers` given, one
+/// per document) approved with those numbers and already in sync.
+async fn insert_documents(
+    tx: &mut Tx,
+    actor: &Actor,
+    docs: &[NewDocument],
+    numbers: Option<&[String]>,
+) -> Result<Vec<Document>> {
+    let (status, sync_status) = match numbers {
+        Some(_) => (Status::Approved, "synced"),
+        None => (Status::Pending, "pending"),
+    };
     let mut parties: Vec<i64> = docs.iter().map(|d| d.party_id).collect();
     check_refs(
         tx,
@@ -1102,18 +1147,19 @@ pub async fn create_documents_in_op(
             "INSERT INTO crm_documents (tenant, kind, party_id, doc_date, currency, status, \
              related_id, description, discount, additions, gross, discount_total, additions_total, \
              net, tax_total, toll_total, grand_total, paid_amount, paid, sync_status, origin, \
-             version, created_at, updated_at) VALUES {} RETURNING id",
-            insert_placeholders(tx, chunk.len(), 24)
+             version, created_at, updated_at, number) VALUES {} RETURNING id",
+            insert_placeholders(tx, chunk.len(), 25)
         );
-        let mut args = Vec::with_capacity(chunk.len() * 24);
-        for d in chunk {
+        let mut args = Vec::with_capacity(chunk.len() * 25);
+        for (n, d) in chunk.iter().enumerate() {
+            let number = numbers.and_then(|all| all.get(ids.len() + n)).cloned();
             args.extend([
                 Arg::Text(actor.tenant.clone()),
                 Arg::Text(d.kind.as_str().into()),
                 Arg::I64(d.party_id),
                 Arg::Text(d.date.to_string()),
                 Arg::Text(d.currency.code().into()),
-                Arg::Text(Status::Pending.as_str().into()),
+                Arg::Text(status.as_str().into()),
                 Arg::OptI64(d.related_id),
                 Arg::OptText(d.description.clone()),
                 Arg::Dec(d.discount),
@@ -1127,11 +1173,12 @@ pub async fn create_documents_in_op(
                 Arg::Dec(d.totals.grand_total),
                 Arg::Dec(Decimal::ZERO),
                 Arg::Bool(false),
-                Arg::Text("pending".into()),
+                Arg::Text(sync_status.into()),
                 Arg::Text(actor.origin.clone()),
                 Arg::I64(1),
                 Arg::Text(at.clone()),
                 Arg::Text(at.clone()),
+                Arg::OptText(number),
             ]);
         }
         let mut got: Vec<i64> =
@@ -1150,7 +1197,16 @@ pub async fn create_documents_in_op(
     let stored: Vec<Document> = ids
         .iter()
         .zip(docs)
-        .map(|(id, d)| doc_from_new(*id, d, &actor.origin, &at))
+        .enumerate()
+        .map(|(n, (id, d))| {
+            let mut doc = doc_from_new(*id, d, &actor.origin, &at);
+            if let Some(all) = numbers {
+                doc.status = status;
+                doc.number = all.get(n).cloned();
+                doc.sync_status = sync_status.into();
+            }
+            doc
+        })
         .collect();
     let changes = stored
         .iter()
@@ -1335,8 +1391,9 @@ fn must_be_pending(status: Status, entity: &str, id: i64, action: &str) -> Resul
     Ok(())
 }
 
-/// Replace a pending document (S11: its number, if any, never changes; an
-/// approved document is immutable).
+/// Replace a document (S11: its number, if any, never changes). Financial
+/// documents are immutable once approved (F1); an approved quote or order
+/// may still be edited by its origin side.
 pub async fn update_document(
     db: &Db,
     actor: &Actor,
@@ -1346,9 +1403,36 @@ pub async fn update_document(
     let mut tx = db.begin().await?;
     let kind = new.kind.as_str();
     let before = document_in_op(&mut tx, &actor.tenant, kind, id, kind).await?;
-    must_be_pending(before.status, kind, id, "edited")?;
+    must_be_editable(before.kind, before.status, id, "edited")?;
+    let after = replace_document_in_op(&mut tx, actor, before, new, None).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Replace a document with the ledger's version of it (sync engine): it
+/// stays approved, with the ledger's number, and in sync.
+pub async fn replace_ledger_document_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: i64,
+    new: &NewDocument,
+    number: &str,
+) -> Result<Document> {
+    let kind = new.kind.as_str();
+    let before = document_in_op(tx, &actor.tenant, kind, id, kind).await?;
+    replace_document_in_op(tx, actor, before, new, Some(number)).await
+}
+
+async fn replace_document_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    before: Document,
+    new: &NewDocument,
+    ledger_number: Option<&str>,
+) -> Result<Document> {
+    let id = before.id;
     check_refs(
-        &mut tx,
+        tx,
         &actor.tenant,
         "crm_parties",
         "",
@@ -1359,7 +1443,7 @@ pub async fn update_document(
     .await?;
     if let Some(r) = new.related_id {
         check_refs(
-            &mut tx,
+            tx,
             &actor.tenant,
             "crm_documents",
             "",
@@ -1369,11 +1453,22 @@ pub async fn update_document(
         )
         .await?;
     }
-    let at = now();
+    let mut after = doc_from_new(id, new, &before.origin, &before.created_at);
+    after.version = before.version + 1;
+    after.updated_at = now();
+    after.status = before.status;
+    after.number = before.number.clone();
+    after.sync_status = before.sync_status.clone();
+    if let Some(number) = ledger_number {
+        after.status = Status::Approved;
+        after.number = Some(number.to_owned());
+        after.sync_status = "synced".into();
+    }
     let sql = "UPDATE crm_documents SET party_id = $1, doc_date = $2, currency = $3, related_id = $4, \
         description = $5, discount = $6, additions = $7, gross = $8, discount_total = $9, \
         additions_total = $10, net = $11, tax_total = $12, toll_total = $13, grand_total = $14, \
-        version = version + 1, updated_at = $15 WHERE tenant = $16 AND id = $17";
+        version = version + 1, updated_at = $15, status = $16, number = $17, sync_status = $18 \
+        WHERE tenant = $19 AND id = $20";
     let args = vec![
         Arg::I64(new.party_id),
         Arg::Text(new.date.to_string()),
@@ -1389,12 +1484,15 @@ pub async fn update_document(
         Arg::Dec(new.totals.tax_total),
         Arg::Dec(new.totals.toll_total),
         Arg::Dec(new.totals.grand_total),
-        Arg::Text(at.clone()),
+        Arg::Text(after.updated_at.clone()),
+        Arg::Text(after.status.as_str().into()),
+        Arg::OptText(after.number.clone()),
+        Arg::Text(after.sync_status.clone()),
         Arg::Text(actor.tenant.clone()),
         Arg::I64(id),
     ];
-    on_tx!(&mut tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))?;
-    on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_document_lines WHERE tenant = $1 AND document_id = $2")
+    on_tx!(tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))?;
+    on_tx!(tx, c => sqlx::query("DELETE FROM crm_document_lines WHERE tenant = $1 AND document_id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
     let rows: Vec<(i64, usize, &Line)> = new
         .lines
@@ -1402,13 +1500,9 @@ pub async fn update_document(
         .enumerate()
         .map(|(n, l)| (id, n, l))
         .collect();
-    insert_lines(&mut tx, &actor.tenant, &rows).await?;
-    let mut after = doc_from_new(id, new, &before.origin, &before.created_at);
-    after.version = before.version + 1;
-    after.updated_at = at;
-    after.sync_status = before.sync_status.clone();
+    insert_lines(tx, &actor.tenant, &rows).await?;
     record_one(
-        &mut tx,
+        tx,
         actor,
         new.kind.as_str(),
         id,
@@ -1417,31 +1511,57 @@ pub async fn update_document(
         Some(&after),
     )
     .await?;
-    tx.commit().await?;
     Ok(after)
 }
 
-/// Delete a pending document and its lines.
+/// Delete a document and its lines: pending financial documents, and
+/// quotes and orders in any state (S12).
 pub async fn delete_document(db: &Db, actor: &Actor, kind: DocumentKind, id: i64) -> Result<()> {
     let mut tx = db.begin().await?;
     let before = document_in_op(&mut tx, &actor.tenant, kind.as_str(), id, kind.as_str()).await?;
-    must_be_pending(before.status, kind.as_str(), id, "deleted")?;
-    on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_document_lines WHERE tenant = $1 AND document_id = $2")
+    must_be_editable(kind, before.status, id, "deleted")?;
+    remove_document(&mut tx, actor, before).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Delete a document because the ledger deleted it (S12, S14–S16),
+/// whatever its state.
+pub async fn remove_ledger_document_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    kind: DocumentKind,
+    id: i64,
+) -> Result<()> {
+    let before = document_in_op(tx, &actor.tenant, kind.as_str(), id, kind.as_str()).await?;
+    remove_document(tx, actor, before).await
+}
+
+async fn remove_document(tx: &mut Tx, actor: &Actor, before: Document) -> Result<()> {
+    let id = before.id;
+    on_tx!(tx, c => sqlx::query("DELETE FROM crm_document_lines WHERE tenant = $1 AND document_id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
-    on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_documents WHERE tenant = $1 AND id = $2")
+    on_tx!(tx, c => sqlx::query("DELETE FROM crm_documents WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
     record_one(
-        &mut tx,
+        tx,
         actor,
-        kind.as_str(),
+        before.kind.as_str(),
         id,
         "delete",
         Some(&before),
         None,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
+}
+
+/// Quotes and orders are not financial items (F1) and stay editable by
+/// their origin side after approval; financial documents only while pending.
+fn must_be_editable(kind: DocumentKind, status: Status, id: i64, action: &str) -> Result<()> {
+    if kind.balance_effect() == BalanceEffect::None {
+        return Ok(());
+    }
+    must_be_pending(status, kind.as_str(), id, action)
 }
 
 async fn party_company(tx: &mut Tx, tenant: &str, party_id: i64) -> Result<CompanyCode> {
@@ -1676,6 +1796,54 @@ pub async fn create_payment_in_op(tx: &mut Tx, actor: &Actor, new: &NewPayment) 
     Ok(p)
 }
 
+/// Create a receipt or payment the ledger already booked (sync engine):
+/// approved, with the ledger's number, in sync.
+pub async fn create_ledger_payment_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    new: &NewPayment,
+    number: &str,
+) -> Result<Payment> {
+    let mut p = create_payment_in_op(tx, actor, new).await?;
+    // Stamped in the same transaction before anyone can see the row; the
+    // audit row above keeps the record as received.
+    on_tx!(tx, c => sqlx::query("UPDATE crm_payments SET status = 'approved', number = $1, sync_status = 'synced' WHERE tenant = $2 AND id = $3")
+        .bind(number).bind(&actor.tenant).bind(p.id).execute(&mut *c).await.map(|_| ()))?;
+    p.status = Status::Approved;
+    p.number = Some(number.to_owned());
+    p.sync_status = "synced".into();
+    Ok(p)
+}
+
+/// Replace a receipt or payment with the ledger's version (sync engine).
+pub async fn replace_ledger_payment_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: i64,
+    new: &NewPayment,
+    number: &str,
+) -> Result<Payment> {
+    let before = payment_in_op(tx, &actor.tenant, new.kind, id).await?;
+    let mut after = replace_payment_in_op(tx, actor, &before, new).await?;
+    on_tx!(tx, c => sqlx::query("UPDATE crm_payments SET status = 'approved', number = $1, sync_status = 'synced' WHERE tenant = $2 AND id = $3")
+        .bind(number).bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
+    after.status = Status::Approved;
+    after.number = Some(number.to_owned());
+    after.sync_status = "synced".into();
+    Ok(after)
+}
+
+/// Delete a receipt or payment because the ledger deleted it (S16).
+pub async fn remove_ledger_payment_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    kind: PaymentKind,
+    id: i64,
+) -> Result<()> {
+    let before = payment_in_op(tx, &actor.tenant, kind, id).await?;
+    remove_payment(tx, actor, before).await
+}
+
 /// Create a receipt or payment in its own transaction.
 pub async fn create_payment(db: &Db, actor: &Actor, new: &NewPayment) -> Result<Payment> {
     let mut tx = db.begin().await?;
@@ -1738,7 +1906,19 @@ pub async fn update_payment(db: &Db, actor: &Actor, id: i64, new: &NewPayment) -
     let mut tx = db.begin().await?;
     let before = payment_in_op(&mut tx, &actor.tenant, new.kind, id).await?;
     must_be_pending(before.status, new.kind.as_str(), id, "edited")?;
-    check_payment_refs(&mut tx, &actor.tenant, new).await?;
+    let after = replace_payment_in_op(&mut tx, actor, &before, new).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+async fn replace_payment_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    before: &Payment,
+    new: &NewPayment,
+) -> Result<Payment> {
+    let id = before.id;
+    check_payment_refs(tx, &actor.tenant, new).await?;
     let at = now();
     let sql = "UPDATE crm_payments SET party_id = $1, doc_date = $2, currency = $3, amount = $4, \
         method = $5, invoice_id = $6, cheque_number = $7, cheque_due = $8, reference = $9, \
@@ -1749,21 +1929,23 @@ pub async fn update_payment(db: &Db, actor: &Actor, id: i64, new: &NewPayment) -
         Arg::Text(actor.tenant.clone()),
         Arg::I64(id),
     ]);
-    on_tx!(&mut tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))?;
+    on_tx!(tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))?;
     let mut after = payment_from_new(id, new, &before.origin, &before.created_at);
     after.version = before.version + 1;
     after.updated_at = at;
+    after.status = before.status;
+    after.number = before.number.clone();
+    after.sync_status = before.sync_status.clone();
     record_one(
-        &mut tx,
+        tx,
         actor,
         new.kind.as_str(),
         id,
         "update",
-        Some(&before),
+        Some(before),
         Some(&after),
     )
     .await?;
-    tx.commit().await?;
     Ok(after)
 }
 
@@ -1772,20 +1954,24 @@ pub async fn delete_payment(db: &Db, actor: &Actor, kind: PaymentKind, id: i64) 
     let mut tx = db.begin().await?;
     let before = payment_in_op(&mut tx, &actor.tenant, kind, id).await?;
     must_be_pending(before.status, kind.as_str(), id, "deleted")?;
-    on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_payments WHERE tenant = $1 AND id = $2")
-        .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
+    remove_payment(&mut tx, actor, before).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn remove_payment(tx: &mut Tx, actor: &Actor, before: Payment) -> Result<()> {
+    on_tx!(tx, c => sqlx::query("DELETE FROM crm_payments WHERE tenant = $1 AND id = $2")
+        .bind(&actor.tenant).bind(before.id).execute(&mut *c).await.map(|_| ()))?;
     record_one(
-        &mut tx,
+        tx,
         actor,
-        kind.as_str(),
-        id,
+        before.kind.as_str(),
+        before.id,
         "delete",
         Some(&before),
         None,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 /// F1 for receipts and payments: approve (number it; a linked invoice's

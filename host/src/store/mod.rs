@@ -53,6 +53,7 @@ macro_rules! on_tx {
 pub mod crm;
 pub mod decimal;
 pub mod numbering;
+pub mod sync;
 
 pub use decimal::Dec;
 

@@ -1,0 +1,573 @@
+//! The sync engine's tables: links between CRM records and ledger records,
+//! pull cursors, and the delivery state of outbox rows.
+//!
+//! Every write here is meant to join the transaction that applies the CRM
+//! change it describes, so a link, a cursor and the records they point at
+//! are always committed together (crash safety: no gap, no duplicate).
+
+use super::{Db, Tx};
+use std::collections::HashMap;
+
+/// Result of a sync-table call.
+pub type Result<T> = std::result::Result<T, sqlx::Error>;
+
+/// Which side first created a linked record (S8, S11, S12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkOrigin {
+    /// Created in the ledger, copied to the CRM.
+    Ledger,
+    /// Created in the CRM, sent to the ledger.
+    Crm,
+}
+
+impl LinkOrigin {
+    fn as_str(self) -> &'static str {
+        match self {
+            LinkOrigin::Ledger => "ledger",
+            LinkOrigin::Crm => "crm",
+        }
+    }
+}
+
+/// One link: a ledger record of one connector instance and the CRM record
+/// it corresponds to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Link {
+    /// Tenant.
+    pub tenant: String,
+    /// Connector instance.
+    pub instance: String,
+    /// The ledger's entity kind (`party`, `sales_invoice`, `warehouse_receipt`…).
+    pub kind: String,
+    /// The ledger's id.
+    pub remote_id: String,
+    /// The CRM entity kind the record maps to.
+    pub local_kind: String,
+    /// The CRM id; none while the record could not be applied.
+    pub local_id: Option<i64>,
+    /// The ledger's version of the record, passed back on edits.
+    pub remote_version: Option<String>,
+    /// The ledger's own number or code for the record.
+    pub remote_number: Option<String>,
+    /// Hash of the ledger record as last seen, to skip unchanged records.
+    pub content_hash: Option<String>,
+    /// Which side created it.
+    pub origin: LinkOrigin,
+    /// `synced`, `failed` (with `error`) or `deleted`.
+    pub status: String,
+    /// Why the record could not be applied, or a warning.
+    pub error: Option<String>,
+    /// The last full scan that saw the record.
+    #[serde(skip)]
+    pub seen_scan: i64,
+    /// RFC 3339 UTC.
+    pub last_synced: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    tenant: String,
+    instance: String,
+    kind: String,
+    remote_id: String,
+    local_kind: String,
+    local_id: Option<i64>,
+    remote_version: Option<String>,
+    remote_number: Option<String>,
+    content_hash: Option<String>,
+    origin: String,
+    status: String,
+    error: Option<String>,
+    seen_scan: i64,
+    last_synced: String,
+}
+
+impl From<LinkRow> for Link {
+    fn from(r: LinkRow) -> Link {
+        Link {
+            tenant: r.tenant,
+            instance: r.instance,
+            kind: r.kind,
+            remote_id: r.remote_id,
+            local_kind: r.local_kind,
+            local_id: r.local_id,
+            remote_version: r.remote_version,
+            remote_number: r.remote_number,
+            content_hash: r.content_hash,
+            origin: if r.origin == "crm" {
+                LinkOrigin::Crm
+            } else {
+                LinkOrigin::Ledger
+            },
+            status: r.status,
+            error: r.error,
+            seen_scan: r.seen_scan,
+            last_synced: r.last_synced,
+        }
+    }
+}
+
+const LINK_COLS: &str = "tenant, instance, kind, remote_id, local_kind, local_id, remote_version, \
+    remote_number, content_hash, origin, status, error, seen_scan, last_synced";
+
+/// The link of a ledger record.
+pub async fn link_by_remote(
+    tx: &mut Tx,
+    tenant: &str,
+    instance: &str,
+    kind: &str,
+    remote_id: &str,
+) -> Result<Option<Link>> {
+    let sql = format!(
+        "SELECT {LINK_COLS} FROM sync_links WHERE tenant = $1 AND instance = $2 AND kind = $3 AND remote_id = $4"
+    );
+    let row: Option<LinkRow> = on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant).bind(instance).bind(kind).bind(remote_id).fetch_optional(&mut *c).await)?;
+    Ok(row.map(Link::from))
+}
+
+/// The link of a CRM record in one connector instance.
+pub async fn link_by_local(
+    db: &Db,
+    tenant: &str,
+    instance: &str,
+    local_kind: &str,
+    local_id: i64,
+) -> Result<Option<Link>> {
+    let sql = format!(
+        "SELECT {LINK_COLS} FROM sync_links WHERE tenant = $1 AND instance = $2 AND local_kind = $3 AND local_id = $4"
+    );
+    let row: Option<LinkRow> = on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(instance).bind(local_kind).bind(local_id).fetch_optional(p).await)?;
+    Ok(row.map(Link::from))
+}
+
+/// Every link of a CRM record, across instances.
+pub async fn links_of_local(
+    db: &Db,
+    tenant: &str,
+    local_kind: &str,
+    local_id: i64,
+) -> Result<Vec<Link>> {
+    let sql = format!(
+        "SELECT {LINK_COLS} FROM sync_links WHERE tenant = $1 AND local_kind = $2 AND local_id = $3 ORDER BY instance"
+    );
+    let rows: Vec<LinkRow> = on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(local_kind).bind(local_id).fetch_all(p).await)?;
+    Ok(rows.into_iter().map(Link::from).collect())
+}
+
+/// Links of one instance and state (`failed`, `synced`), newest first.
+pub async fn links_with_status(
+    db: &Db,
+    tenant: &str,
+    instance: Option<&str>,
+    status: &str,
+    limit: u32,
+) -> Result<Vec<Link>> {
+    let sql = format!(
+        "SELECT {LINK_COLS} FROM sync_links WHERE tenant = $1 AND status = $2 \
+         AND ($3 = '' OR instance = $3) ORDER BY last_synced DESC LIMIT {limit}"
+    );
+    let rows: Vec<LinkRow> = on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(status).bind(instance.unwrap_or("")).fetch_all(p).await)?;
+    Ok(rows.into_iter().map(Link::from).collect())
+}
+
+/// Insert or replace a link (keyed by tenant, instance, kind, remote id).
+pub async fn put_link(tx: &mut Tx, link: &Link) -> Result<()> {
+    // A CRM record links to one ledger record per instance: a stale link
+    // from an earlier remote id (a quote re-created in the ledger) goes.
+    if let Some(local) = link.local_id {
+        on_tx!(tx, c => sqlx::query("DELETE FROM sync_links WHERE tenant = $1 AND instance = $2 AND local_kind = $3 AND local_id = $4 AND NOT (kind = $5 AND remote_id = $6)")
+            .bind(&link.tenant).bind(&link.instance).bind(&link.local_kind).bind(local).bind(&link.kind).bind(&link.remote_id)
+            .execute(&mut *c).await.map(|_| ()))?;
+    }
+    let sql = format!(
+        "INSERT INTO sync_links ({LINK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (tenant, instance, kind, remote_id) DO UPDATE SET local_kind = excluded.local_kind, \
+         local_id = excluded.local_id, remote_version = excluded.remote_version, \
+         remote_number = excluded.remote_number, content_hash = excluded.content_hash, \
+         origin = excluded.origin, status = excluded.status, error = excluded.error, \
+         seen_scan = excluded.seen_scan, last_synced = excluded.last_synced"
+    );
+    on_tx!(tx, c => sqlx::query(&sql)
+        .bind(&link.tenant).bind(&link.instance).bind(&link.kind).bind(&link.remote_id)
+        .bind(&link.local_kind).bind(link.local_id).bind(&link.remote_version).bind(&link.remote_number)
+        .bind(&link.content_hash).bind(link.origin.as_str()).bind(&link.status).bind(&link.error)
+        .bind(link.seen_scan).bind(&link.last_synced)
+        .execute(&mut *c).await.map(|_| ()))
+}
+
+/// Remote ids of CRM records in one instance (for translating references
+/// of a document sent to the ledger).
+pub async fn remote_ids(
+    db: &Db,
+    tenant: &str,
+    instance: &str,
+    local_kind: &str,
+    local_ids: &[i64],
+) -> Result<HashMap<i64, String>> {
+    let mut out = HashMap::new();
+    for id in local_ids {
+        if out.contains_key(id) {
+            continue;
+        }
+        if let Some(link) = link_by_local(db, tenant, instance, local_kind, *id).await?
+            && link.status == "synced"
+        {
+            out.insert(*id, link.remote_id);
+        }
+    }
+    Ok(out)
+}
+
+/// Local ids of ledger records of `kind`, for those already linked.
+pub async fn local_ids(
+    tx: &mut Tx,
+    tenant: &str,
+    instance: &str,
+    kind: &str,
+    remote_ids: &[String],
+) -> Result<HashMap<String, i64>> {
+    let mut out = HashMap::new();
+    for r in remote_ids {
+        if out.contains_key(r) {
+            continue;
+        }
+        if let Some(link) = link_by_remote(tx, tenant, instance, kind, r).await?
+            && let Some(local) = link.local_id
+        {
+            out.insert(r.clone(), local);
+        }
+    }
+    Ok(out)
+}
+
+/// Links of `kind` a finished full scan `scan` did not see: candidates for
+/// deletion, to be confirmed with the connector.
+pub async fn unseen(
+    db: &Db,
+    tenant: &str,
+    instance: &str,
+    kind: &str,
+    scan: i64,
+) -> Result<Vec<Link>> {
+    let sql = format!(
+        "SELECT {LINK_COLS} FROM sync_links WHERE tenant = $1 AND instance = $2 AND kind = $3 \
+         AND seen_scan < $4 AND status <> 'deleted' ORDER BY remote_id"
+    );
+    let rows: Vec<LinkRow> = on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(instance).bind(kind).bind(scan).fetch_all(p).await)?;
+    Ok(rows.into_iter().map(Link::from).collect())
+}
+
+// ------------------------------------------------------------------ cursors
+
+/// Where one (instance, kind) pull stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// The connector's opaque cursor; none = from the beginning.
+    pub cursor: Option<String>,
+    /// Number of the current or last full scan.
+    pub scan: i64,
+    /// A full scan is under way.
+    pub scanning: bool,
+}
+
+/// The stored cursor (default: from the beginning).
+pub async fn cursor(tx: &mut Tx, tenant: &str, instance: &str, kind: &str) -> Result<Cursor> {
+    let row: Option<(Option<String>, i64, bool)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT cursor, scan, scanning FROM sync_cursors WHERE tenant = $1 AND instance = $2 AND kind = $3")
+        .bind(tenant).bind(instance).bind(kind).fetch_optional(&mut *c).await)?;
+    Ok(row
+        .map(|(cursor, scan, scanning)| Cursor {
+            cursor,
+            scan,
+            scanning,
+        })
+        .unwrap_or_default())
+}
+
+/// The stored cursor, read outside a transaction.
+pub async fn read_cursor(db: &Db, tenant: &str, instance: &str, kind: &str) -> Result<Cursor> {
+    let row: Option<(Option<String>, i64, bool)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT cursor, scan, scanning FROM sync_cursors WHERE tenant = $1 AND instance = $2 AND kind = $3")
+        .bind(tenant).bind(instance).bind(kind).fetch_optional(p).await)?;
+    Ok(row
+        .map(|(cursor, scan, scanning)| Cursor {
+            cursor,
+            scan,
+            scanning,
+        })
+        .unwrap_or_default())
+}
+
+/// Store the cursor in the caller's transaction (with the page it follows).
+pub async fn save_cursor(
+    tx: &mut Tx,
+    tenant: &str,
+    instance: &str,
+    kind: &str,
+    cursor: &Cursor,
+    at: &str,
+) -> Result<()> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO sync_cursors (tenant, instance, kind, cursor, scan, scanning, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, instance, kind) DO UPDATE SET \
+         cursor = excluded.cursor, scan = excluded.scan, scanning = excluded.scanning, updated_at = excluded.updated_at")
+        .bind(tenant).bind(instance).bind(kind).bind(&cursor.cursor).bind(cursor.scan).bind(cursor.scanning).bind(at)
+        .execute(&mut *c).await.map(|_| ()))
+}
+
+/// This installation's random id (part of every idempotency key).
+pub async fn installation_id(db: &Db) -> Result<String> {
+    on_pool!(db, p => sqlx::query_scalar("SELECT id FROM sync_installation").fetch_one(p).await)
+}
+
+// ------------------------------------------------------------------- outbox
+
+/// An outbox row as the delivery worker sees it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct OutboxItem {
+    /// Row id (also the change's sequence number).
+    pub id: i64,
+    /// CRM entity kind.
+    pub entity_kind: String,
+    /// CRM id.
+    pub entity_id: i64,
+    /// `create`, `update`, `delete`, `approve`, `reject`.
+    pub operation: String,
+    /// Origin tag of the change.
+    pub origin: String,
+    /// `pending`, `delivered`, `skipped`, `failed`.
+    pub status: String,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// The connector instance it was routed to.
+    pub target: Option<String>,
+    /// Not before (RFC 3339 UTC).
+    pub next_attempt_at: Option<String>,
+    /// Why it was skipped or failed, or the last transient error.
+    pub last_error: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+const OUTBOX_COLS: &str = "id, entity_kind, entity_id, operation, origin, status, attempts, target, \
+    next_attempt_at, last_error, created_at";
+
+/// Pending rows not yet routed to an instance, oldest first.
+pub async fn unrouted(db: &Db, tenant: &str, limit: u32) -> Result<Vec<OutboxItem>> {
+    let sql = format!(
+        "SELECT {OUTBOX_COLS} FROM crm_outbox WHERE tenant = $1 AND status = 'pending' AND target IS NULL ORDER BY id LIMIT {limit}"
+    );
+    on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).fetch_all(p).await)
+}
+
+/// Rows routed to `target` that are due now, oldest first.
+pub async fn due(
+    db: &Db,
+    tenant: &str,
+    target: &str,
+    now: &str,
+    limit: u32,
+) -> Result<Vec<OutboxItem>> {
+    let sql = format!(
+        "SELECT {OUTBOX_COLS} FROM crm_outbox WHERE tenant = $1 AND status = 'pending' AND target = $2 \
+         AND (next_attempt_at IS NULL OR next_attempt_at <= $3) ORDER BY id LIMIT {limit}"
+    );
+    on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(target).bind(now).fetch_all(p).await)
+}
+
+/// One outbox row.
+pub async fn outbox_item(db: &Db, tenant: &str, id: i64) -> Result<Option<OutboxItem>> {
+    let sql = format!("SELECT {OUTBOX_COLS} FROM crm_outbox WHERE tenant = $1 AND id = $2");
+    on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(p).await)
+}
+
+/// Outbox rows of one CRM record, oldest first.
+pub async fn outbox_of(
+    db: &Db,
+    tenant: &str,
+    entity_kind: &str,
+    entity_id: i64,
+) -> Result<Vec<OutboxItem>> {
+    let sql = format!(
+        "SELECT {OUTBOX_COLS} FROM crm_outbox WHERE tenant = $1 AND entity_kind = $2 AND entity_id = $3 ORDER BY id"
+    );
+    on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(entity_kind).bind(entity_id).fetch_all(p).await)
+}
+
+/// Outbox rows in one state, newest first.
+pub async fn outbox_with_status(
+    db: &Db,
+    tenant: &str,
+    status: &str,
+    limit: u32,
+) -> Result<Vec<OutboxItem>> {
+    let sql = format!(
+        "SELECT {OUTBOX_COLS} FROM crm_outbox WHERE tenant = $1 AND status = $2 ORDER BY id DESC LIMIT {limit}"
+    );
+    on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(status).fetch_all(p).await)
+}
+
+/// Route a row: to an instance, or settle it as skipped with the reason.
+pub async fn route(
+    db: &Db,
+    tenant: &str,
+    id: i64,
+    target: Option<&str>,
+    skipped: Option<&str>,
+    at: &str,
+) -> Result<()> {
+    let status = if skipped.is_some() {
+        "skipped"
+    } else {
+        "pending"
+    };
+    on_pool!(db, p => sqlx::query("UPDATE crm_outbox SET target = $1, status = $2, last_error = $3, updated_at = $4 WHERE tenant = $5 AND id = $6 AND status = 'pending'")
+        .bind(target.unwrap_or("-")).bind(status).bind(skipped).bind(at).bind(tenant).bind(id)
+        .execute(p).await.map(|_| ()))
+}
+
+/// The outcome of a delivery attempt, as stored on its outbox row.
+#[derive(Debug, Clone, Copy)]
+pub struct Settlement<'a> {
+    /// `pending` (again later), `delivered`, `skipped`, `failed`.
+    pub status: &'a str,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// Not before (pending rows).
+    pub next_attempt_at: Option<&'a str>,
+    /// Why.
+    pub error: Option<&'a str>,
+}
+
+/// Record the outcome of a delivery attempt for rows `ids` (in the
+/// transaction that also wrote the link, on success).
+pub async fn settle(
+    tx: &mut Tx,
+    tenant: &str,
+    ids: &[i64],
+    outcome: Settlement<'_>,
+    at: &str,
+) -> Result<()> {
+    for id in ids {
+        on_tx!(tx, c => sqlx::query("UPDATE crm_outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, updated_at = $5 WHERE tenant = $6 AND id = $7")
+            .bind(outcome.status).bind(outcome.attempts).bind(outcome.next_attempt_at).bind(outcome.error).bind(at).bind(tenant).bind(id)
+            .execute(&mut *c).await.map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Put a failed (or skipped) row back in the queue, due now (F2 retry).
+/// Returns whether a row was reset.
+pub async fn retry(db: &Db, tenant: &str, id: i64, at: &str) -> Result<bool> {
+    let done = on_pool!(db, p => sqlx::query("UPDATE crm_outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL, updated_at = $1 WHERE tenant = $2 AND id = $3 AND status IN ('failed', 'skipped')")
+        .bind(at).bind(tenant).bind(id).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
+}
+
+/// Forget a failed link's hash so the next pull applies the record again.
+pub async fn retry_link(
+    db: &Db,
+    tenant: &str,
+    instance: &str,
+    kind: &str,
+    remote_id: &str,
+) -> Result<bool> {
+    let done = on_pool!(db, p => sqlx::query("UPDATE sync_links SET content_hash = NULL WHERE tenant = $1 AND instance = $2 AND kind = $3 AND remote_id = $4 AND status = 'failed'")
+        .bind(tenant).bind(instance).bind(kind).bind(remote_id).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
+}
+
+/// Set a document's or payment's sync status (F2) in the caller's
+/// transaction; other kinds have none.
+pub async fn set_sync_status(
+    tx: &mut Tx,
+    tenant: &str,
+    local_kind: &str,
+    id: i64,
+    status: &str,
+) -> Result<()> {
+    let table = match local_kind {
+        "receipt" | "payment" => "crm_payments",
+        "party" | "product" => return Ok(()),
+        _ => "crm_documents",
+    };
+    let sql = format!("UPDATE {table} SET sync_status = $1 WHERE tenant = $2 AND id = $3");
+    on_tx!(tx, c => sqlx::query(&sql).bind(status).bind(tenant).bind(id).execute(&mut *c).await.map(|_| ()))
+}
+
+/// A CRM record found by its natural key (S17 matching: customer number,
+/// product code, document number), with its origin tag.
+pub async fn find_by_key(
+    tx: &mut Tx,
+    tenant: &str,
+    local_kind: &str,
+    key: &str,
+) -> Result<Option<(i64, String)>> {
+    let (sql, with_kind) = match local_kind {
+        "party" => (
+            "SELECT id, origin FROM crm_parties WHERE tenant = $1 AND customer_number = $2",
+            false,
+        ),
+        "product" => (
+            "SELECT id, origin FROM crm_products WHERE tenant = $1 AND code = $2",
+            false,
+        ),
+        "receipt" | "payment" => (
+            "SELECT id, origin FROM crm_payments WHERE tenant = $1 AND number = $2 AND kind = $3",
+            true,
+        ),
+        _ => (
+            "SELECT id, origin FROM crm_documents WHERE tenant = $1 AND number = $2 AND kind = $3",
+            true,
+        ),
+    };
+    on_tx!(tx, c => {
+        let q = sqlx::query_as(sql).bind(tenant).bind(key);
+        let q = if with_kind { q.bind(local_kind) } else { q };
+        q.fetch_optional(&mut *c).await
+    })
+}
+
+/// Company code of a CRM record, for routing it (S17): a party's own, a
+/// document's or payment's party's.
+pub async fn company_of(db: &Db, tenant: &str, local_kind: &str, id: i64) -> Result<Option<i64>> {
+    let sql = match local_kind {
+        "party" => {
+            "SELECT CAST(company_code AS BIGINT) FROM crm_parties WHERE tenant = $1 AND id = $2"
+        }
+        "product" => return Ok(None),
+        "receipt" | "payment" => {
+            "SELECT CAST(p.company_code AS BIGINT) FROM crm_payments d JOIN crm_parties p ON p.tenant = d.tenant AND p.id = d.party_id WHERE d.tenant = $1 AND d.id = $2"
+        }
+        _ => {
+            "SELECT CAST(p.company_code AS BIGINT) FROM crm_documents d JOIN crm_parties p ON p.tenant = d.tenant AND p.id = d.party_id WHERE d.tenant = $1 AND d.id = $2"
+        }
+    };
+    let code: Option<i64> = on_pool!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(tenant).bind(id).fetch_optional(p).await)?;
+    Ok(code)
+}
+
+/// Whether a CRM record of `local_kind` exists in the tenant; `None` for a
+/// kind the CRM does not have.
+pub async fn record_exists(
+    db: &Db,
+    tenant: &str,
+    local_kind: &str,
+    id: i64,
+) -> Result<Option<bool>> {
+    let (table, with_kind) = match local_kind {
+        "party" => ("crm_parties", false),
+        "product" => ("crm_products", false),
+        "receipt" | "payment" => ("crm_payments", true),
+        k if crate::crm::DocumentKind::parse(k).is_some() => ("crm_documents", true),
+        _ => return Ok(None),
+    };
+    let sql = if with_kind {
+        format!("SELECT COUNT(*) FROM {table} WHERE tenant = $1 AND id = $2 AND kind = $3")
+    } else {
+        format!("SELECT COUNT(*) FROM {table} WHERE tenant = $1 AND id = $2 AND $3 = $3")
+    };
+    let n: i64 = on_pool!(db, p => sqlx::query_scalar(&sql).bind(tenant).bind(id).bind(local_kind).fetch_one(p).await)?;
+    Ok(Some(n > 0))
+}

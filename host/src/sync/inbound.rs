@@ -1,0 +1,529 @@
+//! Ledger → CRM: pull pages, apply each page with its links and cursor in
+//! one transaction, and confirm deletions found by full scans.
+
+use super::map::{self, Refs};
+use super::{Ctx, RunReport, SyncError, now};
+use crate::crm::{Actor, DocumentKind, PaymentKind};
+use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use crate::runtime::bindings::types as wit;
+use crate::store::Tx;
+use crate::store::crm::{self as repo, StoreError};
+use crate::store::sync::{self as links, Link, LinkOrigin};
+
+/// Pull every kind the connector sends to the CRM, parties and products
+/// first. A kind that fails stops the kinds after it (documents would only
+/// fail on missing parties); the error is reported and the next run
+/// resumes from the stored cursors.
+pub(crate) async fn pull_all(
+    ctx: &Ctx<'_>,
+    info: &ledger::ConnectorInfo,
+    report: &mut RunReport,
+) -> Result<(), SyncError> {
+    let mut kinds: Vec<wit::EntityKind> = info
+        .entities
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.direction,
+                ledger::Direction::LedgerToCrm | ledger::Direction::Both
+            )
+        })
+        .map(|e| e.kind)
+        .filter(|k| map::local_kind(*k).is_some())
+        .collect();
+    kinds.sort_by_key(|k| map::order(*k));
+    let Some(company) = ctx.company else {
+        report.errors.push(format!(
+            "connector {} reports no company code; nothing pulled (S17 needs one per ledger company)",
+            ctx.instance
+        ));
+        return Ok(());
+    };
+    for kind in kinds {
+        match pull_kind(ctx, kind, company, report).await {
+            Ok(()) => {}
+            Err(SyncError::Db(e)) => return Err(SyncError::Db(e)),
+            Err(e) => {
+                tracing::warn!(
+                    tenant = ctx.tenant,
+                    instance = ctx.instance,
+                    kind = map::kind_name(kind),
+                    "pull stopped: {e}"
+                );
+                report.errors.push(format!("{}: {e}", map::kind_name(kind)));
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn pull_kind(
+    ctx: &Ctx<'_>,
+    kind: wit::EntityKind,
+    company: u16,
+    report: &mut RunReport,
+) -> Result<(), SyncError> {
+    let name = map::kind_name(kind);
+    for _ in 0..ctx.settings.max_pages_per_run.max(1) {
+        let stored = links::read_cursor(ctx.db, ctx.tenant, ctx.instance, name).await?;
+        // The connector is called outside any transaction: no database
+        // lock is held across the network.
+        let page = ctx
+            .plugin
+            .pull(kind, stored.cursor.clone(), ctx.settings.page_size)
+            .await
+            .map_err(|e| ctx.call_error(e))?
+            .map_err(|e| ctx.connector_error(e))?;
+        let has_more = page.has_more;
+        let full_scan = page.full_scan;
+        let mut tx = ctx.db.begin().await?;
+        let mut cursor = links::cursor(&mut tx, ctx.tenant, ctx.instance, name).await?;
+        if full_scan && !cursor.scanning {
+            cursor.scan += 1;
+            cursor.scanning = true;
+        }
+        for change in page.changes {
+            apply_change(ctx, &mut tx, kind, company, change, cursor.scan, report).await?;
+        }
+        cursor.cursor = page.next_cursor;
+        let scan_done = full_scan && !has_more;
+        if scan_done {
+            cursor.scanning = false;
+        }
+        links::save_cursor(&mut tx, ctx.tenant, ctx.instance, name, &cursor, &now()).await?;
+        tx.commit().await?;
+        if scan_done {
+            sweep(ctx, kind, company, cursor.scan, report).await?;
+        }
+        if !has_more {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Links of `kind` that a finished full scan did not see are asked about
+/// one by one: gone → the deletion is applied; still there (the scan's
+/// pages shifted under it) → applied as an upsert. A connector that cannot
+/// `fetch` leaves deletions undetected rather than guessing.
+async fn sweep(
+    ctx: &Ctx<'_>,
+    kind: wit::EntityKind,
+    company: u16,
+    scan: i64,
+    report: &mut RunReport,
+) -> Result<(), SyncError> {
+    let name = map::kind_name(kind);
+    for link in links::unseen(ctx.db, ctx.tenant, ctx.instance, name, scan).await? {
+        let found = ctx
+            .plugin
+            .fetch(kind, link.remote_id.clone())
+            .await
+            .map_err(|e| ctx.call_error(e))?;
+        let change = match found {
+            Ok(Some(record)) => ledger::Change::Upsert(record),
+            Ok(None) => ledger::Change::Deleted(link.remote_id.clone()),
+            Err(wit::Error::Unsupported(_)) => return Ok(()),
+            Err(e) => return Err(ctx.connector_error(e)),
+        };
+        let mut tx = ctx.db.begin().await?;
+        apply_change(ctx, &mut tx, kind, company, change, scan, report).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// What applying one record came to.
+enum Applied {
+    /// Stored in the CRM as this id, with warnings.
+    Stored(i64, Vec<String>),
+    /// A ledger edit of a CRM-origin record: not applied (S8, S11).
+    Ignored(i64),
+}
+
+/// Apply one change inside the page's transaction. Business failures
+/// (validation, missing references, duplicate numbers) are recorded on the
+/// link and do not stop the page; database failures abort it.
+async fn apply_change(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    kind: wit::EntityKind,
+    company: u16,
+    change: ledger::Change,
+    scan: i64,
+    report: &mut RunReport,
+) -> Result<(), SyncError> {
+    let name = map::kind_name(kind);
+    let Some(local_kind) = map::local_kind(kind) else {
+        return Ok(());
+    };
+    match change {
+        ledger::Change::Upsert(record) => {
+            report.pulled += 1;
+            let hash = map::content_hash(&record.entity, record.version.as_deref());
+            let link = links::link_by_remote(tx, ctx.tenant, ctx.instance, name, &record.remote_id)
+                .await?;
+            if let Some(l) = &link
+                && l.content_hash.as_deref() == Some(hash.as_str())
+                && l.status != "deleted"
+            {
+                report.unchanged += 1;
+                if l.seen_scan != scan {
+                    let mut seen = l.clone();
+                    seen.seen_scan = scan;
+                    links::put_link(tx, &seen).await?;
+                }
+                return Ok(());
+            }
+            let outcome = upsert(ctx, tx, kind, local_kind, company, &record, link.as_ref()).await;
+            let mut new = Link {
+                tenant: ctx.tenant.to_owned(),
+                instance: ctx.instance.to_owned(),
+                kind: name.to_owned(),
+                remote_id: record.remote_id.clone(),
+                local_kind: local_kind.to_owned(),
+                local_id: link.as_ref().and_then(|l| l.local_id),
+                remote_version: record.version.clone(),
+                remote_number: remote_number(&record.entity),
+                content_hash: Some(hash),
+                origin: link
+                    .as_ref()
+                    .map(|l| l.origin)
+                    .unwrap_or(LinkOrigin::Ledger),
+                status: "synced".into(),
+                error: None,
+                seen_scan: scan,
+                last_synced: now(),
+            };
+            match outcome {
+                Ok(Applied::Stored(id, warnings)) => {
+                    report.applied += 1;
+                    new.local_id = Some(id);
+                    new.error = (!warnings.is_empty()).then(|| warnings.join("; "));
+                }
+                Ok(Applied::Ignored(id)) => {
+                    report.ignored += 1;
+                    new.local_id = Some(id);
+                }
+                Err(Refusal::Business(message)) => {
+                    report.refused += 1;
+                    tracing::warn!(tenant = ctx.tenant, instance = ctx.instance, kind = name, remote_id = %record.remote_id, "ledger record refused: {message}");
+                    new.status = "failed".into();
+                    new.error = Some(message);
+                }
+                Err(Refusal::Db(e)) => return Err(SyncError::Db(e)),
+            }
+            links::put_link(tx, &new).await?;
+        }
+        ledger::Change::Deleted(remote_id) => {
+            let Some(link) =
+                links::link_by_remote(tx, ctx.tenant, ctx.instance, name, &remote_id).await?
+            else {
+                return Ok(());
+            };
+            if link.status == "deleted" {
+                return Ok(());
+            }
+            let mut gone = link.clone();
+            gone.status = "deleted".into();
+            gone.seen_scan = scan;
+            gone.last_synced = now();
+            if let Some(id) = link.local_id
+                && deletion_propagates(local_kind, link.origin)
+            {
+                let actor = Actor::connector(ctx.tenant, ctx.instance);
+                let removed = match local_kind {
+                    "party" => Ok(()),
+                    "product" => repo::delete_product_in_op(tx, &actor, id).await,
+                    "receipt" | "payment" => {
+                        let k = PaymentKind::parse(local_kind).unwrap_or(PaymentKind::Receipt);
+                        repo::remove_ledger_payment_in_op(tx, &actor, k, id).await
+                    }
+                    other => match DocumentKind::parse(other) {
+                        Some(k) => repo::remove_ledger_document_in_op(tx, &actor, k, id).await,
+                        None => Ok(()),
+                    },
+                };
+                match removed {
+                    Ok(()) | Err(StoreError::NotFound { .. }) => {
+                        report.deleted += 1;
+                        gone.local_id = None;
+                    }
+                    Err(StoreError::Db(e)) => return Err(SyncError::Db(e)),
+                    Err(other) => {
+                        gone.status = "failed".into();
+                        gone.error = Some(format!("deleted in the ledger, but: {other}"));
+                    }
+                }
+            }
+            links::put_link(tx, &gone).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletion rules (S12, S14–S16; the incumbent's: identity deletions never
+/// propagate). A CRM-origin quote deleted in the ledger stays in the CRM.
+fn deletion_propagates(local_kind: &str, origin: LinkOrigin) -> bool {
+    match local_kind {
+        "party" => false,
+        _ => origin == LinkOrigin::Ledger,
+    }
+}
+
+fn remote_number(e: &wit::Entity) -> Option<String> {
+    match e {
+        wit::Entity::Party(p) => p.customer_number.clone(),
+        wit::Entity::Product(p) => Some(p.code.clone()),
+        wit::Entity::Document(d) => d.number.clone(),
+    }
+}
+
+enum Refusal {
+    Business(String),
+    Db(sqlx::Error),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Db(e) => Refusal::Db(e),
+            other => Refusal::Business(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Self {
+        Refusal::Db(e)
+    }
+}
+
+impl From<hamgam_domain::ValidationError> for Refusal {
+    fn from(e: hamgam_domain::ValidationError) -> Self {
+        Refusal::Business(format!("{}: {}", e.field, e.message))
+    }
+}
+
+fn mismatch(local_kind: &str, record: &ledger::RemoteRecord) -> Refusal {
+    Refusal::Business(format!(
+        "the connector sent a {} record for {local_kind} {}",
+        match record.entity {
+            wit::Entity::Party(_) => "party",
+            wit::Entity::Product(_) => "product",
+            wit::Entity::Document(_) => "document",
+        },
+        record.remote_id
+    ))
+}
+
+/// Create or update the CRM record of one ledger record.
+async fn upsert(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    kind: wit::EntityKind,
+    local_kind: &str,
+    company: u16,
+    record: &ledger::RemoteRecord,
+    link: Option<&Link>,
+) -> Result<Applied, Refusal> {
+    let actor = Actor::connector(ctx.tenant, ctx.instance);
+    let linked = link.and_then(|l| l.local_id.map(|id| (id, l.origin)));
+    // S8, S11: the record was created in the CRM; the ledger's edits of it
+    // do not travel back.
+    if let Some((id, LinkOrigin::Crm)) = linked {
+        return Ok(Applied::Ignored(id));
+    }
+    let existing = linked.map(|(id, _)| id);
+    match (&record.entity, local_kind) {
+        (wit::Entity::Party(p), "party") => {
+            let (new, warnings) = map::party_from_ledger(p, company)?;
+            let id = match existing.or(claim(ctx, tx, "party", &new.customer_number).await?) {
+                Some(id) => {
+                    ensure_key_free(ctx, tx, "party", &new.customer_number, id).await?;
+                    match repo::update_party_in_op(tx, &actor, id, &new).await {
+                        Err(StoreError::NotFound { .. }) => {
+                            repo::create_party_in_op(tx, &actor, &new).await?.id
+                        }
+                        other => other?.id,
+                    }
+                }
+                None => repo::create_party_in_op(tx, &actor, &new).await?.id,
+            };
+            Ok(Applied::Stored(id, warnings))
+        }
+        (wit::Entity::Product(p), "product") => {
+            let new = map::product_from_ledger(p, company)?;
+            let id = match existing.or(claim(ctx, tx, "product", &new.code).await?) {
+                Some(id) => {
+                    ensure_key_free(ctx, tx, "product", &new.code, id).await?;
+                    match repo::update_product_in_op(tx, &actor, id, &new).await {
+                        Err(StoreError::NotFound { .. }) => {
+                            repo::create_product_in_op(tx, &actor, &new).await?.id
+                        }
+                        other => other?.id,
+                    }
+                }
+                None => repo::create_product_in_op(tx, &actor, &new).await?.id,
+            };
+            Ok(Applied::Stored(id, Vec::new()))
+        }
+        (wit::Entity::Document(d), "receipt" | "payment") => {
+            let pkind = PaymentKind::parse(local_kind).unwrap_or(PaymentKind::Receipt);
+            let refs = resolve(ctx, tx, kind, d).await?;
+            let new = map::payment_from_ledger(d, pkind, &refs)?;
+            let number = map::ledger_document_number(
+                new.date,
+                d.number.as_deref().unwrap_or(&record.remote_id),
+                company,
+            );
+            let id = match existing.or(claim(ctx, tx, local_kind, &number).await?) {
+                Some(id) => {
+                    ensure_key_free(ctx, tx, local_kind, &number, id).await?;
+                    match repo::replace_ledger_payment_in_op(tx, &actor, id, &new, &number).await {
+                        Err(StoreError::NotFound { .. }) => {
+                            repo::create_ledger_payment_in_op(tx, &actor, &new, &number)
+                                .await?
+                                .id
+                        }
+                        other => other?.id,
+                    }
+                }
+                None => {
+                    repo::create_ledger_payment_in_op(tx, &actor, &new, &number)
+                        .await?
+                        .id
+                }
+            };
+            Ok(Applied::Stored(id, Vec::new()))
+        }
+        (wit::Entity::Document(d), other) => {
+            let Some(dkind) = DocumentKind::parse(other) else {
+                return Err(mismatch(local_kind, record));
+            };
+            let refs = resolve(ctx, tx, kind, d).await?;
+            let new = map::document_from_ledger(d, dkind, &refs)?;
+            let number = map::ledger_document_number(
+                new.date,
+                d.number.as_deref().unwrap_or(&record.remote_id),
+                company,
+            );
+            let id = match existing.or(claim(ctx, tx, other, &number).await?) {
+                Some(id) => {
+                    ensure_key_free(ctx, tx, other, &number, id).await?;
+                    match repo::replace_ledger_document_in_op(tx, &actor, id, &new, &number).await {
+                        Err(StoreError::NotFound { .. }) => {
+                            repo::create_ledger_document_in_op(tx, &actor, &new, &number)
+                                .await?
+                                .id
+                        }
+                        other => other?.id,
+                    }
+                }
+                None => {
+                    repo::create_ledger_document_in_op(tx, &actor, &new, &number)
+                        .await?
+                        .id
+                }
+            };
+            Ok(Applied::Stored(id, Vec::new()))
+        }
+        _ => Err(mismatch(local_kind, record)),
+    }
+}
+
+/// A CRM record with the same natural key and no link in this instance yet
+/// is taken over by the ledger record (first sync of data that exists on
+/// both sides: customer number, product code, document number). One that
+/// came from the CRM keeps its content: the CRM is its origin (S8).
+async fn claim(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    local_kind: &str,
+    key: &str,
+) -> Result<Option<i64>, Refusal> {
+    let Some((id, origin)) = links::find_by_key(tx, ctx.tenant, local_kind, key).await? else {
+        return Ok(None);
+    };
+    if origin.starts_with("api:") {
+        return Err(Refusal::Business(format!(
+            "{local_kind} {key} already exists in the CRM (id {id}, created there); \
+             link it by sending it from the CRM, or renumber one of them"
+        )));
+    }
+    Ok(Some(id))
+}
+
+/// The key the ledger record now has must not belong to another CRM
+/// record (checked before writing, so PostgreSQL never sees a unique
+/// violation that would abort the page's transaction).
+async fn ensure_key_free(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    local_kind: &str,
+    key: &str,
+    id: i64,
+) -> Result<(), Refusal> {
+    match links::find_by_key(tx, ctx.tenant, local_kind, key).await? {
+        Some((other, _)) if other != id => Err(Refusal::Business(format!(
+            "{local_kind} number {key} is already used by CRM record {other} (S10: numbers are never reused)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The CRM ids a ledger document refers to: its party (required), its
+/// products (each line), and the invoice a return or receipt belongs to.
+async fn resolve(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    kind: wit::EntityKind,
+    d: &wit::Document,
+) -> Result<Refs, Refusal> {
+    let party = links::local_ids(tx, ctx.tenant, ctx.instance, "party", std::slice::from_ref(&d.party_ref))
+        .await?
+        .remove(&d.party_ref)
+        .ok_or_else(|| {
+            Refusal::Business(format!(
+                "party_ref: party {} of the ledger is not in the CRM (not synced yet, or refused — see the failed links)",
+                d.party_ref
+            ))
+        })?;
+    let product_refs: Vec<String> = d
+        .lines
+        .iter()
+        .filter(|l| !l.product_ref.is_empty())
+        .map(|l| l.product_ref.clone())
+        .collect();
+    let products = links::local_ids(tx, ctx.tenant, ctx.instance, "product", &product_refs).await?;
+    let related_id = match &d.related_ref {
+        None => None,
+        Some(r) => {
+            use wit::EntityKind as K;
+            let candidates: &[&str] = match kind {
+                K::PurchaseReturn | K::WarehouseReturn | K::Payment => {
+                    &["purchase_invoice", "warehouse_receipt"]
+                }
+                _ => &["sales_invoice"],
+            };
+            let mut found = None;
+            for c in candidates {
+                if let Some(id) =
+                    links::local_ids(tx, ctx.tenant, ctx.instance, c, std::slice::from_ref(r))
+                        .await?
+                        .remove(r)
+                {
+                    found = Some(id);
+                    break;
+                }
+            }
+            found
+        }
+    };
+    Ok(Refs {
+        party_id: party,
+        products,
+        related_id,
+    })
+}

@@ -1,0 +1,148 @@
+//! Live lookups through the connectors (S7 balance, S13 stock): read from
+//! the ledger, not copied, with a short cache so a quote screen that asks
+//! for every line's stock does not hammer the ledger's desktop server.
+
+use super::{SyncEngine, is_transient, render};
+use crate::api::ApiError;
+use crate::api::sync::{LedgerBalance, LedgerStock};
+use crate::runtime::bindings::types as wit;
+use crate::runtime::sql::from_wit_decimal;
+use crate::store::sync as links;
+use std::time::{Duration, Instant};
+
+/// How long a looked-up value is served from memory.
+pub const LOOKUP_TTL: Duration = Duration::from_secs(10);
+
+/// Values by (tenant, record id), with when they were read.
+type Cache<T> = std::sync::Mutex<std::collections::HashMap<(String, i64), (Instant, T)>>;
+
+/// Cached lookups by key.
+#[derive(Debug, Default)]
+pub(crate) struct LookupCache {
+    balances: Cache<Vec<LedgerBalance>>,
+    stock: Cache<Vec<LedgerStock>>,
+}
+
+fn fresh<T: Clone>(map: &Cache<T>, key: &(String, i64)) -> Option<T> {
+    let map = map.lock().unwrap_or_else(|e| e.into_inner());
+    map.get(key)
+        .filter(|(at, _)| at.elapsed() < LOOKUP_TTL)
+        .map(|(_, v)| v.clone())
+}
+
+fn keep<T>(map: &Cache<T>, key: (String, i64), value: T) {
+    map.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, (Instant::now(), value));
+}
+
+fn lookup_error(instance: &str, e: &wit::Error) -> ApiError {
+    if is_transient(e) {
+        ApiError::Unavailable(format!(
+            "the ledger behind {instance} cannot be reached: {}",
+            render(e)
+        ))
+    } else {
+        ApiError::Upstream(format!(
+            "the ledger behind {instance} answered: {}",
+            render(e)
+        ))
+    }
+}
+
+fn amount(d: &wit::Decimal) -> Result<hamgam_domain::Decimal, ApiError> {
+    from_wit_decimal(d)
+        .map_err(|_| ApiError::Upstream("the connector sent an invalid decimal".into()))
+}
+
+impl SyncEngine {
+    async fn linked(
+        &self,
+        tenant: &str,
+        local_kind: &str,
+        id: i64,
+    ) -> Result<Vec<links::Link>, ApiError> {
+        let all = links::links_of_local(self.state.db(), tenant, local_kind, id)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        let linked: Vec<_> = all.into_iter().filter(|l| l.status == "synced").collect();
+        if linked.is_empty() {
+            return Err(ApiError::Conflict {
+                field: None,
+                message: format!("{local_kind} {id} is not in any ledger yet (not synced)"),
+            });
+        }
+        Ok(linked)
+    }
+
+    /// The party's balance in every ledger it is linked in (S7).
+    pub async fn party_balances(
+        &self,
+        tenant: &str,
+        party_id: i64,
+    ) -> Result<Vec<LedgerBalance>, ApiError> {
+        let key = (tenant.to_owned(), party_id);
+        if let Some(hit) = fresh(&self.lookups.balances, &key) {
+            return Ok(hit);
+        }
+        let snapshot = self.state.snapshot();
+        let mut out = Vec::new();
+        for link in self.linked(tenant, "party", party_id).await? {
+            let plugin = snapshot
+                .registry
+                .get(tenant, &link.instance)
+                .ok_or_else(|| {
+                    ApiError::Unavailable(format!("connector {} is not running", link.instance))
+                })?;
+            let b = plugin
+                .party_balance(link.remote_id.clone())
+                .await?
+                .map_err(|e| lookup_error(&link.instance, &e))?;
+            out.push(LedgerBalance {
+                instance: link.instance.clone(),
+                remote_id: link.remote_id.clone(),
+                debit: amount(&b.debit.amount)?,
+                credit: amount(&b.credit.amount)?,
+                balance: amount(&b.balance.amount)?,
+                currency: b.balance.currency.clone(),
+            });
+        }
+        keep(&self.lookups.balances, key, out.clone());
+        Ok(out)
+    }
+
+    /// The product's stock per warehouse in its ledger (S13).
+    pub async fn product_stock(
+        &self,
+        tenant: &str,
+        product_id: i64,
+    ) -> Result<Vec<LedgerStock>, ApiError> {
+        let key = (tenant.to_owned(), product_id);
+        if let Some(hit) = fresh(&self.lookups.stock, &key) {
+            return Ok(hit);
+        }
+        let snapshot = self.state.snapshot();
+        let mut out = Vec::new();
+        for link in self.linked(tenant, "product", product_id).await? {
+            let plugin = snapshot
+                .registry
+                .get(tenant, &link.instance)
+                .ok_or_else(|| {
+                    ApiError::Unavailable(format!("connector {} is not running", link.instance))
+                })?;
+            let levels = plugin
+                .product_stock(link.remote_id.clone())
+                .await?
+                .map_err(|e| lookup_error(&link.instance, &e))?;
+            for l in levels {
+                out.push(LedgerStock {
+                    instance: link.instance.clone(),
+                    warehouse: l.warehouse,
+                    quantity: amount(&l.quantity)?,
+                });
+            }
+        }
+        keep(&self.lookups.stock, key, out.clone());
+        Ok(out)
+    }
+}

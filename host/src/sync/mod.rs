@@ -1,0 +1,300 @@
+//! The sync engine (issue #4): moves records between the CRM and every
+//! ledger connector instance, the same way for every ledger.
+//!
+//! * **Ledger → CRM** ([`inbound`]): pull a page of changes per entity
+//!   kind, in dependency order (parties and products before documents),
+//!   and apply the page, its links and its cursor in ONE transaction. A
+//!   crash between pages repeats at most one page, which applies as a
+//!   no-op (links carry a content hash).
+//! * **CRM → ledger** ([`outbound`]): every CRM change already wrote an
+//!   outbox row in its own transaction. The engine routes each row to the
+//!   instance whose company code the record carries (S17), applies the
+//!   origin rules (S8, S11–S16), and pushes it with an idempotency key
+//!   derived from the row, so a retry after a crash never creates a second
+//!   record. Transient failures back off with jitter; after
+//!   `max_attempts`, or at once for a permanent failure, the row is parked
+//!   as `failed` with the ledger's message until someone retries it (F2).
+//! * **Echo suppression is structural**: a change the engine applied on
+//!   behalf of instance `I` carries the origin tag `connector:I` and is
+//!   never sent back to `I`. No time windows.
+
+pub mod inbound;
+pub mod lookup;
+pub mod map;
+pub mod outbound;
+pub mod schedule;
+
+use crate::api::AppState;
+use crate::config::SyncSettings;
+use crate::plugins::manifest::PluginKind;
+use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use crate::runtime::bindings::types as wit;
+use crate::runtime::error::CallError;
+use crate::runtime::instance::PluginInstance;
+use crate::store::Db;
+use crate::store::crm::StoreError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Why a sync run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No running connector instance by that name.
+    #[error("tenant {tenant} has no running connector instance {instance}")]
+    NoInstance {
+        /// Tenant.
+        tenant: String,
+        /// Instance.
+        instance: String,
+    },
+    /// The plugin trapped, timed out or broke a limit.
+    #[error("connector {instance}: {source}")]
+    Call {
+        /// Instance.
+        instance: String,
+        /// What happened.
+        #[source]
+        source: CallError,
+    },
+    /// The connector answered with an error.
+    #[error("connector {instance}: {message}")]
+    Connector {
+        /// Instance.
+        instance: String,
+        /// The connector's error, rendered.
+        message: String,
+        /// Whether a later attempt may succeed.
+        transient: bool,
+    },
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<StoreError> for SyncError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Db(e) => SyncError::Db(e),
+            other => SyncError::Db(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}
+
+/// What one run did, per direction.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RunReport {
+    /// Ledger records received.
+    pub pulled: usize,
+    /// Created or updated in the CRM.
+    pub applied: usize,
+    /// Received but unchanged since the last pull.
+    pub unchanged: usize,
+    /// Received, but an edit of a CRM-origin record (S8, S11): not applied.
+    pub ignored: usize,
+    /// Could not be applied (see the failed links).
+    pub refused: usize,
+    /// Deleted in the CRM because the ledger deleted them.
+    pub deleted: usize,
+    /// CRM changes delivered to the ledger.
+    pub delivered: usize,
+    /// CRM changes that do not travel (with the rule that says so).
+    pub skipped: usize,
+    /// CRM changes that will be tried again later.
+    pub retrying: usize,
+    /// CRM changes parked as failed.
+    pub failed: usize,
+    /// Errors that stopped part of the run.
+    pub errors: Vec<String>,
+}
+
+impl RunReport {
+    /// Add another run's counts to these.
+    pub fn merge(&mut self, other: RunReport) {
+        self.pulled += other.pulled;
+        self.applied += other.applied;
+        self.unchanged += other.unchanged;
+        self.ignored += other.ignored;
+        self.refused += other.refused;
+        self.deleted += other.deleted;
+        self.delivered += other.delivered;
+        self.skipped += other.skipped;
+        self.retrying += other.retrying;
+        self.failed += other.failed;
+        self.errors.extend(other.errors);
+    }
+}
+
+/// Held while one (tenant, instance) runs.
+type RunLock = Arc<tokio::sync::Mutex<()>>;
+
+/// The sync engine of one host process.
+pub struct SyncEngine {
+    state: AppState,
+    /// One run at a time per (tenant, instance).
+    running: Mutex<HashMap<(String, String), RunLock>>,
+    installation: tokio::sync::OnceCell<String>,
+    lookups: lookup::LookupCache,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine").finish_non_exhaustive()
+    }
+}
+
+/// Everything a run of one instance needs.
+pub(crate) struct Ctx<'a> {
+    pub db: &'a Db,
+    pub tenant: &'a str,
+    pub instance: &'a str,
+    pub plugin: &'a PluginInstance,
+    pub company: Option<u16>,
+    pub settings: SyncSettings,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn call_error(&self, source: CallError) -> SyncError {
+        SyncError::Call {
+            instance: self.instance.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn connector_error(&self, e: wit::Error) -> SyncError {
+        SyncError::Connector {
+            instance: self.instance.to_owned(),
+            transient: is_transient(&e),
+            message: render(&e),
+        }
+    }
+}
+
+/// Whether a later attempt may succeed without anyone changing anything:
+/// the ledger is down, or our session or its version check failed (an
+/// operator fixes those for all records at once, then they go through).
+pub fn is_transient(e: &wit::Error) -> bool {
+    matches!(
+        e,
+        wit::Error::Unavailable(_) | wit::Error::Unauthorized(_) | wit::Error::VersionMismatch(_)
+    )
+}
+
+/// A connector error as one line for people.
+pub fn render(e: &wit::Error) -> String {
+    match e {
+        wit::Error::NotFound(m) => format!("not found: {m}"),
+        wit::Error::InvalidInput(f) => format!("invalid {}: {}", f.field, f.message),
+        wit::Error::Unauthorized(m) => format!("unauthorized: {m}"),
+        wit::Error::Denied(m) => format!("denied: {m}"),
+        wit::Error::Conflict(m) => format!("conflict: {m}"),
+        wit::Error::VersionMismatch(m) => format!("version mismatch: {m}"),
+        wit::Error::Unavailable(m) => format!("unavailable: {m}"),
+        wit::Error::Unsupported(m) => format!("unsupported: {m}"),
+        wit::Error::Other(m) => m.clone(),
+    }
+}
+
+/// RFC 3339 UTC now, as the stores keep time.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl SyncEngine {
+    /// An engine over the host's state (registry snapshot and database).
+    pub fn new(state: AppState) -> Arc<SyncEngine> {
+        Arc::new(SyncEngine {
+            state,
+            running: Mutex::new(HashMap::new()),
+            installation: tokio::sync::OnceCell::new(),
+            lookups: lookup::LookupCache::default(),
+        })
+    }
+
+    /// The host's API state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    fn lock_of(&self, tenant: &str, instance: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry((tenant.to_owned(), instance.to_owned()))
+            .or_default()
+            .clone()
+    }
+
+    async fn installation(&self) -> Result<&str, SyncError> {
+        let id = self
+            .installation
+            .get_or_try_init(|| crate::store::sync::installation_id(self.state.db()))
+            .await?;
+        Ok(id)
+    }
+
+    /// The running connector instances of a tenant with their company codes.
+    pub async fn connectors(
+        &self,
+        tenant: &str,
+    ) -> Vec<(String, Arc<PluginInstance>, Option<ledger::ConnectorInfo>)> {
+        let snapshot = self.state.snapshot();
+        let mut out = Vec::new();
+        for (name, inst) in snapshot.registry.tenant(tenant) {
+            if inst.plugin().manifest.kind != PluginKind::Connector {
+                continue;
+            }
+            let info = inst.describe_connector().await.ok();
+            out.push((name.clone(), inst.clone(), info));
+        }
+        out
+    }
+
+    /// One sync run of one connector instance: pull every kind it offers
+    /// (ledger → CRM), then deliver the CRM changes routed to it. Runs of
+    /// the same instance queue behind each other.
+    pub async fn run_once(&self, tenant: &str, instance: &str) -> Result<RunReport, SyncError> {
+        let lock = self.lock_of(tenant, instance);
+        let _one_at_a_time = lock.lock().await;
+        let snapshot = self.state.snapshot();
+        let no_instance = || SyncError::NoInstance {
+            tenant: tenant.to_owned(),
+            instance: instance.to_owned(),
+        };
+        let plugin = snapshot
+            .registry
+            .get(tenant, instance)
+            .ok_or_else(no_instance)?
+            .clone();
+        if plugin.plugin().manifest.kind != PluginKind::Connector {
+            return Err(no_instance());
+        }
+        let settings = snapshot
+            .sync
+            .get(&(tenant.to_owned(), instance.to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        let info = plugin
+            .describe_connector()
+            .await
+            .map_err(|source| SyncError::Call {
+                instance: instance.to_owned(),
+                source,
+            })?;
+        let company = info
+            .company_code
+            .as_deref()
+            .and_then(|c| c.trim().parse::<u16>().ok());
+        let ctx = Ctx {
+            db: self.state.db(),
+            tenant,
+            instance,
+            plugin: &plugin,
+            company,
+            settings,
+        };
+        let mut report = RunReport::default();
+        inbound::pull_all(&ctx, &info, &mut report).await?;
+        let installation = self.installation().await?.to_owned();
+        outbound::route(self, tenant, &mut report).await?;
+        outbound::deliver(&ctx, &installation, &mut report).await?;
+        Ok(report)
+    }
+}

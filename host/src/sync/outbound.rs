@@ -1,0 +1,449 @@
+//! CRM → ledger: route outbox rows to the instance of their company (S17),
+//! apply the origin rules, and deliver with idempotency keys, backoff and
+//! parking.
+
+use super::map;
+use super::{Ctx, RunReport, SyncEngine, SyncError, is_transient, now, render};
+use crate::crm::{DocumentKind, Status};
+use crate::runtime::bindings::types as wit;
+use crate::store::crm::{self as repo, StoreError};
+use crate::store::sync::{self as links, Link, LinkOrigin, OutboxItem, Settlement};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+
+/// Rows routed per run; the rest wait for the next run.
+const ROUTE_BATCH: u32 = 500;
+/// Rows delivered per run and instance.
+const DELIVER_BATCH: u32 = 200;
+
+/// Why a change does not travel, decided from the row alone. `None`: it
+/// may travel, subject to the record's state at delivery.
+fn rule_for(row: &OutboxItem) -> Option<String> {
+    if let Some(instance) = row.origin.strip_prefix("connector:") {
+        return Some(format!(
+            "came from connector {instance}; changes are never sent back to where they came from"
+        ));
+    }
+    match (row.entity_kind.as_str(), row.operation.as_str()) {
+        ("party", "delete") => Some("party deletions do not propagate to the ledger".into()),
+        ("party", _) => None,
+        ("product", _) => Some("S13: products travel only ledger → CRM".into()),
+        ("quote" | "sales_order", "delete") => {
+            Some("S12: deleting a CRM-origin quote leaves the ledger's copy untouched".into())
+        }
+        ("quote" | "sales_order", "reject") => Some("rejected: not sent".into()),
+        ("quote" | "sales_order", _) => None,
+        ("sales_invoice" | "sales_return", _) => {
+            Some("S14: sales invoices and returns travel only ledger → CRM".into())
+        }
+        ("purchase_invoice" | "purchase_return", _) => {
+            Some("S15: purchase documents travel only ledger → CRM".into())
+        }
+        ("receipt" | "payment", _) => {
+            Some("S16: receipts and payments travel only ledger → CRM".into())
+        }
+        (other, _) => Some(format!("{other} records do not travel to a ledger")),
+    }
+}
+
+/// Give every new outbox row of the tenant a target instance (by the
+/// company code its record carries, S17) or settle it as skipped with the
+/// rule that says why.
+pub(crate) async fn route(
+    engine: &SyncEngine,
+    tenant: &str,
+    report: &mut RunReport,
+) -> Result<(), SyncError> {
+    let db = engine.state.db();
+    let rows = links::unrouted(db, tenant, ROUTE_BATCH).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let connectors = engine.connectors(tenant).await;
+    let at = now();
+    for row in rows {
+        if let Some(reason) = rule_for(&row) {
+            links::route(db, tenant, row.id, None, Some(&reason), &at).await?;
+            report.skipped += 1;
+            continue;
+        }
+        let company = links::company_of(db, tenant, &row.entity_kind, row.entity_id).await?;
+        let Some(company) = company else {
+            links::route(
+                db,
+                tenant,
+                row.id,
+                None,
+                Some("the record no longer exists"),
+                &at,
+            )
+            .await?;
+            report.skipped += 1;
+            continue;
+        };
+        let target = connectors.iter().find(|(_, _, info)| {
+            info.as_ref()
+                .and_then(|i| i.company_code.as_deref())
+                .and_then(|c| c.trim().parse::<i64>().ok())
+                == Some(company)
+        });
+        match target {
+            Some((name, _, _)) => links::route(db, tenant, row.id, Some(name), None, &at).await?,
+            None => {
+                links::route(
+                    db,
+                    tenant,
+                    row.id,
+                    None,
+                    Some(&format!(
+                        "no connector instance serves company {company} (S17)"
+                    )),
+                    &at,
+                )
+                .await?;
+                report.skipped += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How one delivery attempt ended.
+enum Outcome {
+    Delivered,
+    Skipped(String),
+    /// Try again later (the ledger is down, a dependency is not there yet).
+    Later(String),
+    /// Will not succeed until someone changes something.
+    Failed(String),
+}
+
+/// Deliver the due rows routed to this instance, oldest first. A row that
+/// waits or fails blocks later rows of the same record, so an update never
+/// overtakes its create.
+pub(crate) async fn deliver(
+    ctx: &Ctx<'_>,
+    installation: &str,
+    report: &mut RunReport,
+) -> Result<(), SyncError> {
+    let rows = links::due(ctx.db, ctx.tenant, ctx.instance, &now(), DELIVER_BATCH).await?;
+    let mut blocked: HashSet<(String, i64)> = HashSet::new();
+    for row in rows {
+        let entity = (row.entity_kind.clone(), row.entity_id);
+        if blocked.contains(&entity) {
+            continue;
+        }
+        let outcome = deliver_one(ctx, installation, &row).await?;
+        let at = now();
+        let mut tx = ctx.db.begin().await?;
+        match outcome {
+            Outcome::Delivered => {
+                report.delivered += 1;
+                // The link and the row's status were written by deliver_one's
+                // transaction; nothing more here.
+            }
+            Outcome::Skipped(reason) => {
+                report.skipped += 1;
+                links::settle(
+                    &mut tx,
+                    ctx.tenant,
+                    &[row.id],
+                    Settlement {
+                        status: "skipped",
+                        attempts: row.attempts,
+                        next_attempt_at: None,
+                        error: Some(&reason),
+                    },
+                    &at,
+                )
+                .await?;
+            }
+            Outcome::Later(reason) => {
+                blocked.insert(entity);
+                let attempts = row.attempts + 1;
+                if attempts >= ctx.settings.max_attempts as i32 {
+                    report.failed += 1;
+                    let why = format!("gave up after {attempts} attempts: {reason}");
+                    links::settle(
+                        &mut tx,
+                        ctx.tenant,
+                        &[row.id],
+                        Settlement {
+                            status: "failed",
+                            attempts,
+                            next_attempt_at: None,
+                            error: Some(&why),
+                        },
+                        &at,
+                    )
+                    .await?;
+                    links::set_sync_status(
+                        &mut tx,
+                        ctx.tenant,
+                        &row.entity_kind,
+                        row.entity_id,
+                        "failed",
+                    )
+                    .await?;
+                } else {
+                    report.retrying += 1;
+                    let next = next_attempt(ctx, attempts, row.id);
+                    links::settle(
+                        &mut tx,
+                        ctx.tenant,
+                        &[row.id],
+                        Settlement {
+                            status: "pending",
+                            attempts,
+                            next_attempt_at: Some(&next),
+                            error: Some(&reason),
+                        },
+                        &at,
+                    )
+                    .await?;
+                }
+            }
+            Outcome::Failed(reason) => {
+                blocked.insert(entity);
+                report.failed += 1;
+                links::settle(
+                    &mut tx,
+                    ctx.tenant,
+                    &[row.id],
+                    Settlement {
+                        status: "failed",
+                        attempts: row.attempts + 1,
+                        next_attempt_at: None,
+                        error: Some(&reason),
+                    },
+                    &at,
+                )
+                .await?;
+                links::set_sync_status(
+                    &mut tx,
+                    ctx.tenant,
+                    &row.entity_kind,
+                    row.entity_id,
+                    "failed",
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Exponential backoff from `backoff_base_ms`, capped at `backoff_max_s`,
+/// with ±25 % jitter so instances recovering together do not retry in step.
+fn next_attempt(ctx: &Ctx<'_>, attempts: i32, salt: i64) -> String {
+    let base = ctx.settings.backoff_base_ms.max(1) as f64;
+    let cap = (ctx.settings.backoff_max_s.max(1) * 1000) as f64;
+    let exp = (base * 2f64.powi(attempts.saturating_sub(1).min(30))).min(cap);
+    // Jitter from the clock's nanoseconds and the row id: no RNG state.
+    let nanos = chrono::Utc::now().timestamp_subsec_nanos() as i64;
+    let spread = ((nanos ^ salt.wrapping_mul(0x9E37_79B9)) % 1000) as f64 / 1000.0; // 0..1
+    let ms = exp * (0.75 + 0.5 * spread.abs());
+    (chrono::Utc::now() + chrono::Duration::milliseconds(ms as i64))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The idempotency key of an outbox row: stable across retries and
+/// restarts, unique per installation (a UUID, as Sepidar's `GUID` field
+/// wants one).
+pub fn idempotency_key(installation: &str, tenant: &str, row_id: i64) -> String {
+    let digest = Sha256::digest(format!("hamgam/{installation}/{tenant}/{row_id}").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    // RFC 9562 version 8 (custom) and the RFC 4122 variant.
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// The record in the ledger's terms, with the link it already has.
+struct Prepared {
+    kind: wit::EntityKind,
+    entity: wit::Entity,
+    link: Option<Link>,
+}
+
+async fn deliver_one(
+    ctx: &Ctx<'_>,
+    installation: &str,
+    row: &OutboxItem,
+) -> Result<Outcome, SyncError> {
+    let prepared = match prepare(ctx, row).await? {
+        Ok(p) => p,
+        Err(outcome) => return Ok(outcome),
+    };
+    let key = idempotency_key(installation, ctx.tenant, row.id);
+    let (remote_id, version) = match &prepared.link {
+        Some(l) if l.status != "deleted" => (Some(l.remote_id.clone()), l.remote_version.clone()),
+        _ => (None, None),
+    };
+    let pushed = ctx
+        .plugin
+        .push(prepared.kind, prepared.entity, remote_id, version, key)
+        .await;
+    let outcome = match pushed {
+        Err(call) => return Ok(Outcome::Later(call.to_string())),
+        Ok(Err(e)) if is_transient(&e) => return Ok(Outcome::Later(render(&e))),
+        Ok(Err(e)) => return Ok(Outcome::Failed(render(&e))),
+        Ok(Ok(outcome)) => outcome,
+    };
+    let at = now();
+    let mut tx = ctx.db.begin().await?;
+    links::put_link(
+        &mut tx,
+        &Link {
+            tenant: ctx.tenant.to_owned(),
+            instance: ctx.instance.to_owned(),
+            kind: map::kind_name(prepared.kind).to_owned(),
+            remote_id: outcome.remote_id,
+            local_kind: row.entity_kind.clone(),
+            local_id: Some(row.entity_id),
+            remote_version: outcome.version,
+            remote_number: outcome.number,
+            // Unknown until the ledger's form of it is pulled; the pull then
+            // records it without touching the CRM record (origin: CRM).
+            content_hash: None,
+            origin: LinkOrigin::Crm,
+            status: "synced".into(),
+            error: None,
+            seen_scan: prepared.link.as_ref().map(|l| l.seen_scan).unwrap_or(0),
+            last_synced: at.clone(),
+        },
+    )
+    .await?;
+    links::settle(
+        &mut tx,
+        ctx.tenant,
+        &[row.id],
+        Settlement {
+            status: "delivered",
+            attempts: row.attempts + 1,
+            next_attempt_at: None,
+            error: None,
+        },
+        &at,
+    )
+    .await?;
+    links::set_sync_status(
+        &mut tx,
+        ctx.tenant,
+        &row.entity_kind,
+        row.entity_id,
+        "synced",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Outcome::Delivered)
+}
+
+/// Load the record as it is now and decide whether it travels; `Err`
+/// carries the outcome when it does not (or cannot yet).
+async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Outcome>, SyncError> {
+    let link = links::link_by_local(
+        ctx.db,
+        ctx.tenant,
+        ctx.instance,
+        &row.entity_kind,
+        row.entity_id,
+    )
+    .await?;
+    if let Some(l) = &link
+        && l.origin == LinkOrigin::Ledger
+    {
+        return Ok(Err(Outcome::Skipped(format!(
+            "S8/S11: {} {} came from the ledger; edits travel only from the side that created it",
+            row.entity_kind, row.entity_id
+        ))));
+    }
+    match row.entity_kind.as_str() {
+        "party" => {
+            let party = match repo::get_party(ctx.db, ctx.tenant, row.entity_id).await {
+                Ok(p) => p,
+                Err(StoreError::NotFound { .. }) => {
+                    return Ok(Err(Outcome::Skipped(
+                        "the party was deleted before it was sent".into(),
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            Ok(Ok(Prepared {
+                kind: wit::EntityKind::Party,
+                entity: wit::Entity::Party(map::party_to_ledger(&party)),
+                link,
+            }))
+        }
+        "quote" | "sales_order" => {
+            let kind = DocumentKind::parse(&row.entity_kind).unwrap_or(DocumentKind::Quote);
+            let doc = match repo::get_document(ctx.db, ctx.tenant, kind, row.entity_id).await {
+                Ok(d) => d,
+                Err(StoreError::NotFound { .. }) => {
+                    return Ok(Err(Outcome::Skipped(
+                        "the document was deleted before it was sent".into(),
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if doc.status != Status::Approved {
+                return Ok(Err(Outcome::Skipped(format!(
+                    "{} is {}: it travels to the ledger once approved (and numbered)",
+                    kind.as_str(),
+                    doc.status.as_str()
+                ))));
+            }
+            let parties =
+                links::remote_ids(ctx.db, ctx.tenant, ctx.instance, "party", &[doc.party_id])
+                    .await?;
+            let Some(party_ref) = parties.get(&doc.party_id).cloned() else {
+                return Ok(Err(Outcome::Later(format!(
+                    "waiting for party {} to reach the ledger first",
+                    doc.party_id
+                ))));
+            };
+            let product_ids: Vec<i64> = doc.lines.iter().filter_map(|l| l.product_id).collect();
+            let products =
+                links::remote_ids(ctx.db, ctx.tenant, ctx.instance, "product", &product_ids)
+                    .await?;
+            let entity = match map::document_to_ledger(&doc, party_ref, &products) {
+                Ok(d) => d,
+                Err(e) => return Ok(Err(Outcome::Failed(format!("{}: {}", e.field, e.message)))),
+            };
+            Ok(Ok(Prepared {
+                kind: map::wit_kind(kind.as_str()).unwrap_or(wit::EntityKind::Quote),
+                entity: wit::Entity::Document(entity),
+                link,
+            }))
+        }
+        other => Ok(Err(Outcome::Skipped(format!(
+            "{other} records do not travel to a ledger"
+        )))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_stable_uuids_per_row_and_installation() {
+        let a = idempotency_key("inst-1", "acme", 7);
+        assert_eq!(a, idempotency_key("inst-1", "acme", 7));
+        assert_ne!(a, idempotency_key("inst-1", "acme", 8));
+        assert_ne!(a, idempotency_key("inst-2", "acme", 7));
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "8");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
+    }
+}

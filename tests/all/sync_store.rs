@@ -1,0 +1,285 @@
+//! The sync engine's tables on SQLite and PostgreSQL: links (one per ledger
+//! record, one per CRM record and instance), cursors committed with their
+//! page, outbox routing, settling and the F2 retry, and the ledger-side
+//! writes that keep a ledger document's number and state.
+
+use crate::common::for_each_db;
+use hamgam::crm::settings::CrmSettings;
+use hamgam::crm::{Actor, DocumentKind, DocumentRequest, PartyInput, Status};
+use hamgam::store::crm as repo;
+use hamgam::store::sync::{self as links, Cursor, Link, LinkOrigin, Settlement};
+use serde_json::json;
+use std::collections::HashMap;
+
+fn link(kind: &str, remote: &str, local: Option<i64>) -> Link {
+    Link {
+        tenant: "acme".into(),
+        instance: "sepidar-300".into(),
+        kind: kind.into(),
+        remote_id: remote.into(),
+        local_kind: kind.into(),
+        local_id: local,
+        remote_version: Some("1".into()),
+        remote_number: None,
+        content_hash: Some("h1".into()),
+        origin: LinkOrigin::Ledger,
+        status: "synced".into(),
+        error: None,
+        seen_scan: 1,
+        last_synced: "2026-11-22T00:00:00Z".into(),
+    }
+}
+
+#[tokio::test]
+async fn links_are_unique_per_remote_record_and_per_local_record() {
+    for_each_db(async |db| {
+        let mut tx = db.begin().await.unwrap();
+        links::put_link(&mut tx, &link("quote", "10", Some(5)))
+            .await
+            .unwrap();
+        // The same CRM quote re-created in the ledger under a new id (the web
+        // service has no quote edit): the old link goes, the new one stays.
+        links::put_link(&mut tx, &link("quote", "11", Some(5)))
+            .await
+            .unwrap();
+        let mut changed = link("party", "7", Some(1));
+        links::put_link(&mut tx, &changed).await.unwrap();
+        changed.content_hash = Some("h2".into());
+        links::put_link(&mut tx, &changed).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = db.begin().await.unwrap();
+        assert!(
+            links::link_by_remote(&mut tx, "acme", "sepidar-300", "quote", "10")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let party = links::link_by_remote(&mut tx, "acme", "sepidar-300", "party", "7")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(party.content_hash.as_deref(), Some("h2"));
+        // Another tenant sees nothing.
+        assert!(
+            links::link_by_remote(&mut tx, "globex", "sepidar-300", "party", "7")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        drop(tx);
+        let by_local = links::link_by_local(&db, "acme", "sepidar-300", "quote", 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_local.remote_id, "11");
+        let unseen = links::unseen(&db, "acme", "sepidar-300", "party", 2)
+            .await
+            .unwrap();
+        assert_eq!(unseen.len(), 1, "seen in scan 1, not in scan 2");
+        assert!(
+            links::unseen(&db, "acme", "sepidar-300", "party", 1)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cursor_is_kept_only_when_its_transaction_commits() {
+    for_each_db(async |db| {
+        let mut tx = db.begin().await.unwrap();
+        let c = Cursor {
+            cursor: Some("page-2".into()),
+            scan: 3,
+            scanning: true,
+        };
+        links::save_cursor(&mut tx, "acme", "i", "party", &c, "t")
+            .await
+            .unwrap();
+        drop(tx); // rolled back: a crash before commit
+        assert_eq!(
+            links::read_cursor(&db, "acme", "i", "party").await.unwrap(),
+            Cursor::default()
+        );
+        let mut tx = db.begin().await.unwrap();
+        links::save_cursor(&mut tx, "acme", "i", "party", &c, "t")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            links::read_cursor(&db, "acme", "i", "party").await.unwrap(),
+            c
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn f2_outbox_rows_are_routed_settled_and_retried() {
+    for_each_db(async |db| {
+        let a = Actor::api("acme");
+        let party = serde_json::from_value::<PartyInput>(json!({
+            "kind": "organisation", "name": "پارس", "customer_number": "12-300"
+        }))
+        .unwrap()
+        .validate()
+        .unwrap();
+        let p = repo::create_party(&db, &a, &party).await.unwrap();
+        let rows = links::unrouted(&db, "acme", 10).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].entity_kind.as_str(), rows[0].entity_id),
+            ("party", p.id)
+        );
+        assert_eq!(
+            links::company_of(&db, "acme", "party", p.id).await.unwrap(),
+            Some(300)
+        );
+        let id = rows[0].id;
+        links::route(
+            &db,
+            "acme",
+            id,
+            Some("sepidar-300"),
+            None,
+            "2026-01-01T00:00:00Z",
+        )
+        .await
+        .unwrap();
+        assert!(links::unrouted(&db, "acme", 10).await.unwrap().is_empty());
+        let due = links::due(&db, "acme", "sepidar-300", "2026-01-01T00:00:01Z", 10)
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        assert!(
+            links::due(&db, "acme", "sepidar-400", "2026-01-01T00:00:01Z", 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "routed to company 300 only"
+        );
+        // A backed-off row is not due before its time.
+        let mut tx = db.begin().await.unwrap();
+        links::settle(
+            &mut tx,
+            "acme",
+            &[id],
+            Settlement {
+                status: "pending",
+                attempts: 1,
+                next_attempt_at: Some("2026-01-01T00:05:00Z"),
+                error: Some("down"),
+            },
+            "t",
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert!(
+            links::due(&db, "acme", "sepidar-300", "2026-01-01T00:00:02Z", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // A pending row cannot be "retried"; a failed one can, once.
+        assert!(!links::retry(&db, "acme", id, "t").await.unwrap());
+        let mut tx = db.begin().await.unwrap();
+        links::settle(
+            &mut tx,
+            "acme",
+            &[id],
+            Settlement {
+                status: "failed",
+                attempts: 8,
+                next_attempt_at: None,
+                error: Some("Sepidar: CityRef"),
+            },
+            "t",
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            links::outbox_with_status(&db, "acme", "failed", 10)
+                .await
+                .unwrap()[0]
+                .last_error
+                .as_deref(),
+            Some("Sepidar: CityRef")
+        );
+        assert!(links::retry(&db, "acme", id, "t").await.unwrap());
+        let item = links::outbox_item(&db, "acme", id).await.unwrap().unwrap();
+        assert_eq!((item.status.as_str(), item.attempts), ("pending", 0));
+        assert!(links::retry(&db, "globex", id, "t").await.is_ok_and(|r| !r));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ledger_documents_arrive_approved_with_their_number_and_leave_when_deleted() {
+    for_each_db(async |db| {
+        let actor = Actor::connector("acme", "sepidar-300");
+        let party = serde_json::from_value::<PartyInput>(json!({
+            "kind": "organisation", "name": "پارس", "customer_number": "12-300"
+        }))
+        .unwrap()
+        .validate()
+        .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        let p = repo::create_party_in_op(&mut tx, &actor, &party)
+            .await
+            .unwrap();
+        let new = serde_json::from_value::<DocumentRequest>(json!({
+            "party_id": p.id, "date": "1404/01/01",
+            "lines": [{"quantity": "2", "unit_price": "1000000"}]
+        }))
+        .unwrap()
+        .prepare(
+            DocumentKind::SalesInvoice,
+            &HashMap::new(),
+            &CrmSettings::default().rates,
+        )
+        .unwrap();
+        let doc = repo::create_ledger_document_in_op(&mut tx, &actor, &new, "1404/15-300")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let stored = repo::get_document(&db, "acme", DocumentKind::SalesInvoice, doc.id)
+            .await
+            .unwrap();
+        assert_eq!(stored.status, Status::Approved);
+        assert_eq!(stored.number.as_deref(), Some("1404/15-300"));
+        assert_eq!(stored.sync_status, "synced");
+        assert_eq!(stored.origin, "connector:sepidar-300");
+        let mut tx = db.begin().await.unwrap();
+        assert_eq!(
+            links::find_by_key(&mut tx, "acme", "sales_invoice", "1404/15-300")
+                .await
+                .unwrap()
+                .map(|(id, _)| id),
+            Some(doc.id)
+        );
+        // An approved invoice is immutable through the API (F1) ...
+        drop(tx);
+        assert!(
+            repo::delete_document(&db, &Actor::api("acme"), DocumentKind::SalesInvoice, doc.id)
+                .await
+                .is_err()
+        );
+        // ... but the ledger that booked it may delete it (S14).
+        let mut tx = db.begin().await.unwrap();
+        repo::remove_ledger_document_in_op(&mut tx, &actor, DocumentKind::SalesInvoice, doc.id)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(
+            repo::get_document(&db, "acme", DocumentKind::SalesInvoice, doc.id)
+                .await
+                .is_err()
+        );
+    })
+    .await;
+}
