@@ -1577,6 +1577,34 @@ async fn party_company(tx: &mut Tx, tenant: &str, party_id: i64) -> Result<Compa
         .ok_or_else(|| corrupt("company_code", code))
 }
 
+/// The next number of `template` that no document of the kind has yet. A
+/// number the ledger already used (a quote that came from Sepidar with the
+/// same number) is skipped, never reused (S10).
+async fn free_number(
+    tx: &mut Tx,
+    tenant: &str,
+    kind: DocumentKind,
+    template: &NumberTemplate,
+    date: JalaliDate,
+    company: CompanyCode,
+) -> Result<String> {
+    for _ in 0..1000 {
+        let number = allocate_in_op(tx, tenant, kind.as_str(), template, date, company).await?;
+        let taken: Option<i64> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM crm_documents WHERE tenant = $1 AND kind = $2 AND number = $3")
+            .bind(tenant).bind(kind.as_str()).bind(&number).fetch_optional(&mut *c).await)?;
+        if taken.is_none() {
+            return Ok(number);
+        }
+    }
+    Err(StoreError::Conflict {
+        field: Some("number".into()),
+        message: format!(
+            "the next 1000 {} numbers of this template are all taken; change the numbering template",
+            kind.as_str()
+        ),
+    })
+}
+
 /// F1: approve a pending document and give it its number, allocated in the
 /// same transaction from `template` with the party's company code (S17).
 /// `approve = false` rejects it instead (no number is used).
@@ -1595,15 +1623,8 @@ pub async fn decide_document(
     let mut after = before.clone();
     if approve {
         let company = party_company(&mut tx, &actor.tenant, before.party_id).await?;
-        let number = allocate_in_op(
-            &mut tx,
-            &actor.tenant,
-            kind.as_str(),
-            template,
-            before.date,
-            company,
-        )
-        .await?;
+        let number = free_number(&mut tx, &actor.tenant, kind, template, before.date, company)
+            .await?;
         after.number = Some(number);
         after.status = Status::Approved;
     } else {

@@ -448,8 +448,8 @@ async fn claim(
     };
     if origin.starts_with("api:") {
         return Err(Refusal::Business(format!(
-            "{local_kind} {key} already exists in the CRM (id {id}, created there); \
-             link it by sending it from the CRM, or renumber one of them"
+            "{local_kind} {key} already exists in the CRM (id {id}, created there); numbers are \
+             never reused (S10): renumber the ledger's record, or send the CRM's from the CRM"
         )));
     }
     Ok(Some(id))
