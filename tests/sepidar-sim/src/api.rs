@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::crypto;
 use crate::model::*;
 use crate::num;
-use crate::store::{CustomerPut, Db, DocInput, NewAddress, NewCustomer, ReceiptInput};
+use crate::store::{CustomerPut, Db, DocInput, DraftInput, NewAddress, NewCustomer, ReceiptInput};
 use crate::{ApiLogEntry, Fault, Shared};
 
 /// An answer before it becomes an HTTP response.
@@ -1147,15 +1147,17 @@ fn parse_receipt(body: &[u8]) -> Result<ReceiptInput, SimError> {
             Some(Value::String(s)) => Some(s),
             Some(other) => Some(other.to_string()),
         };
-        drafts.push((
-            d.date.unwrap_or(date),
-            d.description,
+        drafts.push(DraftInput {
+            date: d.date.unwrap_or(date),
+            description: d.description,
             number,
-            d.bankaccountid
+            bank_account_id: d
+                .bankaccountid
                 .ok_or_else(|| required(&format!("Drafts[{i}].BankAccountID")))?,
-            d.amount
+            amount: d
+                .amount
                 .ok_or_else(|| required(&format!("Drafts[{i}].Amount")))?,
-        ));
+        });
     }
     Ok(ReceiptInput {
         guid,

@@ -268,11 +268,14 @@ pub fn random_customer(rng: &mut impl Rng) -> NewCustomer {
 }
 
 fn random_lines(rng: &mut impl Rng, sim: &Sepidar) -> Vec<NewLine> {
-    let notes = sim.price_notes();
+    let notes: Vec<_> = sim
+        .price_notes()
+        .into_iter()
+        .filter(|p| p.sale_type_ref == refs::SALE_TYPE_DOMESTIC)
+        .collect();
     let n = rng.gen_range(1..=3usize).min(notes.len());
     notes
         .choose_multiple(rng, n)
-        .filter(|p| p.sale_type_ref == refs::SALE_TYPE_DOMESTIC)
         .map(|p| {
             let qty = Decimal::from(rng.gen_range(1..=5));
             let mut l = NewLine::new(p.item_ref, qty, p.fee);

@@ -344,7 +344,17 @@ pub(crate) struct ReceiptInput {
     pub date: NaiveDate,
     pub description: Option<String>,
     pub discount: Decimal,
-    pub drafts: Vec<(NaiveDate, Option<String>, Option<String>, i32, Decimal)>,
+    pub drafts: Vec<DraftInput>,
+}
+
+/// A bank draft of a receipt as the API receives it.
+#[derive(Debug, Clone)]
+pub(crate) struct DraftInput {
+    pub date: NaiveDate,
+    pub description: Option<String>,
+    pub number: Option<String>,
+    pub bank_account_id: i32,
+    pub amount: Decimal,
 }
 
 /// Customer PUT body (GV 110).
@@ -1761,7 +1771,8 @@ impl Db {
         if r.drafts.is_empty() {
             return Err(bad("دریافت بدون حواله است (Drafts must not be empty)"));
         }
-        for (i, (_, _, _, account, amount)) in r.drafts.iter().enumerate() {
+        for (i, d) in r.drafts.iter().enumerate() {
+            let (account, amount) = (&d.bank_account_id, &d.amount);
             let acc = self.bank_accounts.get(account).ok_or_else(|| {
                 bad(format!(
                     "حساب بانکی یافت نشد (unknown Drafts[{i}].BankAccountID {account})"
@@ -1783,15 +1794,15 @@ impl Db {
         let id = next(&mut self.seq.receipt);
         let mut drafts = Vec::with_capacity(r.drafts.len());
         let mut amount = Decimal::ZERO;
-        for (date, description, num, account, a) in r.drafts {
-            amount += a;
+        for d in r.drafts {
+            amount += d.amount;
             drafts.push(ReceiptDraft {
                 receipt_draft_id: next(&mut self.seq.draft),
-                date,
-                description,
-                number: num,
-                bank_account_id: account,
-                amount: a,
+                date: d.date,
+                description: d.description,
+                number: d.number,
+                bank_account_id: d.bank_account_id,
+                amount: d.amount,
             });
         }
         let rec = Receipt {
