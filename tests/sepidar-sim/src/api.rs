@@ -170,9 +170,7 @@ fn route_inner(
         ("GET", ["customers"]) => Ok(json(200, &values(&db.customers))),
         ("GET", ["customers", "paginated"]) => {
             let rows: Vec<&Customer> = db.customers.values().collect();
-            page(rows, &query, CUSTOMER_FIELDS, customer_key, |c| {
-                serde_json::to_value(c)
-            })
+            page(rows, &query, CUSTOMER_FIELDS, customer_key, ser)
         }
         ("GET", ["customers", id]) => {
             let id = seg_id(id)?;
@@ -198,8 +196,8 @@ fn route_inner(
         }
         ("GET", ["items", "paginated"]) => {
             let rows: Vec<&Item> = db.items.values().collect();
-            page(rows, &query, ITEM_FIELDS, item_key, |i| {
-                Ok(item_view(db, i))
+            page(rows, &query, ITEM_FIELDS, item_key, |i, buf| {
+                ser(&item_view(db, i), buf)
             })
         }
         ("GET", ["items", "inventories", id]) => {
@@ -235,8 +233,8 @@ fn route_inner(
                 .values()
                 .filter(|q| in_range(q.date, range))
                 .collect();
-            page(rows, &query, QUOTATION_FIELDS, quotation_key, |q| {
-                Ok(quotation_header(q))
+            page(rows, &query, QUOTATION_FIELDS, quotation_key, |q, buf| {
+                ser(&quotation_header(q), buf)
             })
         }
         ("GET", ["quotations", id]) => {
@@ -282,8 +280,8 @@ fn route_inner(
                 .values()
                 .filter(|i| i.fiscal_year_ref == fy)
                 .collect();
-            page(rows, &query, INVOICE_FIELDS, invoice_key, |i| {
-                serde_json::to_value(i)
+            page(rows, &query, INVOICE_FIELDS, invoice_key, |i, buf| {
+                buf.extend_from_slice(&db.invoice_json(i))
             })
         }
         ("GET", ["invoices", "basedondate"]) => {
@@ -302,8 +300,8 @@ fn route_inner(
                 .values()
                 .filter(|i| in_range(i.date, range))
                 .collect();
-            page(rows, &query, INVOICE_FIELDS, invoice_key, |i| {
-                serde_json::to_value(i)
+            page(rows, &query, INVOICE_FIELDS, invoice_key, |i, buf| {
+                buf.extend_from_slice(&db.invoice_json(i))
             })
         }
         ("GET", ["invoices", id]) => {
@@ -337,9 +335,7 @@ fn route_inner(
                 .values()
                 .filter(|r| in_range(r.date, range))
                 .collect();
-            page(rows, &query, RETURNED_FIELDS, returned_key, |r| {
-                serde_json::to_value(r)
-            })
+            page(rows, &query, RETURNED_FIELDS, returned_key, ser)
         }
         ("GET", ["returnedinvoices", id]) => {
             let id = seg_id(id)?;
@@ -569,16 +565,11 @@ fn returned_key(r: &ReturnedInvoice, f: &str) -> Key {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Envelope {
-    result: Vec<Value>,
-    total: usize,
-    limit: usize,
-    offset: usize,
-    ordered_by: String,
-    ascending: bool,
-    filters: Vec<Value>,
+/// Appends the JSON of `v` to `buf`.
+fn ser<T: Serialize + ?Sized>(v: &T, buf: &mut Vec<u8>) {
+    if serde_json::to_writer(&mut *buf, v).is_err() {
+        buf.extend_from_slice(b"null");
+    }
 }
 
 /// Query parameters with lower-cased names.
@@ -597,12 +588,15 @@ fn parse_query(uri: &Uri) -> Result<Query, SimError> {
         .collect())
 }
 
+/// Sorts, slices and writes the paging envelope; `write` appends one row's
+/// JSON (invoices come from a per-record cache, so paging large data sets
+/// does not re-serialize them).
 fn page<'a, T: 'a>(
     mut rows: Vec<&'a T>,
     q: &Query,
     fields: &[&str],
     key: fn(&T, &str) -> Key,
-    view: impl Fn(&T) -> Result<Value, serde_json::Error>,
+    write: impl Fn(&'a T, &mut Vec<u8>),
 ) -> R {
     let parse = |name: &str, default: usize| -> Result<usize, SimError> {
         match q.get(name) {
@@ -648,22 +642,29 @@ fn page<'a, T: 'a>(
         rows.reverse();
     }
     let total = rows.len();
-    let mut result = Vec::with_capacity(limit.min(total.saturating_sub(offset)));
-    for r in rows.iter().skip(offset).take(limit) {
-        result.push(view(r).map_err(|e| SimError::application(500, e.to_string()))?);
+    let mut buf = Vec::with_capacity(64 * 1024);
+    buf.extend_from_slice(b"{\"Result\":[");
+    for (n, r) in rows.iter().skip(offset).take(limit).enumerate() {
+        if n > 0 {
+            buf.push(b',');
+        }
+        write(r, &mut buf);
     }
-    Ok(json(
-        200,
-        &Envelope {
-            result,
-            total,
-            limit,
-            offset,
-            ordered_by: field.to_string(),
-            ascending,
-            filters: Vec::new(),
-        },
-    ))
+    buf.extend_from_slice(b"],");
+    let tail = serde_json::json!({
+        "Total": total,
+        "Limit": limit,
+        "Offset": offset,
+        "OrderedBy": field,
+        "Ascending": ascending,
+        "Filters": [],
+    });
+    let tail = serde_json::to_vec(&tail).unwrap_or_else(|_| b"{}".to_vec());
+    buf.extend_from_slice(&tail[1..]);
+    Ok(Reply {
+        status: 200,
+        body: buf,
+    })
 }
 
 type Range = Option<(NaiveDate, NaiveDate)>;

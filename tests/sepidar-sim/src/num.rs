@@ -20,6 +20,11 @@ use serde::{Deserializer, Serializer};
 
 /// Writes a decimal as a JSON number per the contract.
 pub fn write_decimal<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    if d.scale() == 0
+        && let Ok(i) = i64::try_from(d.mantissa())
+    {
+        return s.serialize_i64(i);
+    }
     let n = d.normalize();
     if n.scale() == 0
         && let Some(i) = n.to_i64()

@@ -6,6 +6,7 @@
 //! methods here, so both see and change the same data.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -447,6 +448,8 @@ pub struct Db {
     seq: Seq,
     numbers: HashMap<(DocKind, i32, i32), i32>,
     max_customer_code: i64,
+    /// Serialized invoices, filled when served, dropped on edit/delete.
+    invoice_json: Mutex<HashMap<i32, Arc<[u8]>>>,
 }
 
 fn dup_guid() -> SimError {
@@ -482,6 +485,7 @@ impl Db {
             seq: Seq::default(),
             numbers: HashMap::new(),
             max_customer_code: 1000,
+            invoice_json: Mutex::new(HashMap::new()),
         };
         let mut years: Vec<i32> = years.to_vec();
         if let Some((jy, _, _)) = jalali::to_jalali(today) {
@@ -1592,6 +1596,7 @@ impl Db {
         self.check_doc(&d)?;
         self.adjust_balance(old_customer, -old_net);
         self.adjust_balance(inv.customer_ref, inv.totals.net_price);
+        self.forget_invoice_json(id);
         self.invoices.insert(id, inv.clone());
         Ok(inv)
     }
@@ -1606,9 +1611,27 @@ impl Db {
             ));
         }
         let inv = self.invoices.remove(&id).expect("checked above");
+        self.forget_invoice_json(id);
         self.invoice_guids.remove(&inv.guid);
         self.adjust_balance(inv.customer_ref, -inv.totals.net_price);
         Ok(inv)
+    }
+
+    /// The JSON of an invoice, serialized once and cached.
+    pub(crate) fn invoice_json(&self, inv: &Invoice) -> Arc<[u8]> {
+        let mut cache = self.invoice_json.lock().expect("cache lock");
+        cache
+            .entry(inv.invoice_id)
+            .or_insert_with(|| {
+                serde_json::to_vec(inv)
+                    .unwrap_or_else(|_| b"null".to_vec())
+                    .into()
+            })
+            .clone()
+    }
+
+    fn forget_invoice_json(&self, id: i32) {
+        self.invoice_json.lock().expect("cache lock").remove(&id);
     }
 
     pub(crate) fn invoice_by_guid(&self, g: &Uuid) -> Option<&Invoice> {
