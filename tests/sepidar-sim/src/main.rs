@@ -113,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             serial: spec.serial.unwrap_or_else(|| cli.serial.clone()),
             generation_version: cli.generation_version,
             users: users.clone(),
+            lock_number: format!("LK-{}", spec.code),
             ..SimConfig::new(spec.code)
         };
         let serial = cfg.serial.clone();

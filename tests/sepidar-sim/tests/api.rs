@@ -326,6 +326,12 @@ fn msg(v: &Value) -> String {
 
 // ------------------------------------------------------------------- auth
 
+#[test]
+fn handle_is_clone_send_and_sync() {
+    fn check<T: Clone + Send + Sync + 'static>() {}
+    check::<Sepidar>();
+}
+
 #[tokio::test]
 async fn full_handshake_register_login_and_list_customers() {
     let sim = Sepidar::start(SimConfig {
@@ -654,7 +660,16 @@ async fn customer_put_requires_the_current_version() {
     );
     assert_eq!(fx.sim.customer(fx.customer).unwrap().version, 3);
     put3["Addresses"][0]["CityRef"] = json!(refs::CITY_SHIRAZ);
-    assert_eq!(fx.c.put(&path, &put3).await.0, 200);
+    put3["Addresses"][0]["CustomerAddressID"] = json!(9999);
+    let (status, v) = fx.c.put(&path, &put3).await;
+    assert_eq!(status, 400, "address of another customer: {v}");
+    put3["Addresses"][0]["CustomerAddressID"] = json!(fx.address);
+    let (status, v) = fx.c.put(&path, &put3).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["Version"], 4);
+    // Missing Version is a 400.
+    put3.as_object_mut().unwrap().remove("Version");
+    assert_eq!(fx.c.put(&path, &put3).await.0, 400);
     assert_eq!(fx.c.put("/Customers/4242", &put3).await.0, 404);
 }
 
