@@ -11,5 +11,6 @@ mod licensing;
 mod sandbox;
 mod sql_server;
 mod store;
+mod sync_sepidar;
 mod sync_store;
 mod versioning;

@@ -1623,8 +1623,8 @@ pub async fn decide_document(
     let mut after = before.clone();
     if approve {
         let company = party_company(&mut tx, &actor.tenant, before.party_id).await?;
-        let number = free_number(&mut tx, &actor.tenant, kind, template, before.date, company)
-            .await?;
+        let number =
+            free_number(&mut tx, &actor.tenant, kind, template, before.date, company).await?;
         after.number = Some(number);
         after.status = Status::Approved;
     } else {
