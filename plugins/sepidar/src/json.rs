@@ -43,10 +43,10 @@ fn decimal_from_number(n: &Number) -> Option<Decimal> {
 /// The JSON number for a decimal, per the contract above.
 pub fn decimal_to_json(d: Decimal) -> Value {
     let d = d.normalize();
-    if d.scale() == 0 {
-        if let Some(i) = d.to_i64() {
-            return Value::Number(i.into());
-        }
+    if d.scale() == 0
+        && let Some(i) = d.to_i64()
+    {
+        return Value::Number(i.into());
     }
     let f = d.to_f64().unwrap_or_default();
     Number::from_f64(f).map_or(Value::Null, Value::Number)

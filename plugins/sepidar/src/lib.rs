@@ -535,10 +535,8 @@ fn employee_customers(client: &Client, customers: &[Customer]) -> Result<HashSet
 /// `refresh` re-reads them, e.g. when a pushed city is not found.
 fn divisions(client: &mut Client, refresh: bool) -> Result<Divisions> {
     const KEY: &str = "divisions";
-    if !refresh {
-        if let Ok(Some(list)) = state::get_json::<Vec<Division>>(KEY) {
-            return Ok(Divisions::new(list));
-        }
+    if !refresh && let Ok(Some(list)) = state::get_json::<Vec<Division>>(KEY) {
+        return Ok(Divisions::new(list));
     }
     let list: Vec<Division> = client.get("AdministrativeDivisions")?;
     if let Err(e) = state::set_json(KEY, &list) {
@@ -843,14 +841,13 @@ fn push_quote(
     key: &str,
 ) -> Result<PushOutcome> {
     let old = remote_id.map(parse_id).transpose()?;
-    if let Some(old) = old {
-        if let Some(existing) = client.get_opt::<SaleDocument>(&format!("Quotations/{old}"))? {
-            if existing.closed == Some(true) {
-                return Err(Error::Conflict(format!(
-                    "quotation {old} is closed in Sepidar and cannot be edited"
-                )));
-            }
-        }
+    if let Some(old) = old
+        && let Some(existing) = client.get_opt::<SaleDocument>(&format!("Quotations/{old}"))?
+        && existing.closed == Some(true)
+    {
+        return Err(Error::Conflict(format!(
+            "quotation {old} is closed in Sepidar and cannot be edited"
+        )));
     }
     let target = quote_target(client)?;
     let body = mapping::document_to_quotation(doc, target, key)?;
