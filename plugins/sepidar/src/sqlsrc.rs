@@ -63,8 +63,15 @@ impl Source {
     /// ordering; the id column for ordering and lookups.
     fn header(self) -> (&'static str, &'static str) {
         match self {
-            Source::WarehouseReceipt | Source::WarehouseReturn => (
-                r#"SELECT r."InventoryReceiptID" AS "Id", r."Number" AS "Number", r."Date" AS "Date", p."PartyId" AS "PartyId", r."Description" AS "Description", r."Version" AS "Version", r."TotalPrice" AS "TotalPrice", r."TotalTax" AS "TotalTax", r."TotalDuty" AS "TotalDuty", r."TotalNetPrice" AS "TotalNetPrice", (SELECT MIN(b."InventoryReceiptRef") FROM "INV"."InventoryReceiptItem" ri INNER JOIN "INV"."InventoryReceiptItem" b ON b."InventoryReceiptItemID" = ri."ReturnBase" WHERE ri."InventoryReceiptRef" = r."InventoryReceiptID") AS "BaseId" FROM "INV"."InventoryReceipt" r INNER JOIN "GNR"."Party" p ON p."DLRef" = r."DelivererDLRef""#,
+            Source::WarehouseReceipt => (
+                r#"SELECT r."InventoryReceiptID" AS "Id", r."Number" AS "Number", r."Date" AS "Date", p."PartyId" AS "PartyId", r."Description" AS "Description", r."Version" AS "Version", r."TotalPrice" AS "TotalPrice", r."TotalTax" AS "TotalTax", r."TotalDuty" AS "TotalDuty", r."TotalNetPrice" AS "TotalNetPrice" FROM "INV"."InventoryReceipt" r INNER JOIN "GNR"."Party" p ON p."DLRef" = r."DelivererDLRef""#,
+                r#"r."InventoryReceiptID""#,
+            ),
+            // A return carries its own value in the `TotalReturned…` columns
+            // when Sepidar filled them, and names the receipt it returns
+            // through its lines' `ReturnBase`.
+            Source::WarehouseReturn => (
+                r#"SELECT r."InventoryReceiptID" AS "Id", r."Number" AS "Number", r."Date" AS "Date", p."PartyId" AS "PartyId", r."Description" AS "Description", r."Version" AS "Version", COALESCE(r."TotalReturnedPrice", r."TotalPrice") AS "TotalPrice", r."TotalTax" AS "TotalTax", r."TotalDuty" AS "TotalDuty", COALESCE(r."TotalReturnedNetPrice", r."TotalNetPrice") AS "TotalNetPrice", (SELECT MIN(b."InventoryReceiptRef") FROM "INV"."InventoryReceiptItem" ri INNER JOIN "INV"."InventoryReceiptItem" b ON b."InventoryReceiptItemID" = ri."ReturnBase" WHERE ri."InventoryReceiptRef" = r."InventoryReceiptID") AS "BaseId" FROM "INV"."InventoryReceipt" r INNER JOIN "GNR"."Party" p ON p."DLRef" = r."DelivererDLRef""#,
                 r#"r."InventoryReceiptID""#,
             ),
             Source::ServicePurchaseInvoice => (
@@ -118,9 +125,13 @@ impl Source {
         let list = id_list(ids);
         let q = |detail: Detail, sql: &str| (detail, sql.replace("{ids}", &list));
         match self {
-            Source::WarehouseReceipt | Source::WarehouseReturn => vec![q(
+            Source::WarehouseReceipt => vec![q(
                 Detail::Line,
                 r#"SELECT i."InventoryReceiptRef" AS "HeaderId", i."ItemRef" AS "ItemRef", i."Quantity" AS "Quantity", i."Price" AS "Price", i."Tax" AS "Tax", i."Duty" AS "Duty", i."Description" AS "Description" FROM "INV"."InventoryReceiptItem" i WHERE i."InventoryReceiptRef" IN ({ids}) ORDER BY i."InventoryReceiptRef", i."RowNumber""#,
+            )],
+            Source::WarehouseReturn => vec![q(
+                Detail::Line,
+                r#"SELECT i."InventoryReceiptRef" AS "HeaderId", i."ItemRef" AS "ItemRef", i."Quantity" AS "Quantity", COALESCE(i."ReturnedPrice", i."Price") AS "Price", i."Tax" AS "Tax", i."Duty" AS "Duty", i."Description" AS "Description" FROM "INV"."InventoryReceiptItem" i WHERE i."InventoryReceiptRef" IN ({ids}) ORDER BY i."InventoryReceiptRef", i."RowNumber""#,
             )],
             Source::ServicePurchaseInvoice => vec![q(
                 Detail::Line,
