@@ -57,7 +57,7 @@ impl Rig {
         let mut sims = Vec::new();
         for company in [300u16, 400] {
             let cfg = SimConfig {
-                serial: format!("{}17ff3", 1000 + company / 100),
+                serial: format!("{}7ff3", 1000 + company / 100),
                 ..SimConfig::new(company).today(today())
             };
             sims.push((company, Sepidar::start(cfg).await.expect("simulator")));
@@ -195,7 +195,7 @@ allow_unsigned = true
 api_token = {{ file = "{token}" }}
 
 [tenants.{TENANT}.crm.numbering]
-quote = "{{SHYY}}/{{counter}}-{{company}}"
+quote = "{{SHYYYY}}/{{counter}}-{{company}}"
 "#,
         plugins = dir.join("plugins").display(),
         token = dir.join("acme.token").display(),

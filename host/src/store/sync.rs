@@ -457,6 +457,30 @@ pub async fn settle(
     Ok(())
 }
 
+/// The newest outbox row of a CRM record (0 when it has none).
+pub async fn last_change(db: &Db, tenant: &str, entity_kind: &str, entity_id: i64) -> Result<i64> {
+    let id: Option<i64> = on_pool!(db, p => sqlx::query_scalar("SELECT MAX(id) FROM crm_outbox WHERE tenant = $1 AND entity_kind = $2 AND entity_id = $3")
+        .bind(tenant).bind(entity_kind).bind(entity_id).fetch_one(p).await)?;
+    Ok(id.unwrap_or(0))
+}
+
+/// Mark delivered every pending row of a record routed to `target` up to
+/// row `upto`: one push of the record's current state covers all the
+/// changes made before it was read (coalescing).
+pub async fn settle_covered(
+    tx: &mut Tx,
+    tenant: &str,
+    entity_kind: &str,
+    entity_id: i64,
+    target: &str,
+    upto: i64,
+    at: &str,
+) -> Result<()> {
+    on_tx!(tx, c => sqlx::query("UPDATE crm_outbox SET status = 'delivered', updated_at = $1 WHERE tenant = $2 AND entity_kind = $3 AND entity_id = $4 AND target = $5 AND id <= $6 AND status = 'pending'")
+        .bind(at).bind(tenant).bind(entity_kind).bind(entity_id).bind(target).bind(upto)
+        .execute(&mut *c).await.map(|_| ()))
+}
+
 /// Put a failed (or skipped) row back in the queue, due now (F2 retry).
 /// Returns whether a row was reset.
 pub async fn retry(db: &Db, tenant: &str, id: i64, at: &str) -> Result<bool> {

@@ -128,9 +128,11 @@ pub(crate) async fn deliver(
 ) -> Result<(), SyncError> {
     let rows = links::due(ctx.db, ctx.tenant, ctx.instance, &now(), DELIVER_BATCH).await?;
     let mut blocked: HashSet<(String, i64)> = HashSet::new();
+    // Records pushed in this run: their older rows were settled with them.
+    let mut covered: HashSet<(String, i64)> = HashSet::new();
     for row in rows {
         let entity = (row.entity_kind.clone(), row.entity_id);
-        if blocked.contains(&entity) {
+        if blocked.contains(&entity) || covered.contains(&entity) {
             continue;
         }
         let outcome = deliver_one(ctx, installation, &row).await?;
@@ -139,6 +141,7 @@ pub(crate) async fn deliver(
         match outcome {
             Outcome::Delivered => {
                 report.delivered += 1;
+                covered.insert(entity);
                 // The link and the row's status were written by deliver_one's
                 // transaction; nothing more here.
             }
@@ -281,6 +284,11 @@ async fn deliver_one(
     installation: &str,
     row: &OutboxItem,
 ) -> Result<Outcome, SyncError> {
+    // Every change of the record up to now is covered by pushing its
+    // current state; read the watermark before the record.
+    let upto = links::last_change(ctx.db, ctx.tenant, &row.entity_kind, row.entity_id)
+        .await?
+        .max(row.id);
     let prepared = match prepare(ctx, row).await? {
         Ok(p) => p,
         Err(outcome) => return Ok(outcome),
@@ -334,6 +342,16 @@ async fn deliver_one(
             next_attempt_at: None,
             error: None,
         },
+        &at,
+    )
+    .await?;
+    links::settle_covered(
+        &mut tx,
+        ctx.tenant,
+        &row.entity_kind,
+        row.entity_id,
+        ctx.instance,
+        upto,
         &at,
     )
     .await?;
