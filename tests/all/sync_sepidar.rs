@@ -29,10 +29,12 @@ pub fn today() -> NaiveDate {
 /// Two Sepidar companies, a host with one connector instance per company.
 pub struct Rig {
     pub sims: Vec<(u16, Sepidar)>,
-    pub server: Arc<Server>,
+    /// Held for the rig's lifetime (the runtime and its caches).
+    pub _server: Arc<Server>,
     pub engine: Arc<SyncEngine>,
     pub router: axum::Router,
-    pub dir: tempfile::TempDir,
+    /// The host's database and config live here.
+    pub _dir: tempfile::TempDir,
 }
 
 /// Extra TOML per instance (settings added to the defaults).
@@ -81,10 +83,10 @@ impl Rig {
         let router = hamgam::api::app(server.state().clone());
         Rig {
             sims,
-            server,
+            _server: server,
             engine,
             router,
-            dir,
+            _dir: dir,
         }
     }
 
