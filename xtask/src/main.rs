@@ -780,6 +780,34 @@ fn demo(root: &Path) -> Result<()> {
         key: keys.join("vendor.key"),
         out: demo.join("license.json"),
     })?;
+    // The demo starts fresh each time: the simulator below generates a new
+    // device key, so yesterday's registration would not match it.
+    for stale in ["hamgam.db", "hamgam.db-wal", "hamgam.db-shm"] {
+        let _ = fs::remove_file(demo.join(stale));
+    }
+    // Two Sepidar companies (300 and 400) with sample data and a new invoice
+    // every 20 s, so the sync is visible while you watch.
+    let mut build_sim = cargo();
+    build_sim.args(["build", "-q", "-p", "hamgam-sepidar-sim"]);
+    run(build_sim)?;
+    let sim_bin = target_dir(root)
+        .join("debug")
+        .join(format!("sepidar-sim{}", env::consts::EXE_SUFFIX));
+    let mut sim = Command::new(&sim_bin)
+        .args([
+            "--company",
+            "300:10037ff3@127.0.0.1:7373",
+            "--company",
+            "400:10047ff3@127.0.0.1:7374",
+            "--user",
+            "admin:admin",
+            "--seed",
+            "demo",
+            "--activity-every-s",
+            "20",
+        ])
+        .spawn()
+        .with_context(|| format!("cannot start {}", sim_bin.display()))?;
     let token = env::var("HAMGAM_DEMO_TOKEN").unwrap_or_else(|_| "demo-token".into());
     let admin = env::var("HAMGAM_DEMO_ADMIN_TOKEN").unwrap_or_else(|_| "demo-admin".into());
     let config = root.join("host/config/demo.toml");
@@ -787,13 +815,36 @@ fn demo(root: &Path) -> Result<()> {
     println!(
         "Hamgam demo: tenant `demo`, signed plugins, a demo license, SQLite in target/demo/hamgam.db"
     );
+    println!(
+        "Sepidar simulators: company 300 at http://127.0.0.1:7373/api, company 400 at http://127.0.0.1:7374/api"
+    );
+    println!(
+        "Within a few seconds their customers, items, quotes and invoices are in the CRM, numbered -300 / -400:"
+    );
+    let get = |what: &str| {
+        format!(
+            "curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tenants/demo/{what}"
+        )
+    };
+    println!("  parties:   {}", get("parties"));
+    println!("  invoices:  {}", get("sales-invoices"));
+    println!("  quotes:    {}", get("quotes"));
+    println!(
+        "  balance:   {}   (live from Sepidar, S7)",
+        get("parties/1/balance")
+    );
+    println!(
+        "  stock:     {}   (live, per warehouse, S13)",
+        get("products/1/stock")
+    );
+    println!(
+        "  failures:  {}   (F2; retry with POST …/sync/outbox/<id>/retry)",
+        get("sync/outbox?status=failed")
+    );
     println!("  health:    curl http://127.0.0.1:8080/healthz");
     println!("  API doc:   curl http://127.0.0.1:8080/api/v1/openapi.json");
     println!(
         "  a party:   curl -H 'Authorization: Bearer {token}' -H 'content-type: application/json' -d '{{\"kind\":\"person\",\"first_name\":\"Sara\",\"last_name\":\"Karimi\",\"customer_number\":\"625-300\"}}' http://127.0.0.1:8080/api/v1/tenants/demo/parties"
-    );
-    println!(
-        "  parties:   curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tenants/demo/parties"
     );
     println!("  metrics:   curl http://127.0.0.1:8080/metrics");
     println!(
@@ -813,8 +864,12 @@ fn demo(root: &Path) -> Result<()> {
     cmd.args(["run", "-p", "hamgam", "--", "serve", "--config"])
         .arg(&config)
         .env("HAMGAM_DEMO_TOKEN", token)
-        .env("HAMGAM_DEMO_ADMIN_TOKEN", admin);
-    run(cmd)
+        .env("HAMGAM_DEMO_ADMIN_TOKEN", admin)
+        .env("HAMGAM_DEMO_SEPIDAR_PASSWORD", "admin");
+    let served = run(cmd);
+    let _ = sim.kill();
+    let _ = sim.wait();
+    served
 }
 
 /// Creates the test role and database when missing (`\gexec` runs the
