@@ -12,5 +12,6 @@ mod sandbox;
 mod sql_server;
 mod store;
 mod sync_sepidar;
+mod sync_sepidar_sql;
 mod sync_store;
 mod versioning;
