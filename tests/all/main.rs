@@ -11,6 +11,7 @@ mod licensing;
 mod sandbox;
 mod sql_server;
 mod store;
+mod sync_crash;
 mod sync_sepidar;
 mod sync_sepidar_sql;
 mod sync_store;

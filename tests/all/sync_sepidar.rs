@@ -52,6 +52,8 @@ pub struct Options {
     pub limits: Vec<String>,
     /// Run the scheduler (otherwise tests drive runs by hand).
     pub schedule: bool,
+    /// Extra `[server]` TOML lines.
+    pub server: Vec<String>,
 }
 
 impl Rig {
@@ -74,13 +76,6 @@ impl Rig {
     /// A host over already running simulators (a restart keeps them).
     pub async fn over(sims: Vec<(u16, Sepidar)>, opts: Options) -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let plugins = dir.path().join("plugins");
-        std::fs::create_dir_all(&plugins).unwrap();
-        std::fs::copy(
-            crate::common::plugin("sepidar"),
-            plugins.join("sepidar.wasm"),
-        )
-        .unwrap();
         let config = write_config(dir.path(), &sims, &opts);
         let (server, _) = Server::start(&config).await.expect("host starts");
         let engine = server.sync_engine(opts.schedule);
@@ -180,7 +175,16 @@ impl Rig {
     }
 }
 
-fn write_config(dir: &std::path::Path, sims: &[(u16, Sepidar)], opts: &Options) -> PathBuf {
+/// Writes the host's config (and its secret files) into `dir`, with the
+/// plugin copied into `dir/plugins`.
+pub fn write_config(dir: &std::path::Path, sims: &[(u16, Sepidar)], opts: &Options) -> PathBuf {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        crate::common::plugin("sepidar"),
+        plugins.join("sepidar.wasm"),
+    )
+    .unwrap();
     std::fs::write(dir.join("acme.token"), format!("{TOKEN}\n")).unwrap();
     std::fs::write(dir.join("sepidar.password"), "admin\n").unwrap();
     let database = opts
@@ -193,6 +197,7 @@ fn write_config(dir: &std::path::Path, sims: &[(u16, Sepidar)], opts: &Options) 
 database = "{database}"
 plugin_dir = "{plugins}"
 reload_interval_s = 0
+{server}
 
 [trust]
 allow_unsigned = true
@@ -205,6 +210,7 @@ quote = "{{SHYYYY}}/{{counter}}-{{company}}"
 "#,
         plugins = dir.join("plugins").display(),
         token = dir.join("acme.token").display(),
+        server = opts.server.join("\n"),
     );
     for (company, sim) in sims {
         let mut settings = vec![

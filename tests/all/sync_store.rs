@@ -7,7 +7,7 @@ use crate::common::for_each_db;
 use hamgam::crm::settings::CrmSettings;
 use hamgam::crm::{Actor, DocumentKind, DocumentRequest, PartyInput, Status};
 use hamgam::store::crm as repo;
-use hamgam::store::sync::{self as links, Cursor, Link, LinkOrigin, Settlement};
+use hamgam::store::sync::{self as links, Cursor, Link, LinkOrigin, Route, Settlement};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -139,16 +139,28 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
             Some(300)
         );
         let id = rows[0].id;
-        links::route(
-            &db,
-            "acme",
-            id,
-            Some("sepidar-300"),
-            None,
-            "2026-01-01T00:00:00Z",
-        )
-        .await
-        .unwrap();
+        let to = Route::To {
+            target: "sepidar-300",
+            key: "0b6d3c3e-5a4f-8d2e-9c1a-7f00aa11bb22",
+        };
+        links::route(&db, "acme", id, to, "2026-01-01T00:00:00Z")
+            .await
+            .unwrap();
+        // The pushed record is found by the key its ledger kept.
+        let mut tx = db.begin().await.unwrap();
+        assert_eq!(
+            links::change_by_key(&mut tx, "acme", "0B6D3C3E-5A4F-8D2E-9C1A-7F00AA11BB22")
+                .await
+                .unwrap(),
+            Some(("party".to_string(), p.id))
+        );
+        assert_eq!(
+            links::change_by_key(&mut tx, "globex", "0b6d3c3e-5a4f-8d2e-9c1a-7f00aa11bb22")
+                .await
+                .unwrap(),
+            None
+        );
+        drop(tx);
         assert!(links::unrouted(&db, "acme", 10).await.unwrap().is_empty());
         let due = links::due(&db, "acme", "sepidar-300", "2026-01-01T00:00:01Z", 10)
             .await

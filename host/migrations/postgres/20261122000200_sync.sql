@@ -8,7 +8,11 @@ ALTER TABLE crm_outbox ADD COLUMN target TEXT;
 ALTER TABLE crm_outbox ADD COLUMN next_attempt_at TEXT;
 ALTER TABLE crm_outbox ADD COLUMN last_error TEXT;
 ALTER TABLE crm_outbox ADD COLUMN updated_at TEXT;
+-- The idempotency key the change is pushed with (set when routed), so a
+-- record the ledger created from it is recognised when pulled back.
+ALTER TABLE crm_outbox ADD COLUMN idem_key TEXT;
 CREATE INDEX crm_outbox_delivery ON crm_outbox (tenant, status, target, id);
+CREATE INDEX crm_outbox_idem_key ON crm_outbox (tenant, idem_key);
 
 -- One row per ledger record a connector instance has told us about or we
 -- have written to it. `local_id` is NULL while the record could not be

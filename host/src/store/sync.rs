@@ -408,23 +408,36 @@ pub async fn outbox_with_status(
     on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(status).fetch_all(p).await)
 }
 
-/// Route a row: to an instance, or settle it as skipped with the reason.
-pub async fn route(
-    db: &Db,
-    tenant: &str,
-    id: i64,
-    target: Option<&str>,
-    skipped: Option<&str>,
-    at: &str,
-) -> Result<()> {
-    let status = if skipped.is_some() {
-        "skipped"
-    } else {
-        "pending"
+/// Where a row goes: to an instance with its idempotency key, or nowhere
+/// (settled as skipped with the reason).
+#[derive(Debug, Clone, Copy)]
+pub enum Route<'a> {
+    /// Deliver to this instance with this key.
+    To {
+        /// Connector instance.
+        target: &'a str,
+        /// Idempotency key of the push.
+        key: &'a str,
+    },
+    /// Do not deliver, because.
+    Skip(&'a str),
+}
+
+/// Route a pending row.
+pub async fn route(db: &Db, tenant: &str, id: i64, route: Route<'_>, at: &str) -> Result<()> {
+    let (target, key, status, why) = match route {
+        Route::To { target, key } => (target, Some(key), "pending", None),
+        Route::Skip(why) => ("-", None, "skipped", Some(why)),
     };
-    on_pool!(db, p => sqlx::query("UPDATE crm_outbox SET target = $1, status = $2, last_error = $3, updated_at = $4 WHERE tenant = $5 AND id = $6 AND status = 'pending'")
-        .bind(target.unwrap_or("-")).bind(status).bind(skipped).bind(at).bind(tenant).bind(id)
+    on_pool!(db, p => sqlx::query("UPDATE crm_outbox SET target = $1, idem_key = $2, status = $3, last_error = $4, updated_at = $5 WHERE tenant = $6 AND id = $7 AND status = 'pending'")
+        .bind(target).bind(key).bind(status).bind(why).bind(at).bind(tenant).bind(id)
         .execute(p).await.map(|_| ()))
+}
+
+/// The CRM record whose change was pushed with idempotency key `key`.
+pub async fn change_by_key(tx: &mut Tx, tenant: &str, key: &str) -> Result<Option<(String, i64)>> {
+    on_tx!(tx, c => sqlx::query_as("SELECT entity_kind, entity_id FROM crm_outbox WHERE tenant = $1 AND idem_key = $2")
+        .bind(tenant).bind(key.to_ascii_lowercase()).fetch_optional(&mut *c).await)
 }
 
 /// The outcome of a delivery attempt, as stored on its outbox row.

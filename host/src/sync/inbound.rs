@@ -140,6 +140,9 @@ enum Applied {
     Stored(i64, Vec<String>),
     /// A ledger edit of a CRM-origin record: not applied (S8, S11).
     Ignored(i64),
+    /// The CRM's own record, pushed earlier (found by its idempotency
+    /// key): linked, not copied back.
+    Ours(i64),
 }
 
 /// Apply one change inside the page's transaction. Business failures
@@ -205,6 +208,11 @@ async fn apply_change(
                 Ok(Applied::Ignored(id)) => {
                     report.ignored += 1;
                     new.local_id = Some(id);
+                }
+                Ok(Applied::Ours(id)) => {
+                    report.ignored += 1;
+                    new.local_id = Some(id);
+                    new.origin = LinkOrigin::Crm;
                 }
                 Err(Refusal::Business(message)) => {
                     report.refused += 1;
@@ -334,6 +342,15 @@ async fn upsert(
     // do not travel back.
     if let Some((id, LinkOrigin::Crm)) = linked {
         return Ok(Applied::Ignored(id));
+    }
+    // Pushed by us, but the push's answer was lost before the link was
+    // written (a crash, a dropped response): the ledger kept our key.
+    if linked.is_none()
+        && let Some(key) = &record.origin_key
+        && let Some((kind, id)) = links::change_by_key(tx, ctx.tenant, key).await?
+        && kind == local_kind
+    {
+        return Ok(Applied::Ours(id));
     }
     let existing = linked.map(|(id, _)| id);
     match (&record.entity, local_kind) {

@@ -293,7 +293,7 @@ impl SyncEngine {
         let mut report = RunReport::default();
         inbound::pull_all(&ctx, &info, &mut report).await?;
         let installation = self.installation().await?.to_owned();
-        outbound::route(self, tenant, &mut report).await?;
+        outbound::route(self, tenant, &installation, &mut report).await?;
         outbound::deliver(&ctx, &installation, &mut report).await?;
         Ok(report)
     }

@@ -7,7 +7,7 @@ use super::{Ctx, RunReport, SyncEngine, SyncError, is_transient, now, render};
 use crate::crm::{DocumentKind, Status};
 use crate::runtime::bindings::types as wit;
 use crate::store::crm::{self as repo, StoreError};
-use crate::store::sync::{self as links, Link, LinkOrigin, OutboxItem, Settlement};
+use crate::store::sync::{self as links, Link, LinkOrigin, OutboxItem, Route, Settlement};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
@@ -52,6 +52,7 @@ fn rule_for(row: &OutboxItem) -> Option<String> {
 pub(crate) async fn route(
     engine: &SyncEngine,
     tenant: &str,
+    installation: &str,
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
     let db = engine.state.db();
@@ -63,21 +64,14 @@ pub(crate) async fn route(
     let at = now();
     for row in rows {
         if let Some(reason) = rule_for(&row) {
-            links::route(db, tenant, row.id, None, Some(&reason), &at).await?;
+            links::route(db, tenant, row.id, Route::Skip(&reason), &at).await?;
             report.skipped += 1;
             continue;
         }
         let company = links::company_of(db, tenant, &row.entity_kind, row.entity_id).await?;
         let Some(company) = company else {
-            links::route(
-                db,
-                tenant,
-                row.id,
-                None,
-                Some("the record no longer exists"),
-                &at,
-            )
-            .await?;
+            let why = "the record no longer exists";
+            links::route(db, tenant, row.id, Route::Skip(why), &at).await?;
             report.skipped += 1;
             continue;
         };
@@ -88,19 +82,17 @@ pub(crate) async fn route(
                 == Some(company)
         });
         match target {
-            Some((name, _, _)) => links::route(db, tenant, row.id, Some(name), None, &at).await?,
+            Some((name, _, _)) => {
+                let key = idempotency_key(installation, tenant, row.id);
+                let to = Route::To {
+                    target: name,
+                    key: &key,
+                };
+                links::route(db, tenant, row.id, to, &at).await?
+            }
             None => {
-                links::route(
-                    db,
-                    tenant,
-                    row.id,
-                    None,
-                    Some(&format!(
-                        "no connector instance serves company {company} (S17)"
-                    )),
-                    &at,
-                )
-                .await?;
+                let why = format!("no connector instance serves company {company} (S17)");
+                links::route(db, tenant, row.id, Route::Skip(&why), &at).await?;
                 report.skipped += 1;
             }
         }

@@ -381,6 +381,7 @@ fn to_change(kind: EntityKind, item: Item) -> Result<Change> {
     Ok(Change::Upsert(RemoteRecord {
         remote_id: item.id,
         version: item.version.as_ref().map(json_to_string),
+        origin_key: None,
         entity,
     }))
 }

@@ -326,9 +326,22 @@ struct PageOut {
 }
 
 fn upsert(remote_id: String, version: Option<String>, entity: Entity) -> Change {
+    upsert_keyed(remote_id, version, None, entity)
+}
+
+/// An upsert carrying the `GUID` the record was created with: for a record
+/// Hamgam pushed, that is the push's idempotency key, so the host knows the
+/// record as its own even if the push's answer never arrived.
+fn upsert_keyed(
+    remote_id: String,
+    version: Option<String>,
+    origin_key: Option<String>,
+    entity: Entity,
+) -> Change {
     Change::Upsert(RemoteRecord {
         remote_id,
         version,
+        origin_key,
         entity,
     })
 }
@@ -458,9 +471,10 @@ fn web_changes(
 }
 
 fn customer_change(c: &Customer, divisions: &Divisions) -> Change {
-    upsert(
+    upsert_keyed(
         c.customer_id.to_string(),
         c.version.map(|v| v.to_string()),
+        c.guid.clone(),
         Entity::Party(mapping::customer_to_party(c, divisions)),
     )
 }
@@ -473,7 +487,12 @@ fn sale_change(
 ) -> Result<Change> {
     load_items(client, doc, items)?;
     let document = mapping::sale_to_document(kind, doc, items)?;
-    Ok(upsert(doc.id.to_string(), None, Entity::Document(document)))
+    Ok(upsert_keyed(
+        doc.id.to_string(),
+        None,
+        doc.guid.clone(),
+        Entity::Document(document),
+    ))
 }
 
 /// The items of a document's lines (for exact tax/toll rates), cached for
