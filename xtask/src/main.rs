@@ -738,6 +738,12 @@ fn bench(root: &Path) -> Result<()> {
     // PostgreSQL, beside a raw sqlx baseline.
     let mut cmd = cargo();
     cmd.args(["bench", "-p", "hamgam-tests", "--bench", "crm"]);
+    run(cmd)?;
+    // The sync engine: 100k invoices × 5 lines imported through the wasm
+    // Sepidar connector beside the same mapping compiled natively, and
+    // ledger → CRM latency at a 1 s interval (S19).
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "hamgam-tests", "--bench", "sync"]);
     run(cmd)
 }
 

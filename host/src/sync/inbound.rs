@@ -58,7 +58,7 @@ pub(crate) async fn pull_all(
     Ok(())
 }
 
-async fn pull_kind(
+pub(crate) async fn pull_kind(
     ctx: &Ctx<'_>,
     kind: wit::EntityKind,
     company: u16,

@@ -142,12 +142,78 @@ impl std::fmt::Debug for SyncEngine {
     }
 }
 
+/// What the engine needs from a connector: the wasm plugin instance in
+/// production; the benchmarks also plug in the same mapping compiled
+/// natively, to price the sandbox.
+#[async_trait::async_trait]
+pub trait Ledger: Send + Sync {
+    /// `connector.describe`.
+    async fn describe(&self) -> Result<ledger::ConnectorInfo, CallError>;
+    /// `connector.pull`.
+    async fn pull(
+        &self,
+        kind: wit::EntityKind,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Result<ledger::ChangePage, wit::Error>, CallError>;
+    /// `connector.fetch`.
+    async fn fetch(
+        &self,
+        kind: wit::EntityKind,
+        remote_id: String,
+    ) -> Result<Result<Option<ledger::RemoteRecord>, wit::Error>, CallError>;
+    /// `connector.push`.
+    async fn push(
+        &self,
+        kind: wit::EntityKind,
+        item: wit::Entity,
+        remote_id: Option<String>,
+        version: Option<String>,
+        key: String,
+    ) -> Result<Result<ledger::PushOutcome, wit::Error>, CallError>;
+}
+
+#[async_trait::async_trait]
+impl Ledger for PluginInstance {
+    async fn describe(&self) -> Result<ledger::ConnectorInfo, CallError> {
+        self.describe_connector().await
+    }
+
+    async fn pull(
+        &self,
+        kind: wit::EntityKind,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Result<ledger::ChangePage, wit::Error>, CallError> {
+        PluginInstance::pull(self, kind, cursor, limit).await
+    }
+
+    async fn fetch(
+        &self,
+        kind: wit::EntityKind,
+        remote_id: String,
+    ) -> Result<Result<Option<ledger::RemoteRecord>, wit::Error>, CallError> {
+        PluginInstance::fetch(self, kind, remote_id).await
+    }
+
+    async fn push(
+        &self,
+        kind: wit::EntityKind,
+        item: wit::Entity,
+        remote_id: Option<String>,
+        version: Option<String>,
+        key: String,
+    ) -> Result<Result<ledger::PushOutcome, wit::Error>, CallError> {
+        PluginInstance::push(self, kind, item, remote_id, version, key).await
+    }
+}
+
 /// Everything a run of one instance needs.
 pub(crate) struct Ctx<'a> {
     pub db: &'a Db,
     pub tenant: &'a str,
     pub instance: &'a str,
-    pub plugin: &'a PluginInstance,
+    pub plugin: &'a dyn Ledger,
     pub company: Option<u16>,
     pub settings: SyncSettings,
 }
@@ -200,6 +266,39 @@ pub(crate) fn now() -> String {
 }
 
 impl SyncEngine {
+    /// Pull one kind from `ledger` into the tenant until the ledger has no
+    /// more pages, as instance `instance` with its settings: the import
+    /// path of a run, for a connector not in the registry (benchmarks).
+    pub async fn import_kind(
+        &self,
+        tenant: &str,
+        instance: &str,
+        ledger: &dyn Ledger,
+        kind: wit::EntityKind,
+        company: u16,
+    ) -> Result<RunReport, SyncError> {
+        let snapshot = self.state.snapshot();
+        let settings = snapshot
+            .sync
+            .get(&(tenant.to_owned(), instance.to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        let ctx = Ctx {
+            db: self.state.db(),
+            tenant,
+            instance,
+            plugin: ledger,
+            company: Some(company),
+            settings: SyncSettings {
+                max_pages_per_run: u32::MAX,
+                ..settings
+            },
+        };
+        let mut report = RunReport::default();
+        inbound::pull_kind(&ctx, kind, company, &mut report).await?;
+        Ok(report)
+    }
+
     /// An engine over the host's state (registry snapshot and database).
     pub fn new(state: AppState) -> Arc<SyncEngine> {
         Arc::new(SyncEngine {
@@ -271,8 +370,7 @@ impl SyncEngine {
             .get(&(tenant.to_owned(), instance.to_owned()))
             .cloned()
             .unwrap_or_default();
-        let info = plugin
-            .describe_connector()
+        let info = Ledger::describe(plugin.as_ref())
             .await
             .map_err(|source| SyncError::Call {
                 instance: instance.to_owned(),
@@ -286,7 +384,7 @@ impl SyncEngine {
             db: self.state.db(),
             tenant,
             instance,
-            plugin: &plugin,
+            plugin: plugin.as_ref(),
             company,
             settings,
         };
