@@ -534,11 +534,13 @@ fn order_changes(
             Use::Parties if settings.imports(status) => {
                 if order.customer_id > 0 {
                     let id = order.customer_id;
-                    if !customers.contains_key(&id) {
-                        let found = client.get_opt::<Customer>(&format!("customers/{id}"), &[])?;
-                        customers.insert(id, found);
-                    }
-                    if let Some(Some(c)) = customers.get(&id) {
+                    let found = match customers.entry(id) {
+                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(client.get_opt::<Customer>(&format!("customers/{id}"), &[])?)
+                        }
+                    };
+                    if let Some(c) = found {
                         out.push(customer_change(c, settings));
                     }
                 } else {

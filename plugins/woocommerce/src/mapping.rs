@@ -157,10 +157,10 @@ const IR_STATES: [(&str, &str); 31] = [
 
 fn province(a: &PostalAddress) -> Option<String> {
     let code = a.state.trim();
-    if a.country.trim().eq_ignore_ascii_case("IR") || a.country.trim().is_empty() {
-        if let Some((_, name)) = IR_STATES.iter().find(|(c, _)| c.eq_ignore_ascii_case(code)) {
-            return Some((*name).to_owned());
-        }
+    if (a.country.trim().eq_ignore_ascii_case("IR") || a.country.trim().is_empty())
+        && let Some((_, name)) = IR_STATES.iter().find(|(c, _)| c.eq_ignore_ascii_case(code))
+    {
+        return Some((*name).to_owned());
     }
     non_empty(code)
 }
