@@ -62,13 +62,23 @@
 //! ours that WooCommerce disabled after delivery failures are set active
 //! again, and when none exist they are created.
 //!
+//! A page holds at most `limit` (≤ 100, WooCommerce's maximum `per_page`)
+//! shop records; a returns page can carry more changes than that when
+//! orders have several refunds, and a guest who ordered twice on one page
+//! is reported once.
+//!
 //! # Webhooks
 //!
 //! `handle-webhook` verifies the signature, ignores pings, drafts and
 //! pending orders, re-reads an order delivered without line items
 //! (woocommerce#62266) and returns the same records a pull would produce
 //! for it (party, order document, receipt, returns), so repeated
-//! deliveries are content-identical and no-ops for the host.
+//! deliveries are content-identical and no-ops for the host. A cancelled,
+//! failed or trashed order deletes its document and receipt; `*.deleted`
+//! topics report `deleted(<id>)` (orders also `deleted(order:<id>:payment)`).
+//! A `deleted` change names only a remote id: customers, products and
+//! orders all use WooCommerce's numeric ids, so the host must take the kind
+//! from the delivery's topic (`X-WC-Webhook-Topic`).
 //!
 //! # Push
 //!

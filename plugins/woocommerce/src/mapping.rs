@@ -841,6 +841,31 @@ mod tests {
     }
 
     #[test]
+    fn the_same_guest_paying_twice_is_one_party_with_one_number() {
+        let first = order_json();
+        let mut retry = order_json();
+        retry.id = 731;
+        retry.number = "731".into();
+        retry.billing.email = "maryam@EXAMPLE.ir".into();
+        retry.billing.phone = "09121234567".into();
+        for match_by in [MatchBy::Email, MatchBy::Phone] {
+            assert_eq!(party_ref(&first, match_by), party_ref(&retry, match_by));
+        }
+        // The number is the guest's (base + earliest order id), not the
+        // order's: both orders give the identical party.
+        let a = guest_to_party(&first, 1_000_727, &settings());
+        let b = guest_to_party(&retry, 1_000_727, &settings());
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        // Another shopper is another party.
+        let mut other = order_json();
+        other.billing.email = "ali@example.ir".into();
+        assert_ne!(
+            party_ref(&first, MatchBy::Email),
+            party_ref(&other, MatchBy::Email)
+        );
+    }
+
+    #[test]
     fn receipts_and_returns() {
         let conv = Conv::new("IRT", &settings());
         let o = order_json();

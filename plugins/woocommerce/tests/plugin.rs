@@ -182,6 +182,16 @@ async fn shop(State(seen): State<Shared>, request: Request) -> Response {
             ]);
             (pages, axum::Json(list)).into_response()
         }
+        "webhooks" if method == "GET" => axum::Json(json!([
+            {"id": 9, "name": "Hamgam order.updated", "status": "disabled", "topic": "order.updated",
+             "delivery_url": "https://crm.example/hooks/test/main"},
+            {"id": 10, "name": "someone else's", "status": "disabled", "topic": "order.created",
+             "delivery_url": "https://elsewhere.example/hook"}
+        ]))
+        .into_response(),
+        "webhooks/9" if method == "PUT" => {
+            axum::Json(json!({"id": 9, "status": "active"})).into_response()
+        }
         "orders/703" => axum::Json(order(703, "processing", "maryam@example.ir")).into_response(),
         other => (
             StatusCode::NOT_FOUND,
@@ -218,6 +228,7 @@ async fn signed_pulls_and_webhooks_inside_the_sandbox() {
             &format!("http://127.0.0.1:{port}/wp-json/wc/v3"),
         )
         .setting("company_code", "300")
+        .setting("webhook_url", "https://crm.example/hooks/test/main")
         .secret("consumer_key", KEY)
         .secret("consumer_secret", SECRET)
         .secret("webhook_secret", HOOK_SECRET)
@@ -262,6 +273,38 @@ async fn signed_pulls_and_webhooks_inside_the_sandbox() {
     let cursor: Value = serde_json::from_str(page.next_cursor.as_deref().unwrap()).unwrap();
     assert_eq!(cursor["mode"], "tail");
     assert_eq!(cursor["modified_after"], "2025-03-21T10:02:00");
+
+    // A tail pull checks the webhooks: ours, disabled after failed
+    // deliveries, is set active again; someone else's is left alone.
+    let tail = plugin
+        .pull(EntityKind::Party, page.next_cursor.clone(), 100)
+        .await
+        .expect("call")
+        .expect("pull");
+    assert!(!tail.full_scan && !tail.has_more);
+    {
+        let seen = seen.lock().unwrap();
+        let tail_read = seen.paths.iter().find(|p| {
+            p.starts_with("GET /wp-json/wc/v3/orders?")
+                && p.contains("modified_after=2025-03-21T10%3A01%3A00")
+        });
+        assert!(
+            tail_read.is_some(),
+            "tail with a minute of overlap: {:?}",
+            seen.paths
+        );
+        assert!(
+            seen.paths
+                .iter()
+                .any(|p| p.starts_with("PUT /wp-json/wc/v3/webhooks/9?"))
+        );
+        assert!(
+            !seen
+                .paths
+                .iter()
+                .any(|p| p.starts_with("PUT /wp-json/wc/v3/webhooks/10?"))
+        );
+    }
 
     // Invoices: Toman → Rial exactly, reported as IRR.
     let page = plugin
