@@ -591,6 +591,9 @@ fn ci(root: &Path) -> Result<()> {
         _ => ensure_postgres()?,
     };
     eprintln!("==> PostgreSQL for tests: {}", redact(&pg_url));
+    // WooCommerce's own JavaScript client drives the shop simulator in a
+    // fidelity test; it needs node and npm.
+    ensure_node()?;
     let plugins = discover_plugins(root)?;
     let crates: Vec<String> = plugins.iter().map(|p| p.crate_name.clone()).collect();
 
@@ -680,6 +683,23 @@ fn pg_answers() -> bool {
         .args([TEST_PG_URL, "-Atc", "SELECT 1"])
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// Installs node and npm with apt-get when either is missing (the
+/// WooCommerce simulator's fidelity test runs WooCommerce's JS client).
+fn ensure_node() -> Result<()> {
+    let works = |bin: &str| {
+        Command::new(bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if works("node") && works("npm") {
+        return Ok(());
+    }
+    eprintln!("==> installing node and npm (apt-get)");
+    sh("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null")
+        .context("installing node/npm failed; install them (the WooCommerce JS client test needs them)")
 }
 
 /// Install (Debian's package), start and prepare a local PostgreSQL, unless
