@@ -1118,3 +1118,32 @@ async fn outage_backs_off_resumes_and_permanent_failures_wait_for_retry() {
         .await;
     assert_eq!(state["status"], "synced", "{state}");
 }
+
+#[tokio::test]
+async fn sepidar_sessions_relogin_on_401_and_a_generation_mismatch_is_reported_as_such() {
+    let rig = Rig::start().await;
+    let sim = rig.sim(300);
+    sim.create_customer(person("علی", "رضایی")).unwrap();
+    rig.settle().await;
+    let logins = sim.login_count();
+    // Sepidar drops every token (a user's profile changed): the connector
+    // logs in again and goes on, without the operator.
+    sim.revoke_tokens();
+    sim.create_customer(person("رضا", "بعدی")).unwrap();
+    let r = rig.settle().await;
+    assert_eq!(r.applied, 1, "{r:?}");
+    assert_eq!(sim.login_count(), logins + 1, "exactly one new login");
+    // Sepidar upgraded to a generation this connector does not speak: the
+    // run stops with that reason (412), nothing is applied.
+    sim.set_generation_version(111);
+    sim.create_customer(person("مهدی", "نسل")).unwrap();
+    let r = rig
+        .engine
+        .run_once(TENANT, "sepidar-300")
+        .await
+        .expect("a run");
+    assert_eq!(r.applied, 0);
+    let why = r.errors.join("; ");
+    assert!(why.contains("version mismatch"), "{why}");
+    assert!(why.contains("111") && why.contains("110"), "{why}");
+}

@@ -492,6 +492,9 @@ fn upsert(remote_id: String, version: &str, entity: Entity) -> Change {
     Change::Upsert(RemoteRecord {
         remote_id,
         version: (!version.is_empty()).then(|| version.to_owned()),
+        // The connector never creates orders in the shop, so nothing it
+        // reads back carries one of the host's idempotency keys.
+        origin_key: None,
         entity,
     })
 }
