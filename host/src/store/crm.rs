@@ -798,6 +798,21 @@ pub async fn update_product(db: &Db, actor: &Actor, id: i64, new: &NewProduct) -
     Ok(after)
 }
 
+/// A product, locked for the rest of the transaction (PostgreSQL).
+async fn product_in_op(tx: &mut Tx, tenant: &str, id: i64) -> Result<Product> {
+    let sql = format!(
+        "SELECT {PRODUCT_COLS} FROM crm_products WHERE tenant = $1 AND id = $2{}",
+        for_update(tx)
+    );
+    let row: Option<ProductRow> =
+        on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(&mut *c).await)?;
+    row.ok_or(StoreError::NotFound {
+        kind: "product",
+        id,
+    })?
+    .try_into()
+}
+
 /// Replace a product in the caller's transaction.
 pub async fn update_product_in_op(
     tx: &mut Tx,
@@ -805,17 +820,7 @@ pub async fn update_product_in_op(
     id: i64,
     new: &NewProduct,
 ) -> Result<Product> {
-    let sql = format!(
-        "SELECT {PRODUCT_COLS} FROM crm_products WHERE tenant = $1 AND id = $2{}",
-        for_update(tx)
-    );
-    let row: Option<ProductRow> = on_tx!(tx, c => sqlx::query_as(&sql).bind(&actor.tenant).bind(id).fetch_optional(&mut *c).await)?;
-    let before: Product = row
-        .ok_or(StoreError::NotFound {
-            kind: "product",
-            id,
-        })?
-        .try_into()?;
+    let before = product_in_op(tx, &actor.tenant, id).await?;
     let at = now();
     let sql = "UPDATE crm_products SET code = $1, name = $2, unit = $3, sales_price = $4, \
         currency = $5, tax_percent = $6, toll_percent = $7, tax_exempt = $8, \
@@ -860,17 +865,7 @@ pub async fn delete_product(db: &Db, actor: &Actor, id: i64) -> Result<()> {
 
 /// Delete a product in the caller's transaction.
 pub async fn delete_product_in_op(tx: &mut Tx, actor: &Actor, id: i64) -> Result<()> {
-    let sql = format!(
-        "SELECT {PRODUCT_COLS} FROM crm_products WHERE tenant = $1 AND id = $2{}",
-        for_update(tx)
-    );
-    let row: Option<ProductRow> = on_tx!(tx, c => sqlx::query_as(&sql).bind(&actor.tenant).bind(id).fetch_optional(&mut *c).await)?;
-    let before: Product = row
-        .ok_or(StoreError::NotFound {
-            kind: "product",
-            id,
-        })?
-        .try_into()?;
+    let before = product_in_op(tx, &actor.tenant, id).await?;
     on_tx!(tx, c => sqlx::query("DELETE FROM crm_products WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
     record_one(tx, actor, "product", id, "delete", Some(&before), None).await
