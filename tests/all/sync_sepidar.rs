@@ -167,6 +167,35 @@ impl Rig {
         v["items"].as_array().unwrap().clone()
     }
 
+    /// The CRM product with this code (`A1-300`).
+    pub async fn product(&self, code: &str) -> Value {
+        self.list("products")
+            .await
+            .into_iter()
+            .find(|p| p["code"] == code)
+            .unwrap_or_else(|| panic!("product {code} is not in the CRM"))
+    }
+
+    /// A one-line quote created in the CRM and approved (numbered).
+    pub async fn approved_quote(
+        &self,
+        party: &Value,
+        product: &Value,
+        qty: &str,
+        date: &str,
+    ) -> Value {
+        let q = self
+            .ok(
+                "POST",
+                "quotes",
+                Some(json!({"party_id": party["id"], "date": date,
+                    "lines": [{"product_id": product["id"], "quantity": qty, "unit_price": "1000000"}]})),
+            )
+            .await;
+        self.ok("POST", &format!("quotes/{}/approve", q["id"]), None)
+            .await
+    }
+
     pub async fn party_by_number(&self, number: &str) -> Option<Value> {
         let v = self
             .ok("GET", &format!("parties?customer_number={number}"), None)
@@ -665,12 +694,7 @@ async fn s11_a_quote_keeps_its_number_on_edit_and_edits_travel_only_from_the_ori
         .party_by_number(&format!("{}-300", c.code))
         .await
         .unwrap();
-    let a1 = rig
-        .list("products")
-        .await
-        .into_iter()
-        .find(|p| p["code"] == "A1-300")
-        .unwrap();
+    let a1 = rig.product("A1-300").await;
     let body = |qty: &str| {
         json!({"party_id": party["id"], "date": "1404/03/11",
         "lines": [{"product_id": a1["id"], "quantity": qty, "unit_price": "1000000"}]})
@@ -724,22 +748,8 @@ async fn s12_quote_deletes_follow_the_origin() {
         .party_by_number(&format!("{}-300", c.code))
         .await
         .unwrap();
-    let a1 = rig
-        .list("products")
-        .await
-        .into_iter()
-        .find(|p| p["code"] == "A1-300")
-        .unwrap();
-    let q = rig
-        .ok(
-            "POST",
-            "quotes",
-            Some(json!({"party_id": party["id"], "date": "1404/03/11",
-            "lines": [{"product_id": a1["id"], "quantity": "1", "unit_price": "1000000"}]})),
-        )
-        .await;
-    rig.ok("POST", &format!("quotes/{}/approve", q["id"]), None)
-        .await;
+    let a1 = rig.product("A1-300").await;
+    let q = rig.approved_quote(&party, &a1, "1", "1404/03/11").await;
     rig.settle().await;
     assert_eq!(sim.quotations().len(), 1);
     let (status, _) = rig
@@ -763,12 +773,7 @@ async fn s13_products_travel_only_from_the_ledger_with_one_price_type_and_live_s
         .unwrap();
     sim.set_inventory(a1, refs::STOCK_2, d("3")).unwrap();
     rig.settle().await;
-    let p = rig
-        .list("products")
-        .await
-        .into_iter()
-        .find(|p| p["code"] == "A1-300")
-        .expect("the item arrived");
+    let p = rig.product("A1-300").await;
     assert_eq!(dec(&p["sales_price"]), d("1250000"), "sale type 1, not 2");
     assert_eq!(dec(&p["tax_percent"]), d("10"));
     // A product made in the CRM is never sent.
@@ -898,23 +903,8 @@ async fn s17_a_quote_numbered_for_company_400_lands_in_company_400_only() {
         .iter()
         .find(|p| p["customer_number"].as_str().unwrap().ends_with("-400"))
         .unwrap();
-    let a1_400 = rig
-        .list("products")
-        .await
-        .into_iter()
-        .find(|p| p["code"] == "A1-400")
-        .unwrap();
-    let q = rig
-        .ok(
-            "POST",
-            "quotes",
-            Some(json!({"party_id": p400["id"], "date": "1404/03/11",
-            "lines": [{"product_id": a1_400["id"], "quantity": "1", "unit_price": "1000000"}]})),
-        )
-        .await;
-    let q = rig
-        .ok("POST", &format!("quotes/{}/approve", q["id"]), None)
-        .await;
+    let a1_400 = rig.product("A1-400").await;
+    let q = rig.approved_quote(p400, &a1_400, "1", "1404/03/11").await;
     assert!(q["number"].as_str().unwrap().ends_with("-400"), "{q}");
     rig.settle().await;
     assert_eq!(rig.sim(400).quotations().len(), 1);
@@ -934,17 +924,7 @@ async fn s18_a_quote_dated_1404_01_01_is_numbered_and_booked_in_fiscal_year_1404
     // 1403/12/30 (2025-03-20) must stay in 1403.
     let mut numbers = Vec::new();
     for date in ["1404/01/01", "1403/12/30"] {
-        let q = rig
-            .ok(
-                "POST",
-                "quotes",
-                Some(json!({"party_id": party["id"], "date": date,
-                "lines": [{"product_id": a1["id"], "quantity": "1", "unit_price": "1000000"}]})),
-            )
-            .await;
-        let q = rig
-            .ok("POST", &format!("quotes/{}/approve", q["id"]), None)
-            .await;
+        let q = rig.approved_quote(party, a1, "1", date).await;
         numbers.push(q["number"].as_str().unwrap().to_owned());
     }
     assert!(numbers[0].starts_with("1404/"), "{numbers:?}");

@@ -128,15 +128,18 @@ pub(crate) async fn deliver(
             continue;
         }
         let outcome = deliver_one(ctx, installation, &row).await?;
+        if let Outcome::Delivered = outcome {
+            // The link and the row's status were written by deliver_one's
+            // transaction; nothing more to record.
+            report.delivered += 1;
+            covered.insert(entity);
+            continue;
+        }
         let at = now();
         let mut tx = ctx.db.begin().await?;
         match outcome {
-            Outcome::Delivered => {
-                report.delivered += 1;
-                covered.insert(entity);
-                // The link and the row's status were written by deliver_one's
-                // transaction; nothing more here.
-            }
+            // Settled by deliver_one and counted above.
+            Outcome::Delivered => {}
             Outcome::Skipped(reason) => {
                 report.skipped += 1;
                 links::settle(
