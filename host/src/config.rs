@@ -119,6 +119,9 @@ pub struct ServerConfig {
     /// How often config and plugin_dir are checked for changes, in
     /// seconds; 0 turns hot reload off.
     pub reload_interval_s: u64,
+    /// Largest webhook body `/hooks/{tenant}/{instance}` accepts, in KiB;
+    /// larger deliveries get a 413 and are not stored.
+    pub webhook_body_kib: u32,
 }
 
 impl Default for ServerConfig {
@@ -131,6 +134,7 @@ impl Default for ServerConfig {
             compile_cache: None,
             admin_token: None,
             reload_interval_s: 2,
+            webhook_body_kib: 1024,
         }
     }
 }

@@ -68,6 +68,7 @@ impl Server {
         };
         let snapshot = build_snapshot(&config, &runtime, &services, &db).await?;
         let state = AppState::new(snapshot, db);
+        state.set_webhook_body_limit(config.server.webhook_body_kib as usize * 1024);
         let server = Arc::new(Server {
             config_path: config_path.to_path_buf(),
             runtime,
@@ -86,11 +87,13 @@ impl Server {
     }
 
     /// Start the sync engine over this server's state; with `schedule`, it
-    /// runs every connector instance on its interval. The engine is
-    /// registered on the API state (F2 routes, live lookups).
+    /// runs every connector instance on its interval and works the webhook
+    /// queue as deliveries arrive. The engine is registered on the API
+    /// state (F2 routes, live lookups, webhook intake).
     pub fn sync_engine(&self, schedule: bool) -> Arc<SyncEngine> {
         let engine = SyncEngine::new(self.state.clone());
         let trigger = if schedule {
+            engine.spawn_webhook_worker();
             engine.spawn_scheduler()
         } else {
             Default::default()

@@ -4,8 +4,8 @@ use core::marker::PhantomData;
 
 use crate::wit::exports::hamgam::ledger::connector as wit_connector;
 pub use wit_connector::{
-    Balance, Change, ChangePage, ConnectorInfo, Direction, EntitySupport, PushOutcome,
-    RemoteRecord, StockLevel,
+    Balance, Change, ChangePage, ConnectorInfo, ConnectorRole, Direction, EntitySupport,
+    PushOutcome, RemoteRecord, StockLevel, WebhookChange, WebhookIntake,
 };
 
 use crate::{Entity, EntityKind, Error, HttpRequest, Result};
@@ -69,9 +69,17 @@ pub trait Connector {
         Err(Error::not_implemented("product_stock"))
     }
 
-    /// A webhook delivered to `/hooks/{tenant}/{instance}`; returns the
-    /// changes it carries (empty for pings).
-    fn handle_webhook(request: HttpRequest) -> Result<Vec<Change>> {
+    /// First look at a webhook delivered to `/hooks/{tenant}/{instance}`,
+    /// while the sender waits: is it authentic and well-formed? No network
+    /// calls here; only accepted deliveries are stored and queued.
+    fn accept_webhook(request: HttpRequest) -> Result<WebhookIntake> {
+        let _ = request;
+        Err(Error::not_implemented("accept_webhook"))
+    }
+
+    /// The changes a queued delivery carries, each with its kind. Called at
+    /// least once per accepted delivery.
+    fn handle_webhook(request: HttpRequest) -> Result<Vec<WebhookChange>> {
         let _ = request;
         Err(Error::not_implemented("handle_webhook"))
     }
@@ -116,7 +124,11 @@ impl<T: Connector> wit_connector::Guest for ConnectorExport<T> {
         T::product_stock(remote_id)
     }
 
-    fn handle_webhook(request: HttpRequest) -> Result<Vec<Change>> {
+    fn accept_webhook(request: HttpRequest) -> Result<WebhookIntake> {
+        T::accept_webhook(request)
+    }
+
+    fn handle_webhook(request: HttpRequest) -> Result<Vec<WebhookChange>> {
         T::handle_webhook(request)
     }
 }

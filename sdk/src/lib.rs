@@ -256,4 +256,9 @@ pub mod harness {
     pub mod types {
         pub use hamgam::runtime::bindings::types::*;
     }
+
+    /// The host-side types of the `connector` world's own records.
+    pub mod ledger {
+        pub use hamgam::runtime::bindings::connector::exports::hamgam::ledger::connector::*;
+    }
 }

@@ -20,6 +20,7 @@ fn native_describe(company: Option<String>) -> ledger::ConnectorInfo {
     ledger::ConnectorInfo {
         ledger: "Demo ledger".into(),
         company_code: company,
+        role: ledger::ConnectorRole::Books,
         entities: vec![
             EntitySupport {
                 kind: EntityKind::Party,

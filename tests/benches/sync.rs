@@ -250,6 +250,7 @@ impl Ledger for NativeSepidar {
         Ok(ledger::ConnectorInfo {
             ledger: "Sepidar (native)".into(),
             company_code: Some("300".into()),
+            role: ledger::ConnectorRole::Books,
             entities: Vec::new(),
         })
     }

@@ -16,6 +16,10 @@ pub enum ApiError {
     /// No or wrong bearer token.
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// A webhook whose signature is missing or wrong (the connector's
+    /// reason).
+    #[error("{0}")]
+    BadSignature(String),
     /// A valid token of another tenant.
     #[error("this token may not access tenant `{0}`")]
     Forbidden(String),
@@ -96,6 +100,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, field) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            ApiError::BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad-signature", None),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", None),
             ApiError::BadRequest { field, .. } => {

@@ -11,6 +11,7 @@ mod admin;
 mod documents;
 pub mod error;
 pub mod extract;
+mod hooks;
 mod modules;
 pub mod openapi;
 mod ops;
@@ -75,6 +76,8 @@ struct Inner {
     >,
     default_crm: CrmSettings,
     metrics: CrmMetrics,
+    /// Largest webhook body accepted (`server.webhook_body_kib`).
+    webhook_body_limit: std::sync::atomic::AtomicUsize,
 }
 
 /// Cheap CRM counters for `/metrics`.
@@ -97,6 +100,9 @@ impl AppState {
                 sync: RwLock::new(None),
                 default_crm: CrmSettings::default(),
                 metrics: CrmMetrics::default(),
+                webhook_body_limit: std::sync::atomic::AtomicUsize::new(
+                    crate::config::ServerConfig::default().webhook_body_kib as usize * 1024,
+                ),
             }),
         }
     }
@@ -109,6 +115,20 @@ impl AppState {
             .get(tenant)
             .cloned()
             .unwrap_or_else(|| self.inner.default_crm.clone())
+    }
+
+    /// Largest webhook body accepted, in bytes.
+    pub fn webhook_body_limit(&self) -> usize {
+        self.inner
+            .webhook_body_limit
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Set the largest webhook body accepted (from the server config).
+    pub fn set_webhook_body_limit(&self, bytes: usize) {
+        self.inner
+            .webhook_body_limit
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn metrics(&self) -> &CrmMetrics {
@@ -276,6 +296,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(ops::router())
         .merge(modules::router())
+        .merge(hooks::router())
         .merge(admin::router())
         .merge(crm)
         .merge(openapi::router(doc))

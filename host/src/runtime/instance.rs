@@ -381,8 +381,11 @@ exports! {
     /// `connector.product-stock` (S13).
     fn product_stock(remote_id: String) -> Result<Vec<ledger::StockLevel>, Error>
         = Connector / Connector.hamgam_ledger_connector.call_product_stock(&remote_id);
-    /// `connector.handle-webhook`.
-    fn handle_webhook(request: HttpRequest) -> Result<Vec<ledger::Change>, Error>
+    /// `connector.accept-webhook`: the check made while the sender waits.
+    fn accept_webhook(request: HttpRequest) -> Result<ledger::WebhookIntake, Error>
+        = Connector / Connector.hamgam_ledger_connector.call_accept_webhook(&request);
+    /// `connector.handle-webhook`: the changes a queued delivery carries.
+    fn handle_webhook(request: HttpRequest) -> Result<Vec<ledger::WebhookChange>, Error>
         = Connector / Connector.hamgam_ledger_connector.call_handle_webhook(&request);
     /// `module.describe`.
     fn describe_module() -> modx::ModuleInfo

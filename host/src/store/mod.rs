@@ -54,6 +54,7 @@ pub mod crm;
 pub mod decimal;
 pub mod numbering;
 pub mod sync;
+pub mod webhooks;
 
 pub use decimal::Dec;
 

@@ -148,7 +148,7 @@ enum Applied {
 /// Apply one change inside the page's transaction. Business failures
 /// (validation, missing references, duplicate numbers) are recorded on the
 /// link and do not stop the page; database failures abort it.
-async fn apply_change(
+pub(crate) async fn apply_change(
     ctx: &Ctx<'_>,
     tx: &mut Tx,
     kind: wit::EntityKind,
@@ -372,7 +372,19 @@ async fn upsert(
         }
         (wit::Entity::Product(p), "product") => {
             let new = map::product_from_ledger(p, company)?;
-            let id = match existing.or(claim(ctx, tx, "product", &new.code).await?) {
+            let found = existing.or(claim(ctx, tx, "product", &new.code).await?);
+            // A sales channel's product with the code of a product the
+            // books (or the CRM) own is the same product: linked, so the
+            // channel's orders find it, but never overwritten (S13).
+            if ctx.role == ledger::ConnectorRole::SalesChannel
+                && let Some(id) = found
+                && let Some((_, origin)) =
+                    links::find_by_key(tx, ctx.tenant, "product", &new.code).await?
+                && origin != actor.origin
+            {
+                return Ok(Applied::Ignored(id));
+            }
+            let id = match found {
                 Some(id) => {
                     ensure_key_free(ctx, tx, "product", &new.code, id).await?;
                     match repo::update_product_in_op(tx, &actor, id, &new).await {

@@ -441,6 +441,9 @@ pub fn document_to_ledger(
     let kind = match wit_kind(d.kind.as_str()) {
         Some(wit::EntityKind::Quote) => wit::DocumentKind::Quote,
         Some(wit::EntityKind::SalesOrder) => wit::DocumentKind::SalesOrder,
+        // Only a sales channel's invoices get here (H10; S14 keeps the
+        // CRM's own from travelling).
+        Some(wit::EntityKind::SalesInvoice) => wit::DocumentKind::SalesInvoice,
         _ => {
             return Err(invalid(
                 "kind",

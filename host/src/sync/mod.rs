@@ -23,6 +23,7 @@ pub mod lookup;
 pub mod map;
 pub mod outbound;
 pub mod schedule;
+pub mod webhook;
 
 use crate::api::AppState;
 use crate::config::SyncSettings;
@@ -134,6 +135,7 @@ pub struct SyncEngine {
     running: Mutex<HashMap<(String, String), RunLock>>,
     installation: tokio::sync::OnceCell<String>,
     lookups: lookup::LookupCache,
+    webhooks: webhook::Wake,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -215,6 +217,9 @@ pub(crate) struct Ctx<'a> {
     pub instance: &'a str,
     pub plugin: &'a dyn Ledger,
     pub company: Option<u16>,
+    /// Books or a sales channel: decides whether its products may
+    /// overwrite the CRM's (they may not from a channel).
+    pub role: ledger::ConnectorRole,
     pub settings: SyncSettings,
 }
 
@@ -289,6 +294,7 @@ impl SyncEngine {
             instance,
             plugin: ledger,
             company: Some(company),
+            role: ledger::ConnectorRole::Books,
             settings: SyncSettings {
                 max_pages_per_run: u32::MAX,
                 ..settings
@@ -306,6 +312,7 @@ impl SyncEngine {
             running: Mutex::new(HashMap::new()),
             installation: tokio::sync::OnceCell::new(),
             lookups: lookup::LookupCache::default(),
+            webhooks: webhook::Wake::default(),
         })
     }
 
@@ -386,6 +393,7 @@ impl SyncEngine {
             instance,
             plugin: plugin.as_ref(),
             company,
+            role: info.role,
             settings,
         };
         let mut report = RunReport::default();

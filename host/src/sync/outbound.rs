@@ -5,6 +5,7 @@
 use super::map;
 use super::{Ctx, RunReport, SyncEngine, SyncError, is_transient, now, render};
 use crate::crm::{DocumentKind, Status};
+use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use crate::store::crm::{self as repo, StoreError};
 use crate::store::sync::{self as links, Link, LinkOrigin, OutboxItem, Route, Settlement};
@@ -16,10 +17,19 @@ const ROUTE_BATCH: u32 = 500;
 /// Rows delivered per run and instance.
 const DELIVER_BATCH: u32 = 200;
 
-/// Why a change does not travel, decided from the row alone. `None`: it
-/// may travel, subject to the record's state at delivery.
-fn rule_for(row: &OutboxItem) -> Option<String> {
+/// Why a change does not travel, decided from the row and the connector
+/// it came from. `None`: it may travel, subject to the record's state at
+/// delivery. `channels` are the tenant's sales-channel instances (shops).
+fn rule_for(row: &OutboxItem, channels: &HashSet<String>) -> Option<String> {
     if let Some(instance) = row.origin.strip_prefix("connector:") {
+        // H10: a shop's customers and invoices go on to the company's
+        // books (never back to the shop: only books are targets).
+        let onward = channels.contains(instance)
+            && row.operation != "delete"
+            && matches!(row.entity_kind.as_str(), "party" | "sales_invoice");
+        if onward {
+            return None;
+        }
         return Some(format!(
             "came from connector {instance}; changes are never sent back to where they came from"
         ));
@@ -61,9 +71,17 @@ pub(crate) async fn route(
         return Ok(());
     }
     let connectors = engine.connectors(tenant).await;
+    let channels: HashSet<String> = connectors
+        .iter()
+        .filter(|(_, _, info)| {
+            info.as_ref()
+                .is_some_and(|i| i.role == ledger::ConnectorRole::SalesChannel)
+        })
+        .map(|(name, _, _)| name.clone())
+        .collect();
     let at = now();
     for row in rows {
-        if let Some(reason) = rule_for(&row) {
+        if let Some(reason) = rule_for(&row, &channels) {
             links::route(db, tenant, row.id, Route::Skip(&reason), &at).await?;
             report.skipped += 1;
             continue;
@@ -75,11 +93,15 @@ pub(crate) async fn route(
             report.skipped += 1;
             continue;
         };
+        // The company's books; a sales channel is never a target.
         let target = connectors.iter().find(|(_, _, info)| {
-            info.as_ref()
-                .and_then(|i| i.company_code.as_deref())
-                .and_then(|c| c.trim().parse::<i64>().ok())
-                == Some(company)
+            info.as_ref().is_some_and(|i| {
+                i.role == ledger::ConnectorRole::Books
+                    && i.company_code
+                        .as_deref()
+                        .and_then(|c| c.trim().parse::<i64>().ok())
+                        == Some(company)
+            })
         });
         match target {
             Some((name, _, _)) => {
@@ -398,7 +420,11 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
                 link,
             }))
         }
-        "quote" | "sales_order" => {
+        "sales_invoice" if link.is_some() => Ok(Err(Outcome::Skipped(format!(
+            "sales invoice {} is already in the ledger; invoices are edited there (S14)",
+            row.entity_id
+        )))),
+        "quote" | "sales_order" | "sales_invoice" => {
             let kind = DocumentKind::parse(&row.entity_kind).unwrap_or(DocumentKind::Quote);
             let doc = match repo::get_document(ctx.db, ctx.tenant, kind, row.entity_id).await {
                 Ok(d) => d,

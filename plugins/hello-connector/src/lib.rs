@@ -45,10 +45,10 @@ use hamgam_sdk::http::{self, Request, Response};
 use hamgam_sdk::sql::{self, Value};
 use hamgam_sdk::web::percent_encode;
 use hamgam_sdk::{
-    Address, Balance, Change, ChangePage, Connector, ConnectorInfo, Date, Decimal, Direction,
-    Document, DocumentKind, DocumentLine, Entity, EntityKind, EntitySupport, Error, Money, Party,
-    PartyKind, Phone, PhoneKind, Product, PushOutcome, RemoteRecord, Result, StockLevel, clock,
-    config, info, state, warn,
+    Address, Balance, Change, ChangePage, Connector, ConnectorInfo, ConnectorRole, Date, Decimal,
+    Direction, Document, DocumentKind, DocumentLine, Entity, EntityKind, EntitySupport, Error,
+    Money, Party, PartyKind, Phone, PhoneKind, Product, PushOutcome, RemoteRecord, Result,
+    StockLevel, clock, config, info, state, warn,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -65,6 +65,7 @@ impl Connector for DemoLedger {
         ConnectorInfo {
             ledger: "Demo ledger".into(),
             company_code: config::get("company_code"),
+            role: ConnectorRole::Books,
             entities: vec![
                 support(EntityKind::Party, Direction::Both, true),
                 support(EntityKind::Product, Direction::LedgerToCrm, true),

@@ -42,9 +42,9 @@ use std::collections::{HashMap, HashSet};
 
 use hamgam_sdk::sql::{self, Rows};
 use hamgam_sdk::{
-    Balance, Change, ChangePage, Connector, ConnectorInfo, Direction, Document, DocumentKind,
-    Entity, EntityKind, EntitySupport, Error, Money, Party, PushOutcome, RemoteRecord, Result,
-    StockLevel, clock, config, state, warn,
+    Balance, Change, ChangePage, Connector, ConnectorInfo, ConnectorRole, Direction, Document,
+    DocumentKind, Entity, EntityKind, EntitySupport, Error, Money, Party, PushOutcome,
+    RemoteRecord, Result, StockLevel, clock, config, state, warn,
 };
 use rust_decimal::Decimal;
 mod client;
@@ -80,7 +80,9 @@ impl Connector for Sepidar {
             support(EntityKind::Party, Direction::Both),
             support(EntityKind::Product, Direction::LedgerToCrm),
             support(EntityKind::Quote, Direction::Both),
-            support(EntityKind::SalesInvoice, Direction::LedgerToCrm),
+            // Both: the engine sends only invoices that came from a sales
+            // channel (H10); the CRM's own never go (S14).
+            support(EntityKind::SalesInvoice, Direction::Both),
             support(EntityKind::SalesReturn, Direction::LedgerToCrm),
         ];
         if config::get("database").is_some_and(|d| !d.trim().is_empty()) {
@@ -96,6 +98,7 @@ impl Connector for Sepidar {
         ConnectorInfo {
             ledger: "Sepidar".into(),
             company_code: config::get("company_code"),
+            role: ConnectorRole::Books,
             entities,
         }
     }
@@ -142,15 +145,21 @@ impl Connector for Sepidar {
                 let mut client = Client::connect(settings)?;
                 push_quote(&mut client, &doc, remote_id.as_deref(), &idempotency_key)
             }
-            (EntityKind::Party | EntityKind::Quote, _) => Err(Error::invalid(
-                "entity",
-                format!("a {kind:?} push must carry a {kind:?} record"),
-            )),
+            (EntityKind::SalesInvoice, Entity::Document(doc)) => {
+                let mut client = Client::connect(settings)?;
+                push_invoice(&mut client, &doc, remote_id.as_deref(), &idempotency_key)
+            }
+            (EntityKind::Party | EntityKind::Quote | EntityKind::SalesInvoice, _) => {
+                Err(Error::invalid(
+                    "entity",
+                    format!("a {kind:?} push must carry a {kind:?} record"),
+                ))
+            }
             (EntityKind::Product, _) => Err(Error::Unsupported(
                 "products travel only from Sepidar to the CRM (S13)".into(),
             )),
             (other, _) => Err(Error::Unsupported(format!(
-                "Sepidar accepts only parties and quotes from the CRM, not {other:?}"
+                "Sepidar accepts only parties, quotes and sales-channel invoices from the CRM, not {other:?}"
             ))),
         }
     }
@@ -870,27 +879,85 @@ fn push_quote(
     }
     let target = quote_target(client)?;
     let body = mapping::document_to_quotation(doc, target, key)?;
-    let created = create_quote(client, &body, key)?;
+    let created = create_sale(client, SaleList::Quotations, &body, key)?;
     if let Some(old) = old.filter(|old| *old != created.id) {
         delete_quote(client, &old.to_string())?;
     }
     Ok(quote_outcome(&created))
 }
 
-fn create_quote(client: &mut Client, body: &SaleDocument, key: &str) -> Result<SaleDocument> {
-    let response = client.send_json("POST", "Quotations", body)?;
+/// The web service's two writable sale documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SaleList {
+    Quotations,
+    Invoices,
+}
+
+impl SaleList {
+    fn path(self) -> &'static str {
+        match self {
+            SaleList::Quotations => "Quotations",
+            SaleList::Invoices => "Invoices",
+        }
+    }
+
+    fn id_field(self) -> &'static str {
+        match self {
+            SaleList::Quotations => "QuotationID",
+            SaleList::Invoices => "InvoiceID",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            SaleList::Quotations => "quotation",
+            SaleList::Invoices => "invoice",
+        }
+    }
+}
+
+/// A sales invoice from a sales channel (a shop order, H10). The web
+/// service registers invoices but has no edit: an invoice already in
+/// Sepidar is changed there, not from the CRM. `GUID` = the idempotency
+/// key, so a retried push finds the invoice the first attempt created.
+fn push_invoice(
+    client: &mut Client,
+    doc: &Document,
+    remote_id: Option<&str>,
+    key: &str,
+) -> Result<PushOutcome> {
+    if let Some(id) = remote_id {
+        return Err(Error::Unsupported(format!(
+            "invoice {id} is already in Sepidar, whose web service cannot edit invoices; change it in Sepidar"
+        )));
+    }
+    let target = quote_target(client)?;
+    let mut body = mapping::document_to_quotation(doc, target, key)?;
+    // Sepidar dates an invoice itself (the request has no `Date`).
+    body.date = None;
+    let created = create_sale(client, SaleList::Invoices, &body, key)?;
+    Ok(quote_outcome(&created))
+}
+
+fn create_sale(
+    client: &mut Client,
+    list: SaleList,
+    body: &SaleDocument,
+    key: &str,
+) -> Result<SaleDocument> {
+    let response = client.send_json("POST", list.path(), body)?;
     if response.is_success() {
         if let Some(q) = answer::<SaleDocument>(&response).filter(|q| q.id != 0) {
             if q.number.is_some() {
                 return Ok(q);
             }
-            return client.get(&format!("Quotations/{}", q.id));
+            return client.get(&format!("{}/{}", list.path(), q.id));
         }
-        return find_quote_by_guid(client, key);
+        return find_by_guid(client, list, key);
     }
     let message = errors::message_of(response.status, &response.body);
     if errors::is_duplicate_guid(response.status, &message) {
-        return find_quote_by_guid(client, key);
+        return find_by_guid(client, list, key);
     }
     let sent = Sent {
         item_refs: body.items.iter().map(|l| l.item_ref).collect(),
@@ -899,26 +966,30 @@ fn create_quote(client: &mut Client, body: &SaleDocument, key: &str) -> Result<S
     Err(client.error(&response, &sent))
 }
 
-fn find_quote_by_guid(client: &mut Client, key: &str) -> Result<SaleDocument> {
+/// The document an earlier attempt created with `key`, newest first.
+fn find_by_guid(client: &mut Client, list: SaleList, key: &str) -> Result<SaleDocument> {
     for page in 0..50u32 {
         let path = format!(
-            "Quotations/Paginated?limit=100&offset={}&orderByDesc=QuotationID",
-            page * 100
+            "{}/Paginated?limit=100&offset={}&orderByDesc={}",
+            list.path(),
+            page * 100,
+            list.id_field()
         );
-        let quotes: Page<SaleDocument> = client.get(&path)?;
-        if let Some(q) = quotes.result.iter().find(|q| {
+        let docs: Page<SaleDocument> = client.get(&path)?;
+        if let Some(q) = docs.result.iter().find(|q| {
             q.guid
                 .as_deref()
                 .is_some_and(|g| g.eq_ignore_ascii_case(key))
         }) {
             return Ok(q.clone());
         }
-        if quotes.result.len() < 100 {
+        if docs.result.len() < 100 {
             break;
         }
     }
     Err(Error::Conflict(format!(
-        "Sepidar reports a quotation with GUID {key} but it cannot be found"
+        "Sepidar reports a {} with GUID {key} but it cannot be found",
+        list.noun()
     )))
 }
 

@@ -19,6 +19,8 @@
 //! | `paid_statuses` | default `processing,completed`: orders that get a receipt |
 //! | `import_statuses` | default `processing,completed,on-hold`; `checkout-draft` and `pending` never |
 //! | `guest_number_base` | default 1000000: guests are numbered base + their first order id |
+//! | `customer_number_base` | default 2000000: registered customers are numbered base + their id |
+//! | `number_prefix` | default `WC-`: before order numbers in CRM document numbers (`1403/WC-727-300`) |
 //! | `push_stock` | `true`: accept price (product) and stock pushes |
 //! | `webhook_url` | our receiver URL; enables webhook health checks and creation |
 //! | secret `consumer_key`, `consumer_secret` | REST API key pair |
@@ -43,7 +45,10 @@
 //! seen and the number is remembered in state, so a shopper who retries a
 //! payment (a second order) or orders again stays one party with one
 //! number, and two shoppers can never share one (order ids are unique).
-//! Registered customers are numbered `<customer id>-<company>`.
+//! Registered customers are numbered `customer_number_base + <customer
+//! id>` with the company code (`2000012-300`), so neither ever takes the
+//! number of a ledger customer when the shop's customers go on to the
+//! books. Order numbers get `number_prefix` (`WC-727`) for the same reason.
 //!
 //! **Money** is exact: WooCommerce's two-decimal strings are parsed as
 //! decimals and multiplied by the Rial factor (`"1250000.50"` IRT →
@@ -94,9 +99,9 @@
 use std::collections::HashMap;
 
 use hamgam_sdk::{
-    Change, ChangePage, Connector, ConnectorInfo, Direction, Document, DocumentKind, Entity,
-    EntityKind, EntitySupport, Error, HttpRequest, PushOutcome, RemoteRecord, Result, StockLevel,
-    clock, config, info, state, warn,
+    Change, ChangePage, Connector, ConnectorInfo, ConnectorRole, Direction, Document, DocumentKind,
+    Entity, EntityKind, EntitySupport, Error, HttpRequest, PushOutcome, RemoteRecord, Result,
+    StockLevel, WebhookChange, WebhookIntake, clock, config, info, state, warn,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -130,10 +135,9 @@ impl Connector for WooCommerce {
     fn describe() -> ConnectorInfo {
         let settings = load_settings().ok();
         let push = settings.as_ref().is_some_and(|s| s.push_stock);
-        let orders = match settings.as_ref().map(|s| s.orders_as) {
-            Some(OrdersAs::SalesOrder) => EntityKind::SalesOrder,
-            _ => EntityKind::SalesInvoice,
-        };
+        let orders = settings
+            .as_ref()
+            .map_or(EntityKind::SalesInvoice, document_kind_of);
         let support = |kind, direction, reports_deletes| EntitySupport {
             kind,
             direction,
@@ -160,6 +164,7 @@ impl Connector for WooCommerce {
         ConnectorInfo {
             ledger: "WooCommerce".into(),
             company_code: config::get("company_code"),
+            role: ConnectorRole::SalesChannel,
             entities,
         }
     }
@@ -260,42 +265,49 @@ impl Connector for WooCommerce {
         }])
     }
 
-    fn handle_webhook(request: HttpRequest) -> Result<Vec<Change>> {
-        let Some(signature) = webhook::header(&request.headers, "X-WC-Webhook-Signature") else {
-            if webhook::ping_id(&request.body).is_some() {
-                return Ok(Vec::new());
+    fn accept_webhook(request: HttpRequest) -> Result<WebhookIntake> {
+        Ok(match Delivery::check(&request)? {
+            Delivery::Ping => WebhookIntake::Ignore,
+            Delivery::Event { resource, body, .. } => {
+                let status = body.get("status").and_then(Value::as_str).unwrap_or("");
+                if resource == "order" && NEVER_IMPORTED.contains(&status) {
+                    WebhookIntake::Ignore
+                } else {
+                    WebhookIntake::Queue
+                }
             }
-            return Err(Error::Unauthorized(
-                "webhook delivery without X-WC-Webhook-Signature".into(),
-            ));
-        };
-        let secret = config::secret("webhook_secret")?;
-        if !webhook::verify(&request.body, signature, &secret) {
-            return Err(Error::Unauthorized(
-                "X-WC-Webhook-Signature does not match the body".into(),
-            ));
-        }
-        if webhook::ping_id(&request.body).is_some() {
-            return Ok(Vec::new());
-        }
-        let body: Value = serde_json::from_slice(&request.body)
-            .map_err(|e| Error::invalid("body", format!("the webhook body is not JSON: {e}")))?;
-        let Some((resource, event)) = webhook::topic(&request.headers) else {
-            return Err(Error::invalid(
-                "X-WC-Webhook-Topic",
-                "the delivery names no topic",
-            ));
+        })
+    }
+
+    fn handle_webhook(request: HttpRequest) -> Result<Vec<WebhookChange>> {
+        let (resource, event, body) = match Delivery::check(&request)? {
+            Delivery::Ping => return Ok(Vec::new()),
+            Delivery::Event {
+                resource,
+                event,
+                body,
+            } => (resource, event, body),
         };
         let settings = load_settings()?;
         let id = body.get("id").and_then(Value::as_i64);
+        let tag = |kind: EntityKind, changes: Vec<Change>| {
+            changes
+                .into_iter()
+                .map(move |change| WebhookChange { kind, change })
+        };
         if event == "deleted" {
             let id = id.ok_or_else(|| Error::invalid("body.id", "a deletion without an id"))?;
+            let gone = |kind, remote_id: String| WebhookChange {
+                kind,
+                change: Change::Deleted(remote_id),
+            };
             return Ok(match resource.as_str() {
                 "order" => vec![
-                    Change::Deleted(id.to_string()),
-                    Change::Deleted(mapping::receipt_id(id)),
+                    gone(document_kind_of(&settings), id.to_string()),
+                    gone(EntityKind::Receipt, mapping::receipt_id(id)),
                 ],
-                "customer" | "product" => vec![Change::Deleted(id.to_string())],
+                "customer" => vec![gone(EntityKind::Party, id.to_string())],
+                "product" => vec![gone(EntityKind::Product, id.to_string())],
                 _ => Vec::new(),
             });
         }
@@ -316,11 +328,27 @@ impl Connector for WooCommerce {
                         return Ok(Vec::new());
                     }
                 }
-                order_changes(&client, &order, &ALL_USES, true, &mut HashMap::new())
+                let mut customers = HashMap::new();
+                let mut out = Vec::new();
+                for usage in ALL_USES {
+                    let kind = match usage {
+                        Use::Parties => EntityKind::Party,
+                        Use::Documents => document_kind_of(&client.settings),
+                        Use::Receipts => EntityKind::Receipt,
+                        Use::Returns => EntityKind::SalesReturn,
+                    };
+                    let changes = order_changes(&client, &order, &[usage], true, &mut customers)?;
+                    out.extend(tag(kind, changes));
+                }
+                Ok(out)
             }
             "customer" => {
                 let customer: Customer = parse(body, "customer")?;
-                Ok(vec![customer_change(&customer, &settings)])
+                Ok(tag(
+                    EntityKind::Party,
+                    vec![customer_change(&customer, &settings)],
+                )
+                .collect())
             }
             "product" => {
                 let product: Product = parse(body, "product")?;
@@ -329,10 +357,65 @@ impl Connector for WooCommerce {
                 }
                 let client = Client::connect(settings)?;
                 let conv = Conv::new(&shop_currency(&client)?, &client.settings);
-                Ok(vec![product_change(&product, &conv)])
+                Ok(tag(EntityKind::Product, vec![product_change(&product, &conv)]).collect())
             }
             _ => Ok(Vec::new()),
         }
+    }
+}
+
+/// A webhook delivery that passed the checks every look at it makes.
+enum Delivery {
+    /// The creation ping (`webhook_id=N`).
+    Ping,
+    /// A signed event with a JSON body.
+    Event {
+        resource: String,
+        event: String,
+        body: Value,
+    },
+}
+
+impl Delivery {
+    /// Signature over the raw bytes (constant time), then the JSON body and
+    /// the topic. No network calls: this runs while WooCommerce waits.
+    fn check(request: &HttpRequest) -> Result<Delivery> {
+        let Some(signature) = webhook::header(&request.headers, "X-WC-Webhook-Signature") else {
+            if webhook::ping_id(&request.body).is_some() {
+                return Ok(Delivery::Ping);
+            }
+            return Err(Error::Unauthorized(
+                "webhook delivery without X-WC-Webhook-Signature".into(),
+            ));
+        };
+        let secret = config::secret("webhook_secret")?;
+        if !webhook::verify(&request.body, signature, &secret) {
+            return Err(Error::Unauthorized(
+                "X-WC-Webhook-Signature does not match the body".into(),
+            ));
+        }
+        if webhook::ping_id(&request.body).is_some() {
+            return Ok(Delivery::Ping);
+        }
+        let body: Value = serde_json::from_slice(&request.body)
+            .map_err(|e| Error::invalid("body", format!("the webhook body is not JSON: {e}")))?;
+        if !body.is_object() {
+            return Err(Error::invalid(
+                "body",
+                "the webhook body is not a JSON object",
+            ));
+        }
+        let Some((resource, event)) = webhook::topic(&request.headers) else {
+            return Err(Error::invalid(
+                "X-WC-Webhook-Topic",
+                "the delivery names no topic",
+            ));
+        };
+        Ok(Delivery::Event {
+            resource,
+            event,
+            body,
+        })
     }
 }
 
@@ -513,6 +596,14 @@ fn product_change(p: &Product, conv: &Conv) -> Change {
         &p.date_modified_gmt,
         Entity::Product(mapping::product_to_product(p, conv)),
     )
+}
+
+/// The entity kind orders arrive as (`orders_as`).
+fn document_kind_of(settings: &Settings) -> EntityKind {
+    match settings.orders_as {
+        OrdersAs::SalesInvoice => EntityKind::SalesInvoice,
+        OrdersAs::SalesOrder => EntityKind::SalesOrder,
+    }
 }
 
 fn document_kind(settings: &Settings) -> DocumentKind {

@@ -25,28 +25,23 @@ type Result<T> = core::result::Result<T, Error>;
 pub struct Conv {
     pub factor: Decimal,
     pub currency: String,
+    /// Put before the shop's order numbers (`number_prefix`).
+    pub prefix: String,
 }
 
 impl Conv {
     pub fn new(shop_currency: &str, settings: &Settings) -> Conv {
         let shop = shop_currency.trim().to_ascii_uppercase();
-        match (settings.rial_factor, shop.as_str()) {
-            (Some(factor), _) => Conv {
-                factor,
-                currency: "IRR".into(),
-            },
-            (None, "IRT") => Conv {
-                factor: Decimal::TEN,
-                currency: "IRR".into(),
-            },
-            (None, "IRR" | "") => Conv {
-                factor: Decimal::ONE,
-                currency: "IRR".into(),
-            },
-            (None, other) => Conv {
-                factor: Decimal::ONE,
-                currency: other.to_owned(),
-            },
+        let (factor, currency) = match (settings.rial_factor, shop.as_str()) {
+            (Some(factor), _) => (factor, "IRR".to_owned()),
+            (None, "IRT") => (Decimal::TEN, "IRR".to_owned()),
+            (None, "IRR" | "") => (Decimal::ONE, "IRR".to_owned()),
+            (None, other) => (Decimal::ONE, other.to_owned()),
+        };
+        Conv {
+            factor,
+            currency,
+            prefix: settings.number_prefix.clone(),
         }
     }
 
@@ -265,7 +260,7 @@ pub fn customer_to_party(c: &Customer, settings: &Settings) -> Party {
         &pick(&c.first_name, &c.billing.first_name),
         &pick(&c.last_name, &c.billing.last_name),
         fallback,
-        settings.numbered(&c.id.to_string()),
+        settings.numbered(&(settings.customer_number_base + c.id).to_string()),
         &c.billing,
         &c.shipping,
     )
@@ -519,7 +514,7 @@ pub fn order_to_document(
     })?;
     Ok(Document {
         kind,
-        number: non_empty(&digits(&o.number)),
+        number: non_empty(&digits(&o.number)).map(|n| format!("{}{n}", conv.prefix)),
         date,
         party_ref,
         currency: conv.currency.clone(),
@@ -564,7 +559,7 @@ pub fn order_to_receipt(o: &Order, party_ref: String, conv: &Conv) -> Result<Doc
     )?;
     Ok(Document {
         kind: hamgam_sdk::DocumentKind::Receipt,
-        number: non_empty(&digits(&o.number)),
+        number: non_empty(&digits(&o.number)).map(|n| format!("{}{n}", conv.prefix)),
         date,
         party_ref,
         currency: conv.currency.clone(),
@@ -769,7 +764,7 @@ mod tests {
         let doc =
             order_to_document(&o, DocumentKind::SalesInvoice, "guest:x".into(), &conv).unwrap();
         assert_eq!(doc.currency, "IRR");
-        assert_eq!(doc.number.as_deref(), Some("727"));
+        assert_eq!(doc.number.as_deref(), Some("WC-727"));
         assert_eq!(doc.date.to_string(), "2025-03-21");
         let l0 = &doc.lines[0];
         assert_eq!(l0.product_ref, "55");

@@ -34,6 +34,12 @@ pub struct Settings {
     pub import_statuses: Vec<String>,
     /// Guests are numbered `guest_number_base + <their first order id>`.
     pub guest_number_base: i64,
+    /// Registered customers are numbered `customer_number_base + <id>`, so
+    /// they never take the number of a ledger customer.
+    pub customer_number_base: i64,
+    /// Put before the shop's order numbers in CRM document numbers, so an
+    /// order never takes the number of a ledger invoice (`WC-727`).
+    pub number_prefix: String,
     /// Push prices and stock of mapped products to the shop.
     pub push_stock: bool,
     /// Our webhook receiver; webhooks whose delivery URL contains it are ours.
@@ -136,6 +142,20 @@ impl Settings {
         if guest_number_base < 0 {
             return Err(Error::invalid("guest_number_base", "must not be negative"));
         }
+        let customer_number_base = int("customer_number_base", 2_000_000)?;
+        if customer_number_base < 0 {
+            return Err(Error::invalid(
+                "customer_number_base",
+                "must not be negative",
+            ));
+        }
+        let number_prefix = get("number_prefix").unwrap_or_else(|| "WC-".to_owned());
+        if number_prefix.contains('/') || number_prefix.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(
+                "number_prefix",
+                format!("`{number_prefix}` may not contain `/` or spaces"),
+            ));
+        }
         let push_stock = match get("push_stock").as_deref() {
             None | Some("false") | Some("0") | Some("no") => false,
             Some("true") | Some("1") | Some("yes") => true,
@@ -156,6 +176,8 @@ impl Settings {
             paid_statuses: list("paid_statuses", "processing,completed"),
             import_statuses: list("import_statuses", "processing,completed,on-hold"),
             guest_number_base,
+            customer_number_base,
+            number_prefix,
             push_stock,
             webhook_url: get("webhook_url"),
             currency: get("currency").map(|c| c.to_ascii_uppercase()),

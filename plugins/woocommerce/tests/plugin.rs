@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hamgam_sdk::harness::TestHost;
+use hamgam_sdk::harness::ledger::WebhookIntake;
 use hamgam_sdk::harness::types::{EntityKind, Error, HttpRequest};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -239,6 +240,10 @@ async fn signed_pulls_and_webhooks_inside_the_sandbox() {
     let info = plugin.describe_connector().await.expect("describe");
     assert_eq!(info.ledger, "WooCommerce");
     assert_eq!(info.company_code.as_deref(), Some("300"));
+    assert_eq!(
+        info.role,
+        hamgam_sdk::harness::ledger::ConnectorRole::SalesChannel
+    );
 
     // Page 1 of the party scan: registered customers.
     let page = plugin
@@ -250,7 +255,7 @@ async fn signed_pulls_and_webhooks_inside_the_sandbox() {
     assert_eq!(page.changes.len(), 1);
     let customer = format!("{:?}", page.changes[0]);
     assert!(customer.contains(r#"remote-id: "12""#), "{customer}");
-    assert!(customer.contains(r#"Some("12-300")"#), "{customer}");
+    assert!(customer.contains(r#"Some("2000012-300")"#), "{customer}");
     assert!(customer.contains(r#""09121112233""#), "{customer}");
     let cursor: Value = serde_json::from_str(page.next_cursor.as_deref().unwrap()).unwrap();
     assert_eq!(cursor["source"], 1);
@@ -360,27 +365,67 @@ async fn signed_pulls_and_webhooks_inside_the_sandbox() {
         .expect("webhook");
     assert_eq!(format!("{again:?}"), text);
 
-    // Forged, unsigned, ping, malformed.
-    let forged = plugin
-        .handle_webhook(request(body.clone(), Some(sign(b"other"))))
+    // The first look, while WooCommerce waits: queue it, without a call
+    // to the shop.
+    let calls_before = seen.lock().unwrap().paths.len();
+    let intake = plugin
+        .accept_webhook(request(body.clone(), Some(sign(&body))))
         .await
-        .expect("call");
-    assert!(matches!(forged, Err(Error::Unauthorized(_))), "{forged:?}");
+        .expect("call")
+        .expect("accepted");
+    assert_eq!(intake, WebhookIntake::Queue);
+    assert_eq!(seen.lock().unwrap().paths.len(), calls_before);
+
+    // Forged, unsigned, ping, malformed: the same answer from both looks.
+    for forged in [
+        plugin
+            .accept_webhook(request(body.clone(), Some(sign(b"other"))))
+            .await
+            .expect("call")
+            .map(|_| ()),
+        plugin
+            .handle_webhook(request(body.clone(), Some(sign(b"other"))))
+            .await
+            .expect("call")
+            .map(|_| ()),
+        plugin
+            .accept_webhook(request(body.clone(), None))
+            .await
+            .expect("call")
+            .map(|_| ()),
+    ] {
+        assert!(matches!(forged, Err(Error::Unauthorized(_))), "{forged:?}");
+    }
     let ping = plugin
         .handle_webhook(request(b"webhook_id=5".to_vec(), None))
         .await
         .expect("call")
         .expect("ping");
     assert!(ping.is_empty());
-    let bad = b"{not json".to_vec();
-    let malformed = plugin
-        .handle_webhook(request(bad.clone(), Some(sign(&bad))))
+    let ping = plugin
+        .accept_webhook(request(b"webhook_id=5".to_vec(), None))
         .await
-        .expect("call");
-    assert!(
-        matches!(&malformed, Err(Error::InvalidInput(f)) if f.field == "body"),
-        "{malformed:?}"
-    );
+        .expect("call")
+        .expect("ping");
+    assert_eq!(ping, WebhookIntake::Ignore);
+    let bad = b"{not json".to_vec();
+    for malformed in [
+        plugin
+            .accept_webhook(request(bad.clone(), Some(sign(&bad))))
+            .await
+            .expect("call")
+            .map(|_| ()),
+        plugin
+            .handle_webhook(request(bad.clone(), Some(sign(&bad))))
+            .await
+            .expect("call")
+            .map(|_| ()),
+    ] {
+        assert!(
+            matches!(&malformed, Err(Error::InvalidInput(f)) if f.field == "body"),
+            "{malformed:?}"
+        );
+    }
 
     let seen = seen.lock().unwrap();
     assert!(seen.bad.is_empty(), "bad signatures: {:?}", seen.bad);
