@@ -15,4 +15,5 @@ mod sync_crash;
 mod sync_sepidar;
 mod sync_sepidar_sql;
 mod sync_store;
+mod sync_woo;
 mod versioning;

@@ -167,9 +167,11 @@ pub(crate) async fn apply_change(
             let hash = map::content_hash(&record.entity, record.version.as_deref());
             let link = links::link_by_remote(tx, ctx.tenant, ctx.instance, name, &record.remote_id)
                 .await?;
+            // A record refused earlier (a missing party or product) is
+            // tried again whenever it is seen, even unchanged.
             if let Some(l) = &link
                 && l.content_hash.as_deref() == Some(hash.as_str())
-                && l.status != "deleted"
+                && l.status == "synced"
             {
                 report.unchanged += 1;
                 if l.seen_scan != scan {

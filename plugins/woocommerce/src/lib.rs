@@ -23,6 +23,7 @@
 //! | `number_prefix` | default `WC-`: before order numbers in CRM document numbers (`1403/WC-727-300`) |
 //! | `push_stock` | `true`: accept price (product) and stock pushes |
 //! | `webhook_url` | our receiver URL; enables webhook health checks and creation |
+//! | `webhook_check_s` | default 60: at most one webhook health check per this many seconds (during tail pulls) |
 //! | secret `consumer_key`, `consumer_secret` | REST API key pair |
 //! | secret `webhook_secret` | the secret WooCommerce signs deliveries with |
 //!
@@ -127,9 +128,6 @@ struct WooCommerce;
 
 /// Order statuses whose document and receipt a tail or webhook deletes.
 const GONE: [&str; 3] = ["cancelled", "failed", "trash"];
-
-/// Seconds between webhook health checks.
-const WEBHOOK_CHECK_MS: i64 = 60_000;
 
 impl Connector for WooCommerce {
     fn describe() -> ConnectorInfo {
@@ -1028,7 +1026,7 @@ fn check_webhooks(client: &Client, now_ms: i64) {
         .flatten()
         .and_then(|s| s.parse::<i64>().ok())
         .unwrap_or(0);
-    if now_ms.saturating_sub(last) < WEBHOOK_CHECK_MS {
+    if now_ms.saturating_sub(last) < client.settings.webhook_check_ms {
         return;
     }
     let _ = state::set("webhooks-checked-ms", now_ms.to_string().as_bytes());

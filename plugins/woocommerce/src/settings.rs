@@ -44,6 +44,8 @@ pub struct Settings {
     pub push_stock: bool,
     /// Our webhook receiver; webhooks whose delivery URL contains it are ours.
     pub webhook_url: Option<String>,
+    /// Least time between two webhook health checks.
+    pub webhook_check_ms: i64,
     /// The shop's currency when the operator states it (else asked from
     /// the shop when a product price is pushed).
     pub currency: Option<String>,
@@ -156,6 +158,10 @@ impl Settings {
                 format!("`{number_prefix}` may not contain `/` or spaces"),
             ));
         }
+        let webhook_check_s = int("webhook_check_s", 60)?;
+        if webhook_check_s < 0 {
+            return Err(Error::invalid("webhook_check_s", "must not be negative"));
+        }
         let push_stock = match get("push_stock").as_deref() {
             None | Some("false") | Some("0") | Some("no") => false,
             Some("true") | Some("1") | Some("yes") => true,
@@ -180,6 +186,7 @@ impl Settings {
             number_prefix,
             push_stock,
             webhook_url: get("webhook_url"),
+            webhook_check_ms: webhook_check_s.saturating_mul(1000),
             currency: get("currency").map(|c| c.to_ascii_uppercase()),
         })
     }

@@ -405,6 +405,7 @@ async fn route_request(sh: &Arc<Shared>, req: &Req<'_>) -> R {
         (["webhooks", id], "GET") => get_webhook(sh, req, id_of(id)),
         (["webhooks", id], _) if edit => update_webhook(sh, req, id_of(id)),
         (["webhooks", id], "DELETE") => delete_webhook(sh, req, id_of(id)),
+        (["data", "currencies", "current"], "GET") => current_currency(sh, req),
         _ => Err(WooError::no_route()),
     }
 }
@@ -1161,6 +1162,24 @@ fn webhook_invalid(status: u16) -> WooError {
             "ID is invalid."
         },
     )
+}
+
+/// `GET /data/currencies/current` (WC_REST_Data_Currencies_Controller):
+/// the store currency's code, name and symbol.
+fn current_currency(sh: &Shared, req: &Req<'_>) -> R {
+    req.need(Need::View)?;
+    let code = sh.cfg.currency.clone();
+    let name = match code.as_str() {
+        "IRT" => "Iranian toman",
+        "IRR" => "Iranian rial",
+        _ => "",
+    };
+    Ok(ok(serde_json::json!({
+        "code": code,
+        "name": name,
+        "symbol": sh.cfg.currency_symbol,
+        "_links": {"collection": [{"href": format!("{}/wp-json/wc/v3/data/currencies", sh.site())}]},
+    })))
 }
 
 fn get_webhook(sh: &Shared, req: &Req<'_>, id: Option<u64>) -> R {

@@ -1,0 +1,412 @@
+//! WooCommerce end to end (issue #6): the real host serves HTTP, the
+//! WooCommerce simulator delivers signed webhooks to
+//! `/hooks/{tenant}/{instance}` over real sockets, the wasm connector
+//! checks and maps them, and shop invoices go on to a Sepidar simulator
+//! (company 300) through the Sepidar connector (H10: shop orders → CRM →
+//! ledger).
+
+use crate::sync_sepidar::{Options, TENANT, today, write_config};
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use hamgam::server::Server;
+use hamgam::store::Db;
+use hamgam::store::webhooks as queue;
+use hamgam::sync::SyncEngine;
+use hamgam_sepidar_sim::{NewItem, Sepidar, SimConfig as SepidarConfig, refs};
+use hamgam_woo_sim::{Address, NewOrder, NewProduct, SimConfig as WooConfig, WooSim, signature};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "acme-secret";
+const SHOP: &str = "shop";
+const WEBHOOK_SECRET: &str = "whsec-7f3a";
+
+/// A shop, a Sepidar company and the host's config for both.
+struct World {
+    woo: WooSim,
+    /// The shop's product ids of A1 and B2.
+    products: Vec<u64>,
+    sepidar: Sepidar,
+    /// `host:port` the host listens on.
+    listen: String,
+    config: PathBuf,
+    db_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    /// The shop's products carry the SKUs of Sepidar's items (A1, B2):
+    /// the same goods, priced in Toman in the shop and in Rial in Sepidar.
+    async fn new(server: &[&str]) -> World {
+        let woo = WooSim::start(WooConfig::default().plain_http())
+            .await
+            .expect("shop simulator");
+        let sepidar = Sepidar::start(SepidarConfig {
+            serial: "10037ff3".into(),
+            ..SepidarConfig::new(300).today(today())
+        })
+        .await
+        .expect("sepidar simulator");
+        for (code, rial) in [("A1", 1_250_005), ("B2", 300_000)] {
+            let it = sepidar
+                .create_item(NewItem::product(code, format!("کالا {code}")))
+                .unwrap();
+            sepidar
+                .set_price(it.item_id, refs::SALE_TYPE_DOMESTIC, Decimal::from(rial))
+                .unwrap();
+        }
+        let products = [("کالای یک", "A1", "125000.50"), ("کالای دو", "B2", "30000")]
+            .iter()
+            .map(|(name, sku, toman)| {
+                woo.create_product(NewProduct::new(name, sku, dec(toman)).stock(50))
+                    .unwrap()
+                    .id
+            })
+            .collect();
+
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut server_lines = vec![format!("listen = \"{listen}\"")];
+        server_lines.extend(server.iter().map(|s| s.to_string()));
+        let opts = Options {
+            server: server_lines,
+            sync: vec!["interval_s = 1".into()],
+            schedule: true,
+            ..Options::default()
+        };
+        let sims = vec![(300u16, sepidar.clone())];
+        let config = write_config(dir.path(), &sims, &opts);
+        std::fs::copy(
+            crate::common::plugin("woocommerce"),
+            dir.path().join("plugins/woocommerce.wasm"),
+        )
+        .unwrap();
+        let (ck, cs) = woo.credentials();
+        for (name, value) in [("ck", &ck), ("cs", &cs), ("whsec", &WEBHOOK_SECRET.to_owned())] {
+            std::fs::write(dir.path().join(name), format!("{value}\n")).unwrap();
+        }
+        let secret = |name: &str| dir.path().join(name).display().to_string();
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text.push_str(&format!(
+            r#"
+[tenants.{TENANT}.instances.{SHOP}]
+plugin = "woocommerce"
+enabled = true
+
+[tenants.{TENANT}.instances.{SHOP}.settings]
+base_url = "{base}"
+company_code = "300"
+reconcile_interval_s = "3600"
+webhook_url = "http://{listen}/hooks/{TENANT}/{SHOP}"
+webhook_check_s = "0"
+
+[tenants.{TENANT}.instances.{SHOP}.secrets]
+consumer_key = {{ file = "{ck}" }}
+consumer_secret = {{ file = "{cs}" }}
+webhook_secret = {{ file = "{whsec}" }}
+
+[tenants.{TENANT}.instances.{SHOP}.grants]
+http = ["http://127.0.0.1:*"]
+state = true
+
+[tenants.{TENANT}.instances.{SHOP}.sync]
+enabled = true
+interval_s = 1
+max_attempts = 3
+backoff_base_ms = 1
+"#,
+            base = woo.url(),
+            ck = secret("ck"),
+            cs = secret("cs"),
+            whsec = secret("whsec"),
+        ));
+        std::fs::write(&config, text).unwrap();
+        let db_url = format!("sqlite://{}", dir.path().join("hamgam.db").display());
+        World {
+            woo,
+            products,
+            sepidar,
+            listen,
+            config,
+            db_url,
+            _dir: dir,
+        }
+    }
+
+    fn hook_url(&self) -> String {
+        format!("http://{}/hooks/{TENANT}/{SHOP}", self.listen)
+    }
+
+    /// Our two webhooks, as the shop's admin would add them.
+    fn add_webhooks(&self) -> Vec<u64> {
+        ["order.created", "order.updated"]
+            .iter()
+            .map(|t| {
+                self.woo
+                    .add_webhook(t, &self.hook_url(), WEBHOOK_SECRET)
+                    .unwrap()
+                    .id
+            })
+            .collect()
+    }
+}
+
+/// The host in this process, serving HTTP on the world's address; `down`
+/// makes every request fail with 503 (the host "unreachable" for the shop).
+struct Host {
+    _server: Arc<Server>,
+    engine: Arc<SyncEngine>,
+    db: Db,
+    down: Arc<AtomicBool>,
+    url: String,
+}
+
+impl Host {
+    /// With the scheduler when `schedule`; the webhook worker always runs.
+    async fn start(world: &World, schedule: bool) -> Host {
+        let (server, _) = Server::start(&world.config).await.expect("host starts");
+        let engine = server.sync_engine(schedule);
+        if !schedule {
+            engine.spawn_webhook_worker();
+        }
+        let down = Arc::new(AtomicBool::new(false));
+        let flag = down.clone();
+        let app = hamgam::api::app(server.state().clone()).layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let flag = flag.clone();
+                async move {
+                    if flag.load(Ordering::SeqCst) {
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    }
+                    next.run(req).await
+                }
+            },
+        ));
+        let listener = tokio::net::TcpListener::bind(&world.listen).await.unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let db = server.state().db().clone();
+        Host {
+            _server: server,
+            engine,
+            db,
+            down,
+            url: format!("http://{}", world.listen),
+        }
+    }
+
+    async fn deliver(&self, headers: &[(&str, String)], body: Vec<u8>) -> (u16, Value) {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/hooks/{TENANT}/{SHOP}", self.url))
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await.expect("host answers");
+        let status = resp.status().as_u16();
+        let v = resp.json().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+
+    /// One run of the books, then of the shop (products link by code).
+    async fn sync_all(&self) {
+        for instance in ["sepidar-300", SHOP] {
+            let report = self.engine.run_once(TENANT, instance).await.unwrap();
+            assert!(report.errors.is_empty(), "{instance}: {report:?}");
+        }
+    }
+
+    async fn crm(&self, path: &str) -> Value {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/api/v1/tenants/{TENANT}/{path}", self.url))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    async fn invoices(&self) -> Vec<Value> {
+        crm_items(&self.db, "sales-invoices").await
+    }
+}
+
+/// A CRM collection read through the repository from the host's
+/// database (works for a host in another process too).
+async fn crm_items(db: &Db, collection: &str) -> Vec<Value> {
+    use hamgam::crm::DocumentKind;
+    use hamgam::store::crm as repo;
+    let kind = match collection {
+        "sales-invoices" => DocumentKind::SalesInvoice,
+        other => panic!("no collection {other}"),
+    };
+    let page = repo::list_documents(db, TENANT, kind, &Default::default(), 0, 1000)
+        .await
+        .unwrap();
+    page.into_iter()
+        .map(|d| serde_json::to_value(d).unwrap())
+        .collect()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+fn tehran_guest(email: &str) -> Address {
+    Address::iran("مریم", "احمدی", "تهران", "THR")
+        .email(email)
+        .phone("09121234567")
+        .postcode("۱۴۱۵۵۶۶۷۷۸")
+        .line1("خیابان انقلاب")
+}
+
+/// Polls `f` every 100 ms until it yields, or panics with `what`.
+async fn until<T>(what: &str, limit: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn deliveries(db: &Db) -> Vec<queue::Delivery> {
+    queue::list(db, TENANT, None, 10_000).await.unwrap()
+}
+
+/// Every stored delivery processed.
+async fn queue_drained(db: &Db) -> Option<()> {
+    let all = deliveries(db).await;
+    all.iter().all(|d| d.status == "done").then_some(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_reserialised_oversize_and_malformed_deliveries_are_refused_and_nothing_is_stored() {
+    let world = World::new(&["webhook_body_kib = 64"]).await;
+    let host = Host::start(&world, false).await;
+    host.sync_all().await;
+    let order = world
+        .woo
+        .place_order(
+            NewOrder::guest(tehran_guest("maryam@example.ir"))
+                .line(world.products[0], 2)
+                .payment("cod"),
+        )
+        .unwrap();
+    // The exact bytes WooCommerce sends, and its headers.
+    let body = serde_json::to_vec(&world.woo.order_json(order.id)).unwrap();
+    let headers = |sig: String| {
+        vec![
+            ("content-type", "application/json".to_owned()),
+            ("x-wc-webhook-topic", "order.created".to_owned()),
+            ("x-wc-webhook-resource", "order".to_owned()),
+            ("x-wc-webhook-event", "created".to_owned()),
+            ("x-wc-webhook-id", "1".to_owned()),
+            ("x-wc-webhook-signature", sig),
+        ]
+    };
+
+    // Signed with another secret.
+    let (status, v) = host
+        .deliver(&headers(signature(&body, "not-the-secret")), body.clone())
+        .await;
+    assert_eq!(status, 401, "{v}");
+    assert_eq!(v["error"]["code"], "bad-signature", "{v}");
+    // The right signature, over the same JSON re-serialised (pretty): the
+    // signature is over bytes, not over meaning.
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    let pretty = serde_json::to_vec_pretty(&value).unwrap();
+    assert_ne!(pretty, body);
+    let (status, v) = host
+        .deliver(&headers(signature(&body, WEBHOOK_SECRET)), pretty)
+        .await;
+    assert_eq!(status, 401, "{v}");
+    // No signature at all.
+    let mut unsigned = headers(String::new());
+    unsigned.pop();
+    let (status, _) = host.deliver(&unsigned, body.clone()).await;
+    assert_eq!(status, 401);
+    // Larger than webhook_body_kib (64 KiB), correctly signed.
+    let mut big = value.clone();
+    big["customer_note"] = json!("x".repeat(70 * 1024));
+    let big = serde_json::to_vec(&big).unwrap();
+    let (status, v) = host
+        .deliver(&headers(signature(&big, WEBHOOK_SECRET)), big.clone())
+        .await;
+    assert_eq!(status, 413, "{v}");
+    // Not JSON, correctly signed: 400 naming the body.
+    let bad = b"{\"id\": 5, \"status\": ".to_vec();
+    let (status, v) = host
+        .deliver(&headers(signature(&bad, WEBHOOK_SECRET)), bad.clone())
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["field"], "body", "{v}");
+    // An unknown instance.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/hooks/{TENANT}/nope", host.url))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    // The creation ping: 200, nothing to store.
+    let (status, v) = host
+        .deliver(
+            &[(
+                "content-type",
+                "application/x-www-form-urlencoded".to_owned(),
+            )],
+            b"webhook_id=1".to_vec(),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["queued"], Value::Null);
+
+    assert!(
+        deliveries(&host.db).await.is_empty(),
+        "refused deliveries were stored"
+    );
+    assert!(host.invoices().await.is_empty());
+
+    // The genuine delivery is stored, acknowledged and applied.
+    let (status, v) = host
+        .deliver(&headers(signature(&body, WEBHOOK_SECRET)), body.clone())
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["queued"].as_i64().is_some(), "{v}");
+    until("the delivery to be applied", Duration::from_secs(30), async || {
+        queue_drained(&host.db).await
+    })
+    .await;
+    let invoices = host.invoices().await;
+    let outcome: Vec<_> = deliveries(&host.db)
+        .await
+        .into_iter()
+        .map(|d| d.outcome)
+        .collect();
+    let failed = host.crm("sync/links?status=failed").await;
+    assert_eq!(invoices.len(), 1, "{outcome:?} {failed}");
+    let number = format!("/WC-{}-300", order.id);
+    assert!(
+        invoices[0]["number"].as_str().unwrap().ends_with(&number),
+        "{}",
+        invoices[0]["number"]
+    );
+}
