@@ -89,7 +89,11 @@ impl World {
         )
         .unwrap();
         let (ck, cs) = woo.credentials();
-        for (name, value) in [("ck", &ck), ("cs", &cs), ("whsec", &WEBHOOK_SECRET.to_owned())] {
+        for (name, value) in [
+            ("ck", &ck),
+            ("cs", &cs),
+            ("whsec", &WEBHOOK_SECRET.to_owned()),
+        ] {
             std::fs::write(dir.path().join(name), format!("{value}\n")).unwrap();
         }
         let secret = |name: &str| dir.path().join(name).display().to_string();
@@ -171,6 +175,12 @@ struct Host {
 impl Host {
     /// With the scheduler when `schedule`; the webhook worker always runs.
     async fn start(world: &World, schedule: bool) -> Host {
+        if std::env::var_os("HAMGAM_TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("warn,hyper=debug")
+                .with_test_writer()
+                .try_init();
+        }
         let (server, _) = Server::start(&world.config).await.expect("host starts");
         let engine = server.sync_engine(schedule);
         if !schedule {
@@ -391,9 +401,11 @@ async fn forged_reserialised_oversize_and_malformed_deliveries_are_refused_and_n
         .await;
     assert_eq!(status, 200, "{v}");
     assert!(v["queued"].as_i64().is_some(), "{v}");
-    until("the delivery to be applied", Duration::from_secs(30), async || {
-        queue_drained(&host.db).await
-    })
+    until(
+        "the delivery to be applied",
+        Duration::from_secs(30),
+        async || queue_drained(&host.db).await,
+    )
     .await;
     let invoices = host.invoices().await;
     let outcome: Vec<_> = deliveries(&host.db)
@@ -409,4 +421,145 @@ async fn forged_reserialised_oversize_and_malformed_deliveries_are_refused_and_n
         "{}",
         invoices[0]["number"]
     );
+}
+
+/// Shop documents in the CRM whose number ends with the order's.
+fn for_order(invoices: &[Value], order_id: u64) -> Vec<Value> {
+    let suffix = format!("/WC-{order_id}-300");
+    invoices
+        .iter()
+        .filter(|i| i["number"].as_str().is_some_and(|n| n.ends_with(&suffix)))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_deliveries_and_created_then_identical_updated_make_one_crm_document() {
+    let world = World::new(&[]).await;
+    let host = Host::start(&world, false).await;
+    host.sync_all().await;
+    world.add_webhooks();
+    // WooCommerce's known repeats: every delivery twice, and each
+    // order.created followed by an order.updated with the same body.
+    world.woo.duplicate_deliveries(true);
+    world.woo.created_then_identical_updated(true);
+    let order = world
+        .woo
+        .place_order(
+            NewOrder::guest(tehran_guest("sara@example.ir"))
+                .line(world.products[0], 1)
+                .line(world.products[1], 3)
+                .shipping("پست", dec("45000"))
+                .payment("cod"),
+        )
+        .unwrap();
+    world.woo.wait_idle(Duration::from_secs(30)).await.unwrap();
+    let sent = world.woo.event_deliveries();
+    assert!(
+        sent.len() >= 4 && sent.iter().all(|d| d.success),
+        "{:?}",
+        sent.iter()
+            .map(|d| (&d.topic, d.status, &d.error))
+            .collect::<Vec<_>>()
+    );
+    assert!(sent.iter().any(|d| d.topic == "order.created"));
+    assert!(sent.iter().any(|d| d.topic == "order.updated"));
+    until("the queue to drain", Duration::from_secs(30), async || {
+        queue_drained(&host.db).await
+    })
+    .await;
+    let stored = deliveries(&host.db).await;
+    assert_eq!(stored.len(), sent.len(), "every delivery was stored");
+
+    let invoices = host.invoices().await;
+    let ours = for_order(&invoices, order.id);
+    assert_eq!(ours.len(), 1, "one CRM invoice for the order: {invoices:?}");
+    // The order's totals, Toman → Rial: (125000.50 + 3 × 30000 + 45000) × 10.
+    assert_eq!(
+        ours[0]["totals"]["grand_total"],
+        json!("2600005"),
+        "{}",
+        ours[0]
+    );
+    let parties = host.crm("parties?limit=500").await;
+    let guests: Vec<&Value> = parties["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["customer_number"] == format!("{}-300", 1_000_000 + order.id))
+        .collect();
+    assert_eq!(guests.len(), 1, "{parties}");
+    // The first delivery applied it, every repeat found it unchanged.
+    let outcomes: Vec<String> = stored.iter().filter_map(|d| d.outcome.clone()).collect();
+    assert!(
+        outcomes.iter().filter(|o| o.contains("applied 0")).count() >= 3,
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_webhook_disabled_orders_arrive_by_polling_and_the_connector_re_enables_it() {
+    let world = World::new(&[]).await;
+    let host = Host::start(&world, false).await;
+    host.sync_all().await;
+    let hooks = world.add_webhooks();
+    // The host is unreachable for the shop: every delivery fails, and
+    // WooCommerce disables the webhook after more than 5 failures.
+    host.down.store(true, Ordering::SeqCst);
+    let mut placed = Vec::new();
+    for i in 0..7 {
+        let o = world
+            .woo
+            .place_order(
+                NewOrder::guest(tehran_guest(&format!("buyer{i}@example.ir")))
+                    .line(world.products[1], 1)
+                    .payment("cod"),
+            )
+            .unwrap();
+        placed.push(o.id);
+        world.woo.wait_idle(Duration::from_secs(30)).await.unwrap();
+    }
+    let created = world.woo.webhook(hooks[0]).unwrap();
+    assert_eq!(created.status, "disabled", "{created:?}");
+    host.down.store(false, Ordering::SeqCst);
+    assert!(deliveries(&host.db).await.is_empty());
+    assert!(host.invoices().await.is_empty());
+
+    // The safety net: the next poll brings every order, and the connector
+    // sees the disabled webhook and sets it active again.
+    host.sync_all().await;
+    let invoices = host.invoices().await;
+    for id in &placed {
+        assert_eq!(
+            for_order(&invoices, *id).len(),
+            1,
+            "order {id}: {invoices:?}"
+        );
+    }
+    for id in &hooks {
+        let hook = world.woo.webhook(*id).unwrap();
+        assert_eq!(hook.status, "active", "{hook:?}");
+    }
+
+    // Webhooks work again: the next order arrives without a poll.
+    let next = world
+        .woo
+        .place_order(
+            NewOrder::guest(tehran_guest("late@example.ir"))
+                .line(world.products[0], 1)
+                .payment("cod"),
+        )
+        .unwrap();
+    let invoice = until(
+        "the order by webhook",
+        Duration::from_secs(30),
+        async || for_order(&host.invoices().await, next.id).pop(),
+    )
+    .await;
+    assert_eq!(
+        invoice["totals"]["grand_total"],
+        json!("1250005"),
+        "{invoice}"
+    );
+    assert!(!deliveries(&host.db).await.is_empty());
 }

@@ -146,6 +146,28 @@ impl WasiHttpView for HostState {
                 }
             }
             ctx.record_http(&target, true, "");
+            // Take the whole request body before sending. A guest starts
+            // the request (`handle`) and then writes its body; if hyper,
+            // on another worker thread, sends a body-less request first, it
+            // drops the body and the guest's write fails as if the
+            // connection were reset. Buffered, the body also gets an exact
+            // Content-Length. Plugin request bodies are small documents.
+            let (mut parts, body) = request.into_parts();
+            let bytes = match http_body_util::BodyExt::collect(body).await {
+                Ok(collected) => collected.to_bytes(),
+                Err(code) => return Ok(Err(code)),
+            };
+            if !bytes.is_empty() {
+                parts.headers.insert(
+                    hyper::header::CONTENT_LENGTH,
+                    hyper::header::HeaderValue::from(bytes.len()),
+                );
+            }
+            let body = http_body_util::BodyExt::boxed(http_body_util::BodyExt::map_err(
+                http_body_util::Full::new(bytes),
+                |never| match never {},
+            ));
+            let request = hyper::Request::from_parts(parts, body);
             Ok(wasmtime_wasi_http::types::default_send_request_handler(request, config).await)
         });
         Ok(HostFutureIncomingResponse::pending(handle))
