@@ -13,7 +13,7 @@ use hamgam::server::Server;
 use hamgam::store::Db;
 use hamgam::store::webhooks as queue;
 use hamgam::sync::SyncEngine;
-use hamgam_sepidar_sim::{NewItem, Sepidar, SimConfig as SepidarConfig, refs};
+use hamgam_sepidar_sim::{Fault, NewItem, Sepidar, SimConfig as SepidarConfig, refs};
 use hamgam_woo_sim::{Address, NewOrder, NewProduct, SimConfig as WooConfig, WooSim, signature};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -562,4 +562,187 @@ async fn with_the_webhook_disabled_orders_arrive_by_polling_and_the_connector_re
         "{invoice}"
     );
     assert!(!deliveries(&host.db).await.is_empty());
+}
+
+/// Not a test of its own: the child host process of the kill test below
+/// (this binary re-executed on it), serving HTTP with its scheduler and
+/// webhook worker until it is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by sync_woo::a_shop_order_… as its child process"]
+async fn woo_child_host() {
+    let Ok(config) = std::env::var("HAMGAM_WOO_CHILD_CONFIG") else {
+        return;
+    };
+    let (server, config) = Server::start(Path::new(&config))
+        .await
+        .expect("child host starts");
+    let _engine = server.sync_engine(true);
+    let app = hamgam::api::app(server.state().clone());
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .expect("child host listens");
+    axum::serve(listener, app).await.expect("child host serves");
+}
+
+/// The child host; killed when dropped, so a failing test leaves no
+/// process behind.
+struct ChildHost(Child);
+
+impl Drop for ChildHost {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_host(world: &World) -> ChildHost {
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "sync_woo::woo_child_host",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env("HAMGAM_WOO_CHILD_CONFIG", &world.config)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(if std::env::var_os("HAMGAM_TEST_LOG").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        })
+        .spawn()
+        .expect("spawn the child host");
+    ChildHost(child)
+}
+
+/// SIGKILL: no shutdown code runs.
+fn kill(host: &mut ChildHost) {
+    host.0.kill().unwrap();
+    host.0.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shop_order_becomes_one_crm_invoice_and_one_sepidar_invoice_with_the_same_totals_across_host_kills()
+ {
+    use hamgam::store::sync as links;
+    let world = World::new(&[]).await;
+    let db = Db::connect(&world.db_url).await.unwrap();
+    world.add_webhooks();
+    let mut host = spawn_host(&world);
+    // Both instances have pulled: the shop's products are linked to the
+    // CRM products Sepidar's items became (same code).
+    until(
+        "the shop's products linked",
+        Duration::from_secs(120),
+        async || {
+            let linked = links::links_with_status(&db, TENANT, Some(SHOP), "synced", 500)
+                .await
+                .ok()?;
+            let products = linked.iter().filter(|l| l.kind == "product").count();
+            (products == 2).then_some(())
+        },
+    )
+    .await;
+    let customers_before = world.sepidar.customers().len();
+    // And Sepidar's answer to the first invoice registration is lost
+    // (registered, but the host sees a 500): the retry must find it by
+    // its GUID rather than register it twice.
+    world.sepidar.fail_next_on(
+        1,
+        Some("POST"),
+        Some("/api/invoices"),
+        Fault::AfterProcessing(500),
+    );
+
+    // A guest pays online: order.created (pending: ignored), then
+    // order.updated when the payment completes.
+    let order = world
+        .woo
+        .place_order(
+            NewOrder::guest(tehran_guest("reza@example.ir"))
+                .line(world.products[0], 2)
+                .line(world.products[1], 1)
+                .shipping("پیک", dec("45000")),
+        )
+        .unwrap();
+    world.woo.mark_paid(order.id, "ZP-99812").unwrap();
+    // Killed the moment WooCommerce has its 200 for the paid order: the
+    // delivery is stored, perhaps not yet applied.
+    until(
+        "the paid order's delivery",
+        Duration::from_secs(30),
+        async || {
+            world
+                .woo
+                .event_deliveries()
+                .iter()
+                .any(|d| d.topic == "order.updated" && d.success)
+                .then_some(())
+        },
+    )
+    .await;
+    kill(&mut host);
+    assert!(
+        !deliveries(&db).await.is_empty(),
+        "acknowledged before it was stored"
+    );
+
+    // Restarted, it applies the delivery; killed again as soon as the CRM
+    // invoice exists (on its way to Sepidar, perhaps already there).
+    let mut host = spawn_host(&world);
+    let invoice = until("the CRM invoice", Duration::from_secs(60), async || {
+        for_order(&crm_items(&db, "sales-invoices").await, order.id).pop()
+    })
+    .await;
+    kill(&mut host);
+    let invoice_id = invoice["id"].as_i64().unwrap();
+
+    // Restarted once more, it finishes the job.
+    let mut host = spawn_host(&world);
+    until("the Sepidar invoice", Duration::from_secs(60), async || {
+        let outbox = links::outbox_of(&db, TENANT, "sales_invoice", invoice_id)
+            .await
+            .ok()?;
+        if std::env::var_os("HAMGAM_TEST_LOG").is_some() {
+            eprintln!("{outbox:?}");
+        }
+        outbox.iter().any(|r| r.status == "delivered").then_some(())
+    })
+    .await;
+    // A few more sync intervals (1 s): the invoice comes back from Sepidar
+    // on the next pull and must be recognised as ours, not copied.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    kill(&mut host);
+
+    let crm = crm_items(&db, "sales-invoices").await;
+    assert_eq!(crm.len(), 1, "one CRM invoice in all: {crm:?}");
+    let crm = &crm[0];
+    assert_eq!(for_order(std::slice::from_ref(crm), order.id).len(), 1);
+    let sepidar = world.sepidar.invoices();
+    assert_eq!(sepidar.len(), 1, "one Sepidar invoice: {sepidar:?}");
+    let booked = &sepidar[0];
+    // Toman → Rial: 2 × 125000.50 + 30000 + 45000 shipping = 325001 Toman.
+    let total = Decimal::from(3_250_010);
+    assert_eq!(crm["totals"]["grand_total"], json!(total.to_string()));
+    assert_eq!(booked.totals.net_price, total, "{booked:?}");
+    assert_eq!(booked.totals.price, Decimal::from(2_800_010));
+    assert_eq!(booked.totals.addition, Decimal::from(450_000));
+    assert_eq!(booked.invoice_items.len(), 2);
+    // The guest became one Sepidar customer, and the invoice is theirs.
+    let customers = world.sepidar.customers();
+    assert_eq!(customers.len(), customers_before + 1);
+    let guest = customers.iter().max_by_key(|c| c.customer_id).unwrap();
+    assert_eq!(booked.customer_ref, guest.customer_id);
+    // The first registration's answer was lost; the host recovered it (by
+    // the GUID on the next pull or on a retry), not registered it again.
+    let posts: Vec<u16> = world
+        .sepidar
+        .request_log()
+        .iter()
+        .filter(|e| e.method == "POST" && e.path.eq_ignore_ascii_case("/api/Invoices"))
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(posts.first(), Some(&500), "{posts:?}");
 }

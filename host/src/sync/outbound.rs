@@ -125,6 +125,10 @@ pub(crate) async fn route(
 /// How one delivery attempt ended.
 enum Outcome {
     Delivered,
+    /// The ledger already has the record this row creates: an earlier
+    /// attempt registered it and its answer was lost, and a pull has since
+    /// recognised it by the idempotency key.
+    AlreadyThere,
     Skipped(String),
     /// Try again later (the ledger is down, a dependency is not there yet).
     Later(String),
@@ -162,6 +166,30 @@ pub(crate) async fn deliver(
         match outcome {
             // Settled by deliver_one and counted above.
             Outcome::Delivered => {}
+            Outcome::AlreadyThere => {
+                report.delivered += 1;
+                links::settle(
+                    &mut tx,
+                    ctx.tenant,
+                    &[row.id],
+                    Settlement {
+                        status: "delivered",
+                        attempts: row.attempts,
+                        next_attempt_at: None,
+                        error: None,
+                    },
+                    &at,
+                )
+                .await?;
+                links::set_sync_status(
+                    &mut tx,
+                    ctx.tenant,
+                    &row.entity_kind,
+                    row.entity_id,
+                    "synced",
+                )
+                .await?;
+            }
             Outcome::Skipped(reason) => {
                 report.skipped += 1;
                 links::settle(
@@ -420,10 +448,14 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
                 link,
             }))
         }
-        "sales_invoice" if link.is_some() => Ok(Err(Outcome::Skipped(format!(
-            "sales invoice {} is already in the ledger; invoices are edited there (S14)",
-            row.entity_id
-        )))),
+        "sales_invoice" if link.is_some() => Ok(Err(if row.operation == "create" {
+            Outcome::AlreadyThere
+        } else {
+            Outcome::Skipped(format!(
+                "sales invoice {} is already in the ledger; invoices are edited there (S14)",
+                row.entity_id
+            ))
+        })),
         "quote" | "sales_order" | "sales_invoice" => {
             let kind = DocumentKind::parse(&row.entity_kind).unwrap_or(DocumentKind::Quote);
             let doc = match repo::get_document(ctx.db, ctx.tenant, kind, row.entity_id).await {
