@@ -216,6 +216,19 @@ pub(crate) async fn apply_change(
                     new.local_id = Some(id);
                     new.origin = LinkOrigin::Crm;
                 }
+                // Refused again, unchanged and for the same reason: nothing
+                // new to report.
+                Err(Refusal::Business(message))
+                    if link.as_ref().is_some_and(|l| {
+                        l.status == "failed"
+                            && l.content_hash == new.content_hash
+                            && l.error.as_deref() == Some(message.as_str())
+                    }) =>
+                {
+                    report.unchanged += 1;
+                    new.status = "failed".into();
+                    new.error = Some(message);
+                }
                 Err(Refusal::Business(message)) => {
                     report.refused += 1;
                     tracing::warn!(tenant = ctx.tenant, instance = ctx.instance, kind = name, remote_id = %record.remote_id, "ledger record refused: {message}");
