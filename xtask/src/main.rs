@@ -764,6 +764,11 @@ fn bench(root: &Path) -> Result<()> {
     // ledger → CRM latency at a 1 s interval (S19).
     let mut cmd = cargo();
     cmd.args(["bench", "-p", "hamgam-tests", "--bench", "sync"]);
+    run(cmd)?;
+    // WooCommerce webhooks: intake through the wasm connector's check
+    // beside the same check native, and order → CRM latency.
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "hamgam-tests", "--bench", "woo"]);
     run(cmd)
 }
 
