@@ -525,3 +525,36 @@ async fn serial_scale_reads_an_exact_weight_over_the_granted_port() {
         Err(types::Error::Denied(_))
     ));
 }
+
+/// A guest sends its request head before writing its body. On a
+/// multi-threaded host, the request used to be sent from another worker
+/// before the (empty) body was written; hyper then dropped the body and the
+/// guest's write failed as "connection reset". Hundreds of GETs, each a
+/// chance for that race, must all succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2_plugin_requests_never_lose_their_body_on_a_multi_threaded_host() {
+    let (url, _ledger) = ledger_server().await;
+    let host = TestHost::new();
+    let c = host
+        .plugin(plugin("hello-connector"))
+        .unwrap()
+        .setting("base_url", &url)
+        .setting("company_code", "300")
+        .secret("api_key", "ledger-key")
+        .grant_http("http://127.0.0.1:*")
+        .grant_state()
+        .build();
+    let mut failures = Vec::new();
+    for _ in 0..300 {
+        match c.pull(EntityKind::Party, None, 10).await.unwrap() {
+            Ok(page) => assert!(page.changes.is_empty()),
+            Err(e) => failures.push(format!("{e:?}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 300 failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
+}
