@@ -839,6 +839,32 @@ fn demo(root: &Path) -> Result<()> {
         ])
         .spawn()
         .with_context(|| format!("cannot start {}", sim_bin.display()))?;
+    // A WooCommerce shop selling company 300's items (SKUs = Sepidar item
+    // codes), with an order or a payment every 15 s.
+    let mut build_shop = cargo();
+    build_shop.args(["build", "-q", "-p", "hamgam-woo-sim"]);
+    run(build_shop)?;
+    let shop_bin = target_dir(root)
+        .join("debug")
+        .join(format!("woo-sim{}", env::consts::EXE_SUFFIX));
+    let mut shop = Command::new(&shop_bin)
+        .args([
+            "--listen",
+            "127.0.0.1:7380",
+            "--key",
+            "ck_demo",
+            "--secret",
+            "cs_demo",
+            "--plain-http",
+            "--seed",
+            "demo",
+            "--catalog",
+            "office",
+            "--activity-every-s",
+            "15",
+        ])
+        .spawn()
+        .with_context(|| format!("cannot start {}", shop_bin.display()))?;
     let token = env::var("HAMGAM_DEMO_TOKEN").unwrap_or_else(|_| "demo-token".into());
     let admin = env::var("HAMGAM_DEMO_ADMIN_TOKEN").unwrap_or_else(|_| "demo-admin".into());
     let config = root.join("host/config/demo.toml");
@@ -850,7 +876,13 @@ fn demo(root: &Path) -> Result<()> {
         "Sepidar simulators: company 300 at http://127.0.0.1:7373/api, company 400 at http://127.0.0.1:7374/api"
     );
     println!(
-        "Within a few seconds their customers, items, quotes and invoices are in the CRM, numbered -300 / -400:"
+        "WooCommerce simulator: http://127.0.0.1:7380/wp-json/wc/v3 (key ck_demo / cs_demo, OAuth 1.0a), selling company 300's items"
+    );
+    println!(
+        "Within a few seconds their customers, items, quotes and invoices are in the CRM, numbered -300 / -400,"
+    );
+    println!(
+        "and the shop's orders arrive by webhook as invoices numbered <year>/WC-<order>-300, then go on to Sepidar 300:"
     );
     let get = |what: &str| {
         format!(
@@ -896,10 +928,15 @@ fn demo(root: &Path) -> Result<()> {
         .arg(&config)
         .env("HAMGAM_DEMO_TOKEN", token)
         .env("HAMGAM_DEMO_ADMIN_TOKEN", admin)
-        .env("HAMGAM_DEMO_SEPIDAR_PASSWORD", "admin");
+        .env("HAMGAM_DEMO_SEPIDAR_PASSWORD", "admin")
+        .env("HAMGAM_DEMO_SHOP_KEY", "ck_demo")
+        .env("HAMGAM_DEMO_SHOP_SECRET", "cs_demo")
+        .env("HAMGAM_DEMO_SHOP_WEBHOOK_SECRET", "demo-webhook-secret");
     let served = run(cmd);
-    let _ = sim.kill();
-    let _ = sim.wait();
+    for child in [&mut sim, &mut shop] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     served
 }
 

@@ -38,6 +38,10 @@ struct Cli {
     /// Data to load: `demo` or `none`.
     #[arg(long, default_value = "none")]
     seed: String,
+    /// Products of the demo data: `groceries`, or `office` (SKUs that are
+    /// the Sepidar simulator's item codes, so orders can go on to Sepidar).
+    #[arg(long, default_value = "groceries")]
+    catalog: String,
     /// Simulate shop activity (orders, payments, stock) every N seconds.
     #[arg(long)]
     activity_every_s: Option<u64>,
@@ -52,6 +56,11 @@ async fn main() -> anyhow::Result<()> {
     if cli.seed != "demo" && cli.seed != "none" {
         bail!("--seed must be `demo` or `none`");
     }
+    let catalog = match cli.catalog.as_str() {
+        "groceries" => seed::Catalog::Groceries,
+        "office" => seed::Catalog::Office,
+        other => bail!("--catalog must be `groceries` or `office`, not {other:?}"),
+    };
     let mut keys = vec![ApiKey::read_write(&cli.key, &cli.secret)];
     for k in &cli.read_only_keys {
         let Some((ck, cs)) = k.split_once(':') else {
@@ -73,8 +82,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let shop = WooSim::start_on(cfg, cli.listen).await?;
     if cli.seed == "demo" {
-        shop.seed_demo()
-            .map_err(|e| anyhow::anyhow!("seeding: {e}"))?;
+        seed::demo_with(&shop, catalog).map_err(|e| anyhow::anyhow!("seeding: {e}"))?;
     }
     println!(
         "WooCommerce simulator → {}  (site {}, {} products, {} customers, {} orders; auth: {})",

@@ -129,12 +129,45 @@ const STREETS: &[&str] = &[
     "بلوار وکیل‌آباد، نبش امامت ۱۲",
 ];
 
+/// An office-supplies catalogue whose SKUs are the item codes of the
+/// Sepidar simulator's demo data (`1002`…), prices in Toman (its Rial
+/// fees ÷ 10): a shop selling what the company's books hold, so the demo's
+/// shop orders go on to Sepidar.
+pub const OFFICE: &[(&str, &str, i64, i64, &str)] = &[
+    ("مانیتور سامسونگ ۲۴ اینچ", "1002", 8_500_000, 15, "کامپیوتر"),
+    ("ماوس بی‌سیم لاجیتک", "1003", 650_000, 80, "کامپیوتر"),
+    ("کیبورد مکانیکی", "1004", 1_200_000, 40, "کامپیوتر"),
+    ("کاغذ A4 بسته ۵۰۰ برگی", "1006", 280_000, 200, "لوازم اداری"),
+    ("هارد اکسترنال ۲ ترابایت", "1007", 3_800_000, 25, "کامپیوتر"),
+    ("کارتریج تونر", "1010", 790_000, 60, "لوازم اداری"),
+    ("برنج ایرانی طارم", "1011", 145_000, 300, "خوراکی"),
+    ("چای سیاه لاهیجان", "1012", 210_000, 150, "خوراکی"),
+];
+
+/// Which products [`demo_with`] loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Catalog {
+    /// [`PRODUCTS`]: Iranian groceries and crafts, SKUs like `TEA-LAH-500`.
+    Groceries,
+    /// [`OFFICE`]: SKUs that are the Sepidar simulator's item codes.
+    Office,
+}
+
 /// Loads 10 products, 5 registered customers and a mix of orders: paid,
 /// completed, on-hold bank transfers, a refund, a guest order, a checkout
 /// draft.
 pub fn demo(shop: &WooSim) -> Result<(), WooError> {
+    demo_with(shop, Catalog::Groceries)
+}
+
+/// [`demo`] with the products of `catalog`.
+pub fn demo_with(shop: &WooSim, catalog: Catalog) -> Result<(), WooError> {
+    let list = match catalog {
+        Catalog::Groceries => PRODUCTS,
+        Catalog::Office => OFFICE,
+    };
     let mut products = Vec::new();
-    for (name, sku, price, stock, cat) in PRODUCTS {
+    for (name, sku, price, stock, cat) in list {
         products.push(
             shop.create_product(
                 NewProduct::new(name, sku, *price)
