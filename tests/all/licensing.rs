@@ -610,10 +610,19 @@ async fn p4_license_limits_companies_and_tenants() {
     f.install("hello-connector", "ledger", "0.1.0", "default");
     f.install("hostile", "warranty", "0.1.0", "orderable");
     let globex = "[tenants.globex]\n[tenants.globex.instances.warranty]\nplugin = \"warranty\"\nenabled = true\n";
+    // Two instances for company 300 (its books and, say, its shop) are one
+    // ledger company.
+    let company_300 = |name: &str| {
+        format!(
+            "{}[tenants.acme.instances.{name}.settings]\ncompany_code = \"300\"\n",
+            instance(name, "ledger", None)
+        )
+    };
     let server = f
         .start(
             &[
-                instance("company-300", "ledger", None),
+                company_300("company-300"),
+                company_300("shop-300"),
                 instance("company-400", "ledger", None),
                 instance("warranty", "warranty", Some(true)),
                 globex.to_string(),
@@ -630,6 +639,7 @@ async fn p4_license_limits_companies_and_tenants() {
             .unwrap()
     };
     assert!(find("acme", "company-300").running);
+    assert!(find("acme", "shop-300").running, "the same company");
     let second = find("acme", "company-400");
     assert!(
         !second.running && second.reason.unwrap().contains("1 ledger company"),

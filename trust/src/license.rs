@@ -45,7 +45,8 @@ pub struct Entitlement {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LicenseLimits {
-    /// Most ledger companies (connector instances) per tenant.
+    /// Most ledger companies per tenant: distinct `company_code`s of its
+    /// connector instances (an instance without one counts alone).
     pub companies: Option<u32>,
     /// Most tenants.
     pub tenants: Option<u32>,

@@ -212,7 +212,11 @@ impl Registry {
             .as_ref()
             .map(|l| l.limits)
             .unwrap_or_default();
-        let mut companies: BTreeMap<String, u32> = BTreeMap::new();
+        // Ledger companies in use per tenant: distinct `company_code`s of
+        // its connector instances (a shop selling for company 300 is not a
+        // second company beside the books of 300); an instance without one
+        // counts alone.
+        let mut companies: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
         // The tenants limit caps how many tenants run orderable modules:
         // the first ones by id, so the choice is stable across restarts.
         let orderable_tenants: Vec<&String> = config
@@ -263,8 +267,13 @@ impl Registry {
             if newest.kind == PluginKind::Connector
                 && let Some(max) = limits.companies
             {
+                let company = inst
+                    .settings
+                    .get("company_code")
+                    .map(|c| format!("company {}", c.trim()))
+                    .unwrap_or_else(|| format!("instance {name}"));
                 let used = companies.entry(tenant.to_string()).or_default();
-                if *used >= max {
+                if !used.contains(&company) && used.len() as u32 >= max {
                     status.reason = Some(format!(
                         "the license allows {max} ledger compan{} per tenant",
                         if max == 1 { "y" } else { "ies" }
@@ -272,7 +281,7 @@ impl Registry {
                     registry.push_status(status);
                     continue;
                 }
-                *used += 1;
+                used.insert(company);
             }
             for plugin in candidates {
                 let instance = Arc::new(make_instance(
