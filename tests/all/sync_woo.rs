@@ -32,6 +32,8 @@ struct World {
     woo: WooSim,
     /// The shop's product ids of A1 and B2.
     products: Vec<u64>,
+    /// Sepidar's item ids of A1 and B2.
+    items: Vec<i32>,
     sepidar: Sepidar,
     /// `host:port` the host listens on.
     listen: String,
@@ -44,6 +46,11 @@ impl World {
     /// The shop's products carry the SKUs of Sepidar's items (A1, B2):
     /// the same goods, priced in Toman in the shop and in Rial in Sepidar.
     async fn new(server: &[&str]) -> World {
+        World::with(server, &[]).await
+    }
+
+    /// With extra `[server]` lines and extra shop settings.
+    async fn with(server: &[&str], shop_settings: &[&str]) -> World {
         let woo = WooSim::start(WooConfig::default().plain_http())
             .await
             .expect("shop simulator");
@@ -53,6 +60,7 @@ impl World {
         })
         .await
         .expect("sepidar simulator");
+        let mut items = Vec::new();
         for (code, rial) in [("A1", 1_250_005), ("B2", 300_000)] {
             let it = sepidar
                 .create_item(NewItem::product(code, format!("کالا {code}")))
@@ -60,6 +68,7 @@ impl World {
             sepidar
                 .set_price(it.item_id, refs::SALE_TYPE_DOMESTIC, Decimal::from(rial))
                 .unwrap();
+            items.push(it.item_id);
         }
         let products = [("کالای یک", "A1", "125000.50"), ("کالای دو", "B2", "30000")]
             .iter()
@@ -110,6 +119,7 @@ company_code = "300"
 reconcile_interval_s = "3600"
 webhook_url = "http://{listen}/hooks/{TENANT}/{SHOP}"
 webhook_check_s = "0"
+{shop_settings}
 
 [tenants.{TENANT}.instances.{SHOP}.secrets]
 consumer_key = {{ file = "{ck}" }}
@@ -130,12 +140,14 @@ backoff_base_ms = 1
             ck = secret("ck"),
             cs = secret("cs"),
             whsec = secret("whsec"),
+            shop_settings = shop_settings.join("\n"),
         ));
         std::fs::write(&config, text).unwrap();
         let db_url = format!("sqlite://{}", dir.path().join("hamgam.db").display());
         World {
             woo,
             products,
+            items,
             sepidar,
             listen,
             config,
@@ -562,6 +574,76 @@ async fn with_the_webhook_disabled_orders_arrive_by_polling_and_the_connector_re
         "{invoice}"
     );
     assert!(!deliveries(&host.db).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_changed_in_sepidar_reaches_the_shop_in_toman_and_does_not_come_back() {
+    let world = World::with(&[], &["push_stock = \"true\""]).await;
+    let host = Host::start(&world, false).await;
+    host.sync_all().await;
+    // The shop's products are linked to the CRM products Sepidar's items
+    // became; the shop's own prices did not overwrite Sepidar's (S13).
+    let products = host.crm("products?limit=500").await;
+    let a1 = products["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "A1-300")
+        .cloned()
+        .expect("A1-300 in the CRM");
+    assert_eq!(a1["sales_price"], json!("1250005"), "{a1}");
+    assert_eq!(products["items"].as_array().unwrap().len(), 2, "{products}");
+
+    // A new price in Sepidar: the CRM takes it on the next pull, and the
+    // shop gets it (Rial → Toman) from the shop instance's next run.
+    world
+        .sepidar
+        .set_price(
+            world.items[0],
+            refs::SALE_TYPE_DOMESTIC,
+            Decimal::from(1_500_000),
+        )
+        .unwrap();
+    host.sync_all().await;
+    let shop_price = world.woo.product(world.products[0]).unwrap().regular_price;
+    assert_eq!(shop_price, Some(dec("150000")));
+    // The other product's price did not change and was not sent.
+    assert_eq!(
+        world.woo.product(world.products[1]).unwrap().regular_price,
+        Some(dec("30000"))
+    );
+
+    // The shop reports the product as changed (our own write); the CRM
+    // product is not touched and nothing goes back.
+    let version = |products: &Value| {
+        products["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["code"] == "A1-300")
+            .map(|p| p["version"].clone())
+    };
+    let id = a1["id"].as_i64().unwrap();
+    let changes = async || {
+        let record = host.crm(&format!("sync/records/product/{id}")).await;
+        record["changes"].as_array().cloned().unwrap_or_default()
+    };
+    let pushed = changes().await;
+    // Its creation (the books' price, sent once the shop's copy was
+    // linked) and the new price, both delivered to the shop.
+    assert_eq!(pushed.len(), 2, "{pushed:?}");
+    assert!(
+        pushed
+            .iter()
+            .all(|c| c["status"] == "delivered" && c["target"] == SHOP),
+        "{pushed:?}"
+    );
+    let before = version(&host.crm("products?limit=500").await);
+    host.sync_all().await;
+    host.sync_all().await;
+    let after = host.crm("products?limit=500").await;
+    assert_eq!(version(&after), before, "{after}");
+    assert_eq!(changes().await.len(), 2, "no echo");
 }
 
 /// Not a test of its own: the child host process of the kill test below

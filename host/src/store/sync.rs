@@ -573,7 +573,16 @@ pub async fn company_of(db: &Db, tenant: &str, local_kind: &str, id: i64) -> Res
         "party" => {
             "SELECT CAST(company_code AS BIGINT) FROM crm_parties WHERE tenant = $1 AND id = $2"
         }
-        "product" => return Ok(None),
+        "product" => {
+            // Products carry the company in their code (`A1-300`, S17).
+            let code: Option<String> = on_pool!(db, p => sqlx::query_scalar::<_, String>(
+                "SELECT code FROM crm_products WHERE tenant = $1 AND id = $2")
+                .bind(tenant).bind(id).fetch_optional(p).await)?;
+            return Ok(code.and_then(|c| {
+                c.rsplit_once('-')
+                    .and_then(|(_, company)| company.parse::<i64>().ok())
+            }));
+        }
         "receipt" | "payment" => {
             "SELECT CAST(p.company_code AS BIGINT) FROM crm_payments d JOIN crm_parties p ON p.tenant = d.tenant AND p.id = d.party_id WHERE d.tenant = $1 AND d.id = $2"
         }

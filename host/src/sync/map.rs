@@ -311,6 +311,25 @@ pub fn product_from_ledger(p: &wit::Product, company: u16) -> Result<NewProduct,
     .validate()
 }
 
+/// A CRM product as a connector takes it: the code without the company
+/// suffix, the price in the CRM's currency. Only prices go to a sales
+/// channel (a shop); products travel to the books never (S13).
+pub fn product_to_ledger(p: &crate::crm::Product, company: u16) -> wit::Product {
+    let suffix = format!("-{company}");
+    wit::Product {
+        code: p.code.strip_suffix(&suffix).unwrap_or(&p.code).to_owned(),
+        name: p.name.clone(),
+        unit: p.unit.clone(),
+        sales_price: Some(wit::Money {
+            amount: to_wit_decimal(p.sales_price),
+            currency: p.currency.code().to_owned(),
+        }),
+        tax_rate: to_wit_decimal(p.tax_percent.unwrap_or_default()),
+        toll_rate: to_wit_decimal(p.toll_percent.unwrap_or_default()),
+        tax_exempt: p.tax_exempt,
+    }
+}
+
 /// Resolved references of a ledger document: the CRM ids of its party,
 /// products and related document.
 #[derive(Debug, Default)]

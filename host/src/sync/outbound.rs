@@ -22,11 +22,16 @@ const DELIVER_BATCH: u32 = 200;
 /// delivery. `channels` are the tenant's sales-channel instances (shops).
 fn rule_for(row: &OutboxItem, channels: &HashSet<String>) -> Option<String> {
     if let Some(instance) = row.origin.strip_prefix("connector:") {
-        // H10: a shop's customers and invoices go on to the company's
-        // books (never back to the shop: only books are targets).
-        let onward = channels.contains(instance)
-            && row.operation != "delete"
-            && matches!(row.entity_kind.as_str(), "party" | "sales_invoice");
+        let onward = if channels.contains(instance) {
+            // H10: a shop's customers and invoices go on to the company's
+            // books (never back to the shop: a channel is no target for
+            // them).
+            row.operation != "delete"
+                && matches!(row.entity_kind.as_str(), "party" | "sales_invoice")
+        } else {
+            // The books' prices go on to the company's shop.
+            !channels.is_empty() && row.operation != "delete" && row.entity_kind == "product"
+        };
         if onward {
             return None;
         }
@@ -93,14 +98,28 @@ pub(crate) async fn route(
             report.skipped += 1;
             continue;
         };
-        // The company's books; a sales channel is never a target.
+        // The company's books; for a price, the company's shop when it
+        // takes prices.
+        let wants_channel = row.entity_kind == "product";
         let target = connectors.iter().find(|(_, _, info)| {
             info.as_ref().is_some_and(|i| {
-                i.role == ledger::ConnectorRole::Books
-                    && i.company_code
-                        .as_deref()
-                        .and_then(|c| c.trim().parse::<i64>().ok())
-                        == Some(company)
+                let fits = if wants_channel {
+                    i.role == ledger::ConnectorRole::SalesChannel
+                        && i.entities.iter().any(|e| {
+                            e.kind == wit::EntityKind::Product
+                                && matches!(
+                                    e.direction,
+                                    ledger::Direction::CrmToLedger | ledger::Direction::Both
+                                )
+                        })
+                } else {
+                    i.role == ledger::ConnectorRole::Books
+                };
+                fits && i
+                    .company_code
+                    .as_deref()
+                    .and_then(|c| c.trim().parse::<i64>().ok())
+                    == Some(company)
             })
         });
         match target {
@@ -111,6 +130,11 @@ pub(crate) async fn route(
                     key: &key,
                 };
                 links::route(db, tenant, row.id, to, &at).await?
+            }
+            None if wants_channel => {
+                let why = format!("no shop of company {company} takes prices (`push_stock`)");
+                links::route(db, tenant, row.id, Route::Skip(&why), &at).await?;
+                report.skipped += 1;
             }
             None => {
                 let why = format!("no connector instance serves company {company} (S17)");
@@ -369,7 +393,13 @@ async fn deliver_one(
             // Unknown until the ledger's form of it is pulled; the pull then
             // records it without touching the CRM record (origin: CRM).
             content_hash: None,
-            origin: LinkOrigin::Crm,
+            // A record already linked keeps its origin (a shop product
+            // that got a price stays the shop's record).
+            origin: prepared
+                .link
+                .as_ref()
+                .map(|l| l.origin)
+                .unwrap_or(LinkOrigin::Crm),
             status: "synced".into(),
             error: None,
             seen_scan: prepared.link.as_ref().map(|l| l.seen_scan).unwrap_or(0),
@@ -423,8 +453,11 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
         row.entity_id,
     )
     .await?;
+    // A price goes to the shop's copy of the product: that link came from
+    // the shop (it was matched by code), and is exactly the one to use.
     if let Some(l) = &link
         && l.origin == LinkOrigin::Ledger
+        && row.entity_kind != "product"
     {
         return Ok(Err(Outcome::Skipped(format!(
             "S8/S11: {} {} came from the ledger; edits travel only from the side that created it",
@@ -494,6 +527,34 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
             Ok(Ok(Prepared {
                 kind: map::wit_kind(kind.as_str()).unwrap_or(wit::EntityKind::Quote),
                 entity: wit::Entity::Document(entity),
+                link,
+            }))
+        }
+        "product" => {
+            let Some(company) = ctx.company else {
+                return Ok(Err(Outcome::Failed(format!(
+                    "connector {} reports no company code",
+                    ctx.instance
+                ))));
+            };
+            if link.as_ref().is_none_or(|l| l.status == "deleted") {
+                return Ok(Err(Outcome::Skipped(format!(
+                    "product {} is not sold in the shop (no shop product has its code)",
+                    row.entity_id
+                ))));
+            }
+            let product = match repo::get_product(ctx.db, ctx.tenant, row.entity_id).await {
+                Ok(p) => p,
+                Err(StoreError::NotFound { .. }) => {
+                    return Ok(Err(Outcome::Skipped(
+                        "the product was deleted before its price was sent".into(),
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            Ok(Ok(Prepared {
+                kind: wit::EntityKind::Product,
+                entity: wit::Entity::Product(map::product_to_ledger(&product, company)),
                 link,
             }))
         }
