@@ -178,57 +178,24 @@ pub(crate) async fn deliver(
             continue;
         }
         let outcome = deliver_one(ctx, installation, &row).await?;
-        if let Outcome::Delivered = outcome {
-            // The link and the row's status were written by deliver_one's
-            // transaction; nothing more to record.
-            report.delivered += 1;
-            covered.insert(entity);
-            continue;
-        }
-        let at = now();
-        let mut tx = ctx.db.begin().await?;
-        match outcome {
-            // Settled by deliver_one and counted above.
-            Outcome::Delivered => {}
+        let (settlement, record_status) = match &outcome {
+            Outcome::Delivered => {
+                // The link and the row's status were written by
+                // deliver_one's transaction; nothing more to record.
+                report.delivered += 1;
+                covered.insert(entity);
+                continue;
+            }
             Outcome::AlreadyThere => {
                 report.delivered += 1;
-                links::settle(
-                    &mut tx,
-                    ctx.tenant,
-                    &[row.id],
-                    Settlement {
-                        status: "delivered",
-                        attempts: row.attempts,
-                        next_attempt_at: None,
-                        error: None,
-                    },
-                    &at,
+                (
+                    settled("delivered", row.attempts, None, None),
+                    Some("synced"),
                 )
-                .await?;
-                links::set_sync_status(
-                    &mut tx,
-                    ctx.tenant,
-                    &row.entity_kind,
-                    row.entity_id,
-                    "synced",
-                )
-                .await?;
             }
             Outcome::Skipped(reason) => {
                 report.skipped += 1;
-                links::settle(
-                    &mut tx,
-                    ctx.tenant,
-                    &[row.id],
-                    Settlement {
-                        status: "skipped",
-                        attempts: row.attempts,
-                        next_attempt_at: None,
-                        error: Some(&reason),
-                    },
-                    &at,
-                )
-                .await?;
+                (settled("skipped", row.attempts, None, Some(reason)), None)
             }
             Outcome::Later(reason) => {
                 blocked.insert(entity);
@@ -236,74 +203,57 @@ pub(crate) async fn deliver(
                 if attempts >= ctx.settings.max_attempts as i32 {
                     report.failed += 1;
                     let why = format!("gave up after {attempts} attempts: {reason}");
-                    links::settle(
-                        &mut tx,
-                        ctx.tenant,
-                        &[row.id],
-                        Settlement {
-                            status: "failed",
-                            attempts,
-                            next_attempt_at: None,
-                            error: Some(&why),
-                        },
-                        &at,
+                    (
+                        settled("failed", attempts, None, Some(&why)),
+                        Some("failed"),
                     )
-                    .await?;
-                    links::set_sync_status(
-                        &mut tx,
-                        ctx.tenant,
-                        &row.entity_kind,
-                        row.entity_id,
-                        "failed",
-                    )
-                    .await?;
                 } else {
                     report.retrying += 1;
                     let next = next_attempt(ctx, attempts, row.id);
-                    links::settle(
-                        &mut tx,
-                        ctx.tenant,
-                        &[row.id],
-                        Settlement {
-                            status: "pending",
-                            attempts,
-                            next_attempt_at: Some(&next),
-                            error: Some(&reason),
-                        },
-                        &at,
+                    (
+                        settled("pending", attempts, Some(&next), Some(reason)),
+                        None,
                     )
-                    .await?;
                 }
             }
             Outcome::Failed(reason) => {
                 blocked.insert(entity);
                 report.failed += 1;
-                links::settle(
-                    &mut tx,
-                    ctx.tenant,
-                    &[row.id],
-                    Settlement {
-                        status: "failed",
-                        attempts: row.attempts + 1,
-                        next_attempt_at: None,
-                        error: Some(&reason),
-                    },
-                    &at,
+                (
+                    settled("failed", row.attempts + 1, None, Some(reason)),
+                    Some("failed"),
                 )
-                .await?;
-                links::set_sync_status(
-                    &mut tx,
-                    ctx.tenant,
-                    &row.entity_kind,
-                    row.entity_id,
-                    "failed",
-                )
-                .await?;
             }
+        };
+        let at = now();
+        let mut tx = ctx.db.begin().await?;
+        let settlement = Settlement {
+            status: settlement.0,
+            attempts: settlement.1,
+            next_attempt_at: settlement.2.as_deref(),
+            error: settlement.3.as_deref(),
+        };
+        links::settle(&mut tx, ctx.tenant, &[row.id], settlement, &at).await?;
+        if let Some(status) = record_status {
+            links::set_sync_status(&mut tx, ctx.tenant, &row.entity_kind, row.entity_id, status)
+                .await?;
         }
         tx.commit().await?;
     }
     Ok(())
+}
+
+/// A row's new delivery state: status, attempts, not before, why (owned,
+/// so each outcome can build its message in place).
+type Settled = (&'static str, i32, Option<String>, Option<String>);
+
+fn settled(status: &'static str, attempts: i32, next: Option<&str>, why: Option<&str>) -> Settled {
+    (
+        status,
+        attempts,
+        next.map(str::to_owned),
+        why.map(str::to_owned),
+    )
 }
 
 /// Exponential backoff from `backoff_base_ms`, capped at `backoff_max_s`,
