@@ -124,6 +124,12 @@ impl Runtime {
         pool.total_tables(n * 8);
         pool.total_stacks(n);
         pool.max_memory_size((options.max_memory_mib as usize) << 20);
+        // A freed table slot is zeroed with memset instead of handed back
+        // to the kernel: the next instance's table initialisation then
+        // writes to resident pages instead of taking a page fault per table,
+        // which was a tenth of an instantiation. Plugin tables are a few
+        // KiB; this bounds what one freed slot keeps resident.
+        pool.table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = &options.cache_dir {
             let mut cache = wasmtime::CacheConfig::new();
