@@ -8,7 +8,15 @@ pub mod module {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "hamgam:plugins/module",
-        imports: { default: async | trappable },
+        // `config`, `log` and `clock` answer from memory: as plain (not
+        // async) host functions they skip boxing a future and polling it
+        // on the fiber at every call. Everything that may wait stays async.
+        imports: {
+            "hamgam:platform/config": trappable,
+            "hamgam:platform/log": trappable,
+            "hamgam:platform/clock": trappable,
+            default: async | trappable,
+        },
         exports: { default: async },
         require_store_data_send: true,
     });

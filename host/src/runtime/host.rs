@@ -206,7 +206,7 @@ impl ResourceLimiter for HostState {
 impl types::Host for HostState {}
 
 impl log::Host for HostState {
-    async fn log(&mut self, level: log::Level, message: String) -> Result<()> {
+    fn log(&mut self, level: log::Level, message: String) -> Result<()> {
         let (tenant, instance, plugin) = (
             &self.ctx.scope.tenant,
             &self.ctx.scope.instance,
@@ -237,12 +237,12 @@ impl log::Host for HostState {
 }
 
 impl config::Host for HostState {
-    async fn get(&mut self, key: String) -> Result<Option<String>> {
+    fn get(&mut self, key: String) -> Result<Option<String>> {
         self.record("config.get", &key, true);
         Ok(self.ctx.settings.get(&key).cloned())
     }
 
-    async fn all(&mut self) -> Result<Vec<(String, String)>> {
+    fn all(&mut self) -> Result<Vec<(String, String)>> {
         self.record("config.all", "", true);
         Ok(self
             .ctx
@@ -252,7 +252,7 @@ impl config::Host for HostState {
             .collect())
     }
 
-    async fn secret(&mut self, name: String) -> Result<Result<String, types::Error>> {
+    fn secret(&mut self, name: String) -> Result<Result<String, types::Error>> {
         if !self.ctx.effective.secrets.contains(&name) {
             return Ok(Err(self.denied(
                 "config.secret",
@@ -336,7 +336,7 @@ impl state::Host for HostState {
 }
 
 impl clock::Host for HostState {
-    async fn now(&mut self) -> Result<types::Timestamp> {
+    fn now(&mut self) -> Result<types::Timestamp> {
         let now = self.ctx.services.clock.now();
         Ok(types::Timestamp {
             seconds: now.timestamp(),

@@ -6,20 +6,21 @@
 //! fresh one from the plugin's `InstancePre`, which costs microseconds, and
 //! nothing else — no other instance, no other tenant — notices.
 
+use super::LoadedPlugin;
 use super::backends::{CallRecorder, CrmStore, Scope, StateStore};
-use super::bindings::{connector, device_driver, module, notifier};
 use super::error::{CallError, LimitHit};
 use super::grants::Effective;
 use super::host::HostState;
 use super::sql::SqlHub;
-use super::{LoadedPlugin, Pre};
 use crate::config::{Limits, SecretRef};
 use crate::plugins::manifest::PluginKind;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::task::Poll;
+use std::time::Duration;
 use tracing::Instrument;
+use wasmtime::component::TypedFunc;
 use wasmtime::{Store, UpdateDeadline};
 
 /// The clock plugins see through `hamgam:platform/clock`.
@@ -105,21 +106,10 @@ impl InstanceContext {
     }
 }
 
-/// The typed exports of a live instance.
-pub enum Bound {
-    /// A connector.
-    Connector(connector::Connector),
-    /// A module.
-    Module(module::Module),
-    /// A notifier.
-    Notifier(notifier::Notifier),
-    /// A device driver.
-    DeviceDriver(device_driver::DeviceDriver),
-}
-
 struct Live {
     store: Store<HostState>,
-    bound: Bound,
+    instance: wasmtime::component::Instance,
+    exports: Exports,
 }
 
 /// Counters of one instance, for metrics and the admin view.
@@ -183,26 +173,29 @@ impl PluginInstance {
         });
         store.data_mut().ticks_left = u64::MAX;
         store.set_epoch_deadline(1);
-        let bound = match &self.plugin.pre {
-            Pre::Connector(p) => p.instantiate_async(&mut store).await.map(Bound::Connector),
-            Pre::Module(p) => p.instantiate_async(&mut store).await.map(Bound::Module),
-            Pre::Notifier(p) => p.instantiate_async(&mut store).await.map(Bound::Notifier),
-            Pre::DeviceDriver(p) => p
-                .instantiate_async(&mut store)
-                .await
-                .map(Bound::DeviceDriver),
-        }
-        .map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
+        // Only instantiate: each export is typechecked and bound the first
+        // time this instance calls it (`Exports`). Checking all of a world's
+        // exports here cost more than the rest of instantiation together.
+        let instance = self
+            .plugin
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
         self.stats.instantiations.fetch_add(1, Ordering::Relaxed);
-        Ok(Live { store, bound })
+        Ok(Live {
+            store,
+            instance,
+            exports: Exports::default(),
+        })
     }
 
-    /// Call an export under the instance's limits. `f` receives the typed
-    /// exports and the store; business errors stay inside its `Ok`.
-    pub async fn call<R>(
+    /// Call an export under the instance's limits. `f` receives the live
+    /// instance; business errors stay inside its `Ok`.
+    async fn call<R>(
         &self,
         name: &str,
-        f: impl AsyncFnOnce(&Bound, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         // The span wraps the whole call as a future (not an `enter` guard,
         // which would leak across awaits onto other tasks).
@@ -213,9 +206,14 @@ impl PluginInstance {
     async fn call_inner<R>(
         &self,
         name: &str,
-        f: impl AsyncFnOnce(&Bound, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        let mut guard = self.live.lock().await;
+        // Uncontended (the usual case) the lock is taken without building
+        // the waiter a contended `lock()` needs.
+        let mut guard = match self.live.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => self.live.lock().await,
+        };
         if guard.is_none() {
             *guard = Some(self.instantiate().await?);
         }
@@ -227,21 +225,18 @@ impl PluginInstance {
         live.store.data_mut().ticks_left = limits.call_deadline_ms.div_ceil(tick_ms);
         live.store.data_mut().memory_refused = None;
         live.store.set_epoch_deadline(1);
-        let started = Instant::now();
-        let outcome = tokio::time::timeout(
-            Duration::from_millis(limits.call_timeout_ms),
-            f(&live.bound, &mut live.store),
-        )
-        .await;
+        let timeout = Duration::from_millis(limits.call_timeout_ms);
+        let started = tokio::time::Instant::now();
+        let outcome = with_timeout(deadline_after(started, timeout), f(live)).await;
         let error = match outcome {
-            Ok(Ok(value)) => {
+            Some(Ok(value)) => {
                 // Idle instances must not burn deadline ticks between calls.
                 live.store.data_mut().ticks_left = u64::MAX;
                 self.stats.calls.fetch_add(1, Ordering::Relaxed);
                 return Ok(value);
             }
-            Ok(Err(trap)) => self.classify(name, &trap, live.store.data().memory_refused),
-            Err(_) => CallError::Timeout {
+            Some(Err(trap)) => self.classify(name, &trap, live.store.data().memory_refused),
+            None => CallError::Timeout {
                 call: name.into(),
                 ms: limits.call_timeout_ms,
             },
@@ -268,6 +263,10 @@ impl PluginInstance {
         memory_refused: Option<usize>,
     ) -> CallError {
         let call = call.to_string();
+        if let Some(mismatch) = err.downcast_ref::<ExportMismatch>() {
+            // As when instantiation itself fails: the plugin, not the call.
+            return CallError::Instantiate(mismatch.0.clone());
+        }
         if let Some(limit) = err.downcast_ref::<LimitHit>() {
             return match limit {
                 LimitHit::Deadline { ms } => CallError::Deadline { call, ms: *ms },
@@ -300,6 +299,9 @@ impl PluginInstance {
     /// side-effect-free call (describe, or channels for notifiers) under
     /// this instance's limits. The store is kept if it passes.
     pub async fn probe(&self) -> Result<(), String> {
+        // A store whose exports do not match the world fails here, at the
+        // health check, rather than at the first call of that export.
+        self.bind_exports().await.map_err(|e| e.to_string())?;
         let result = match self.plugin.manifest.kind {
             PluginKind::Connector => self.describe_connector().await.map(drop),
             PluginKind::Module => self.describe_module().await.map(drop),
@@ -307,6 +309,24 @@ impl PluginInstance {
             PluginKind::DeviceDriver => self.describe_device().await.map(drop),
         };
         result.map_err(|e| e.to_string())
+    }
+
+    /// Instantiate if needed and bind every export of the world; a
+    /// mismatch discards the store like a failed instantiation.
+    async fn bind_exports(&self) -> Result<(), CallError> {
+        let mut guard = self.live.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.instantiate().await?);
+        }
+        if let Some(live) = guard.as_mut()
+            && let Err(e) = live
+                .exports
+                .bind_all(&self.plugin, &live.instance, &mut live.store)
+        {
+            *guard = None;
+            return Err(CallError::Instantiate(format!("{e:#}")));
+        }
+        Ok(())
     }
 
     fn wrong_world(&self, call: &str) -> CallError {
@@ -326,25 +346,99 @@ fn trap_summary(err: &wasmtime::Error) -> String {
     reason.chars().take(500).collect()
 }
 
-/// Generate one typed method per export: it checks the plugin's world,
-/// then calls through [`PluginInstance::call`].
+/// `tokio::time::timeout` that arms its timer only when the call first has
+/// to wait. Most calls finish in their first poll (wasm that yields at an
+/// epoch tick or awaits host I/O is the exception), so they never touch the
+/// timer wheel; the deadline is still counted from the start of the call.
+/// `None` when the deadline passed first.
+async fn with_timeout<F: Future>(deadline: tokio::time::Instant, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut sleep = std::pin::pin!(None::<tokio::time::Sleep>);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(value) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(value));
+        }
+        if sleep.is_none() {
+            sleep.set(Some(tokio::time::sleep_until(deadline)));
+        }
+        match sleep.as_mut().as_pin_mut().map(|s| s.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(None),
+            _ => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// `start + timeout`, or a deadline decades away if that overflows (as
+/// `tokio::time::timeout` does for huge timeouts).
+fn deadline_after(start: tokio::time::Instant, timeout: Duration) -> tokio::time::Instant {
+    start
+        .checked_add(timeout)
+        .unwrap_or_else(|| start + Duration::from_secs(30 * 365 * 86_400))
+}
+
+/// Generate one typed method per export, the table of exports
+/// ([`EXPORTS`]) and the per-instance cache of bound exports ([`Exports`]).
 macro_rules! exports {
     ($(
         $(#[$doc:meta])*
         fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty
-            = $kind:ident / $variant:ident . $iface:ident . $call:ident ($($pass:expr),*);
+            = $kind:ident $label:literal: $iface:literal / $func:literal;
     )*) => {
+        /// Positions in [`EXPORTS`] and `LoadedPlugin::exports`.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy)]
+        enum Export { $($name,)* }
+
+        /// Every export the host calls: the world it belongs to, the
+        /// interface that exports it and its name there.
+        pub(crate) const EXPORTS: &[ExportName] = &[
+            $(ExportName { kind: PluginKind::$kind, interface: $iface, func: $func },)*
+        ];
+
+        /// One live instance's exports, each typechecked against the
+        /// host's bindings and kept the first time it is called.
+        #[derive(Default)]
+        pub(crate) struct Exports {
+            $($name: Option<TypedFunc<($($ty,)*), ($ret,)>>,)*
+        }
+
+        impl Exports {
+            /// Bind every export of the plugin's world.
+            fn bind_all(
+                &mut self,
+                plugin: &LoadedPlugin,
+                instance: &wasmtime::component::Instance,
+                store: &mut Store<HostState>,
+            ) -> wasmtime::Result<()> {
+                $(
+                    if plugin.manifest.kind == PluginKind::$kind && self.$name.is_none() {
+                        self.$name = Some(bind(plugin, Export::$name, instance, store)?);
+                    }
+                )*
+                Ok(())
+            }
+        }
+
         impl PluginInstance {
             $(
                 $(#[$doc])*
                 pub async fn $name(&self, $($arg: $ty),*) -> Result<$ret, CallError> {
-                    let export = stringify!($name).replace('_', "-");
                     if self.plugin.manifest.kind != PluginKind::$kind {
-                        return Err(self.wrong_world(&export));
+                        return Err(self.wrong_world($label));
                     }
-                    self.call(&export, async |b, store| match b {
-                        Bound::$variant(w) => w.$iface().$call(store, $($pass),*).await,
-                        _ => Err(anyhow::anyhow!("instance is not a {}", PluginKind::$kind)),
+                    let plugin = &self.plugin;
+                    self.call($label, async |live| {
+                        let func = match live.exports.$name {
+                            Some(func) => func,
+                            None => {
+                                let func = bind(plugin, Export::$name, &live.instance, &mut live.store)?;
+                                *live.exports.$name.insert(func)
+                            }
+                        };
+                        let (ret,) = func.call_async(&mut live.store, ($($arg,)*)).await?;
+                        func.post_return_async(&mut live.store).await?;
+                        Ok(ret)
                     })
                     .await
                 }
@@ -352,6 +446,56 @@ macro_rules! exports {
         }
     };
 }
+
+/// An export the host calls, by name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExportName {
+    /// The world it belongs to.
+    pub kind: PluginKind,
+    /// The exported interface, as the bindings name it.
+    pub interface: &'static str,
+    /// The function within it.
+    pub func: &'static str,
+}
+
+/// Look up one export of a live instance and check its type against the
+/// host's bindings.
+fn bind<P, R>(
+    plugin: &LoadedPlugin,
+    export: Export,
+    instance: &wasmtime::component::Instance,
+    store: &mut Store<HostState>,
+) -> wasmtime::Result<TypedFunc<P, R>>
+where
+    P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
+    R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+{
+    let name = &EXPORTS[export as usize];
+    let index = plugin.exports[export as usize].ok_or_else(|| {
+        ExportMismatch(format!("no export `{}` in `{}`", name.func, name.interface))
+    })?;
+    instance
+        .get_typed_func::<P, R>(&mut *store, index)
+        .map_err(|e| {
+            ExportMismatch(format!(
+                "export `{}` in `{}`: {e:#}",
+                name.func, name.interface
+            ))
+            .into()
+        })
+}
+
+/// An export whose type does not match the host's bindings.
+#[derive(Debug)]
+struct ExportMismatch(String);
+
+impl std::fmt::Display for ExportMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ExportMismatch {}
 
 use super::bindings::connector::exports::hamgam::ledger::connector as ledger;
 use super::bindings::device_driver::exports::hamgam::hardware::driver;
@@ -362,56 +506,56 @@ use super::bindings::types::{Entity, EntityKind, Error, HttpRequest, HttpRespons
 exports! {
     /// `connector.describe`.
     fn describe_connector() -> ledger::ConnectorInfo
-        = Connector / Connector.hamgam_ledger_connector.call_describe();
+        = Connector "describe-connector": "hamgam:ledger/connector@0.1.0" / "describe";
     /// `connector.pull`: a page of changes after `cursor`.
     fn pull(kind: EntityKind, cursor: Option<String>, limit: u32) -> Result<ledger::ChangePage, Error>
-        = Connector / Connector.hamgam_ledger_connector.call_pull(kind, cursor.as_deref(), limit);
+        = Connector "pull": "hamgam:ledger/connector@0.1.0" / "pull";
     /// `connector.push`: create or update a record with an idempotency key.
     fn push(kind: EntityKind, item: Entity, remote_id: Option<String>, version: Option<String>, key: String) -> Result<ledger::PushOutcome, Error>
-        = Connector / Connector.hamgam_ledger_connector.call_push(kind, &item, remote_id.as_deref(), version.as_deref(), &key);
+        = Connector "push": "hamgam:ledger/connector@0.1.0" / "push";
     /// `connector.delete`.
     fn delete(kind: EntityKind, remote_id: String) -> Result<(), Error>
-        = Connector / Connector.hamgam_ledger_connector.call_delete(kind, &remote_id);
+        = Connector "delete": "hamgam:ledger/connector@0.1.0" / "delete";
     /// `connector.fetch`: one record, none when the ledger lost it.
     fn fetch(kind: EntityKind, remote_id: String) -> Result<Option<ledger::RemoteRecord>, Error>
-        = Connector / Connector.hamgam_ledger_connector.call_fetch(kind, &remote_id);
+        = Connector "fetch": "hamgam:ledger/connector@0.1.0" / "fetch";
     /// `connector.party-balance` (S7).
     fn party_balance(remote_id: String) -> Result<ledger::Balance, Error>
-        = Connector / Connector.hamgam_ledger_connector.call_party_balance(&remote_id);
+        = Connector "party-balance": "hamgam:ledger/connector@0.1.0" / "party-balance";
     /// `connector.product-stock` (S13).
     fn product_stock(remote_id: String) -> Result<Vec<ledger::StockLevel>, Error>
-        = Connector / Connector.hamgam_ledger_connector.call_product_stock(&remote_id);
+        = Connector "product-stock": "hamgam:ledger/connector@0.1.0" / "product-stock";
     /// `connector.accept-webhook`: the check made while the sender waits.
     fn accept_webhook(request: HttpRequest) -> Result<ledger::WebhookIntake, Error>
-        = Connector / Connector.hamgam_ledger_connector.call_accept_webhook(&request);
+        = Connector "accept-webhook": "hamgam:ledger/connector@0.1.0" / "accept-webhook";
     /// `connector.handle-webhook`: the changes a queued delivery carries.
     fn handle_webhook(request: HttpRequest) -> Result<Vec<ledger::WebhookChange>, Error>
-        = Connector / Connector.hamgam_ledger_connector.call_handle_webhook(&request);
+        = Connector "handle-webhook": "hamgam:ledger/connector@0.1.0" / "handle-webhook";
     /// `module.describe`.
     fn describe_module() -> modx::ModuleInfo
-        = Module / Module.hamgam_module_module.call_describe();
+        = Module "describe-module": "hamgam:module/module@0.1.0" / "describe";
     /// `module.on-event`.
     fn on_event(event: modx::Event) -> Result<(), Error>
-        = Module / Module.hamgam_module_module.call_on_event(&event);
+        = Module "on-event": "hamgam:module/module@0.1.0" / "on-event";
     /// `module.handle-request`.
     fn handle_request(request: HttpRequest) -> Result<HttpResponse, Error>
-        = Module / Module.hamgam_module_module.call_handle_request(&request);
+        = Module "handle-request": "hamgam:module/module@0.1.0" / "handle-request";
     /// `notifier.channels`.
     fn channels() -> Vec<notify::Channel>
-        = Notifier / Notifier.hamgam_notify_notifier.call_channels();
+        = Notifier "channels": "hamgam:notify/notifier@0.1.0" / "channels";
     /// `notifier.send`.
     fn send(message: notify::Message) -> Result<notify::Delivery, Error>
-        = Notifier / Notifier.hamgam_notify_notifier.call_send(&message);
+        = Notifier "send": "hamgam:notify/notifier@0.1.0" / "send";
     /// `notifier.handle-inbound`.
     fn handle_inbound(request: HttpRequest) -> Result<Vec<notify::Inbound>, Error>
-        = Notifier / Notifier.hamgam_notify_notifier.call_handle_inbound(&request);
+        = Notifier "handle-inbound": "hamgam:notify/notifier@0.1.0" / "handle-inbound";
     /// `driver.describe`.
     fn describe_device() -> driver::DeviceKind
-        = DeviceDriver / DeviceDriver.hamgam_hardware_driver.call_describe();
+        = DeviceDriver "describe-device": "hamgam:hardware/driver@0.1.0" / "describe";
     /// `driver.read-weight` (H8).
     fn read_weight() -> Result<driver::Weight, Error>
-        = DeviceDriver / DeviceDriver.hamgam_hardware_driver.call_read_weight();
+        = DeviceDriver "read-weight": "hamgam:hardware/driver@0.1.0" / "read-weight";
     /// `driver.charge` (H8).
     fn charge(amount: Money) -> Result<driver::CardPayment, Error>
-        = DeviceDriver / DeviceDriver.hamgam_hardware_driver.call_charge(&amount);
+        = DeviceDriver "charge": "hamgam:hardware/driver@0.1.0" / "charge";
 }

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Engine-wide settings.
@@ -63,7 +63,12 @@ pub struct LoadedPlugin {
     /// Who signed it, for bundles; none for bare components.
     pub signer: Option<String>,
     pub(crate) component: Component,
-    pub(crate) pre: Pre,
+    /// Linked against its world; instantiated without binding the typed
+    /// exports, which each live instance does lazily (`instance::Exports`).
+    pub(crate) pre: InstancePre<HostState>,
+    /// Where each export the host may call sits in the component, looked up
+    /// once here: `[i]` is `instance::EXPORTS[i]`, none for other worlds.
+    pub(crate) exports: Vec<Option<ComponentExportIndex>>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -74,13 +79,6 @@ impl std::fmt::Debug for LoadedPlugin {
             .field("digest", &self.digest)
             .finish()
     }
-}
-
-pub(crate) enum Pre {
-    Connector(bindings::connector::ConnectorPre<HostState>),
-    Module(bindings::module::ModulePre<HostState>),
-    Notifier(bindings::notifier::NotifierPre<HostState>),
-    DeviceDriver(bindings::device_driver::DeviceDriverPre<HostState>),
 }
 
 struct Linkers {
@@ -124,6 +122,12 @@ impl Runtime {
         pool.total_tables(n * 8);
         pool.total_stacks(n);
         pool.max_memory_size((options.max_memory_mib as usize) << 20);
+        // A freed table slot is zeroed with memset instead of handed back
+        // to the kernel: the next instance's table initialisation then
+        // writes to resident pages instead of taking a page fault per table,
+        // which was a tenth of an instantiation. Plugin tables are a few
+        // KiB; this bounds what one freed slot keeps resident.
+        pool.table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = &options.cache_dir {
             let mut cache = wasmtime::CacheConfig::new();
@@ -223,50 +227,73 @@ impl Runtime {
             world: manifest.kind.world(),
             message: format!("{e:#}"),
         };
+        // The world's typed `…Pre` checks that every export the world names
+        // is there, so a plugin built for another world fails here, at
+        // load; the export types are checked when an instance binds them.
         let pre = match manifest.kind {
-            PluginKind::Connector => Pre::Connector(
-                bindings::connector::ConnectorPre::new(
-                    self.linkers
-                        .connector
-                        .instantiate_pre(&component)
-                        .map_err(world_err)?,
-                )
-                .map_err(world_err)?,
-            ),
-            PluginKind::Module => Pre::Module(
-                bindings::module::ModulePre::new(
-                    self.linkers
-                        .module
-                        .instantiate_pre(&component)
-                        .map_err(world_err)?,
-                )
-                .map_err(world_err)?,
-            ),
-            PluginKind::Notifier => Pre::Notifier(
-                bindings::notifier::NotifierPre::new(
-                    self.linkers
-                        .notifier
-                        .instantiate_pre(&component)
-                        .map_err(world_err)?,
-                )
-                .map_err(world_err)?,
-            ),
-            PluginKind::DeviceDriver => Pre::DeviceDriver(
-                bindings::device_driver::DeviceDriverPre::new(
-                    self.linkers
-                        .device_driver
-                        .instantiate_pre(&component)
-                        .map_err(world_err)?,
-                )
-                .map_err(world_err)?,
-            ),
+            PluginKind::Connector => bindings::connector::ConnectorPre::new(
+                self.linkers
+                    .connector
+                    .instantiate_pre(&component)
+                    .map_err(world_err)?,
+            )
+            .map_err(world_err)?
+            .instance_pre()
+            .clone(),
+            PluginKind::Module => bindings::module::ModulePre::new(
+                self.linkers
+                    .module
+                    .instantiate_pre(&component)
+                    .map_err(world_err)?,
+            )
+            .map_err(world_err)?
+            .instance_pre()
+            .clone(),
+            PluginKind::Notifier => bindings::notifier::NotifierPre::new(
+                self.linkers
+                    .notifier
+                    .instantiate_pre(&component)
+                    .map_err(world_err)?,
+            )
+            .map_err(world_err)?
+            .instance_pre()
+            .clone(),
+            PluginKind::DeviceDriver => bindings::device_driver::DeviceDriverPre::new(
+                self.linkers
+                    .device_driver
+                    .instantiate_pre(&component)
+                    .map_err(world_err)?,
+            )
+            .map_err(world_err)?
+            .instance_pre()
+            .clone(),
         };
+        let exports = instance::EXPORTS
+            .iter()
+            .map(|e| {
+                if e.kind != manifest.kind {
+                    return Ok(None);
+                }
+                let iface = component.get_export_index(None, e.interface);
+                iface
+                    .and_then(|i| component.get_export_index(Some(&i), e.func))
+                    .map(Some)
+                    .ok_or_else(|| {
+                        world_err(anyhow::anyhow!(
+                            "no export `{}` in `{}`",
+                            e.func,
+                            e.interface
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(LoadedPlugin {
             manifest,
             digest,
             signer: None,
             component,
             pre,
+            exports,
         })
     }
 
