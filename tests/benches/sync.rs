@@ -22,6 +22,7 @@ use hamgam::runtime::error::CallError;
 use hamgam::server::Server;
 use hamgam::sync::{Ledger, SyncEngine};
 use hamgam_sepidar_sim::{NewCustomer, NewDocument, NewItem, NewLine, Sepidar, SimConfig, refs};
+use hamgam_tests::bench::{count_invoices, percentile, until_one_more_invoice};
 use model::{Item, LoginResponse, Page, RegisterResponse, SaleDocument};
 use rand_core::OsRng;
 use rust_decimal::Decimal;
@@ -378,14 +379,6 @@ fn host_document(d: hamgam_sdk::Document) -> wit::Document {
     }
 }
 
-async fn count_invoices(db: &hamgam::store::Db) -> i64 {
-    let sql = "SELECT COUNT(*) FROM crm_documents WHERE kind = 'sales_invoice'";
-    match db {
-        hamgam::store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-        hamgam::store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-    }
-}
-
 /// Parties and products first (not timed), through the wasm connector.
 async fn prepare(engine: &SyncEngine) {
     for kind in [wit::EntityKind::Party, wit::EntityKind::Product] {
@@ -467,11 +460,6 @@ async fn import(invoices: usize) {
     );
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 async fn latency(samples: usize) {
     println!("# S19: ledger → CRM latency at a 1 s poll interval, {samples} invoices");
     let sim = simulator(0).await;
@@ -516,17 +504,7 @@ async fn latency(samples: usize) {
             vec![NewLine::new(item, 1, 10_000 + i as i64)],
         ))
         .unwrap();
-        loop {
-            if count_invoices(&db).await > before {
-                break;
-            }
-            assert!(
-                created.elapsed() < Duration::from_secs(30),
-                "invoice never arrived"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        took.push(created.elapsed());
+        took.push(until_one_more_invoice(&db, before, created, Duration::from_millis(5)).await);
     }
     took.sort();
     println!(

@@ -24,6 +24,7 @@ use hamgam::server::Server;
 use hamgam::store::Db;
 use hamgam::store::webhooks as queue;
 use hamgam::sync::SyncEngine;
+use hamgam_tests::bench::{count_invoices, percentile, until_one_more_invoice};
 use hamgam_woo_sim::{Address, NewOrder, NewProduct, SimConfig, WooSim, signature};
 use rust_decimal::Decimal;
 use std::path::Path;
@@ -250,11 +251,6 @@ async fn intake(count: usize) {
     println!("ratio wasm/native: {:.2}", rate(wasm) / rate(native));
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 async fn latency(orders: usize) {
     println!(
         "# order → CRM latency: {orders} orders placed at random moments, delivered by webhook"
@@ -296,17 +292,7 @@ async fn latency(orders: usize) {
         let placed = Instant::now();
         shop.place_order(NewOrder::guest(buyer(i)).line(product, 1).payment("cod"))
             .unwrap();
-        loop {
-            if count_invoices(&db).await > before {
-                break;
-            }
-            assert!(
-                placed.elapsed() < Duration::from_secs(30),
-                "order {i} never arrived"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        samples.push(placed.elapsed());
+        samples.push(until_one_more_invoice(&db, before, placed, Duration::from_millis(2)).await);
     }
     samples.sort();
     println!(
@@ -315,14 +301,6 @@ async fn latency(orders: usize) {
         percentile(&samples, 0.99).as_secs_f64() * 1e3,
         samples.last().unwrap().as_secs_f64() * 1e3,
     );
-}
-
-async fn count_invoices(db: &Db) -> i64 {
-    let sql = "SELECT COUNT(*) FROM crm_documents WHERE kind = 'sales_invoice'";
-    match db {
-        Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-        Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
