@@ -7,6 +7,14 @@ pub mod bench {
     use hamgam::store::Db;
     use std::time::{Duration, Instant};
 
+    /// A size from the environment variable `name`, else `default`.
+    pub fn size_from_env(name: &str, default: usize) -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
     /// The `p` quantile (0..=1) of sorted samples.
     pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
         let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;

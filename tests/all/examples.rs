@@ -135,6 +135,18 @@ async fn ledger_server() -> (String, Shared) {
     (url, state)
 }
 
+/// hello-connector over the demo ledger at `url`, with its key and grants.
+fn hello_connector(host: &TestHost, url: &str) -> Arc<hamgam::runtime::instance::PluginInstance> {
+    host.plugin(plugin("hello-connector"))
+        .unwrap()
+        .setting("base_url", url)
+        .setting("company_code", "300")
+        .secret("api_key", "ledger-key")
+        .grant_http("http://127.0.0.1:*")
+        .grant_state()
+        .build()
+}
+
 fn person(first: &str) -> Entity {
     Entity::Party(Party {
         kind: PartyKind::Person,
@@ -156,15 +168,7 @@ fn person(first: &str) -> Entity {
 async fn hello_connector_pulls_pushes_and_looks_up_over_granted_http() {
     let (url, ledger) = ledger_server().await;
     let host = TestHost::new();
-    let c = host
-        .plugin(plugin("hello-connector"))
-        .unwrap()
-        .setting("base_url", &url)
-        .setting("company_code", "300")
-        .secret("api_key", "ledger-key")
-        .grant_http("http://127.0.0.1:*")
-        .grant_state()
-        .build();
+    let c = hello_connector(&host, &url);
     let info = c.describe_connector().await.unwrap();
     assert_eq!(info.company_code.as_deref(), Some("300"));
 
@@ -535,15 +539,7 @@ async fn serial_scale_reads_an_exact_weight_over_the_granted_port() {
 async fn p2_plugin_requests_never_lose_their_body_on_a_multi_threaded_host() {
     let (url, _ledger) = ledger_server().await;
     let host = TestHost::new();
-    let c = host
-        .plugin(plugin("hello-connector"))
-        .unwrap()
-        .setting("base_url", &url)
-        .setting("company_code", "300")
-        .secret("api_key", "ledger-key")
-        .grant_http("http://127.0.0.1:*")
-        .grant_state()
-        .build();
+    let c = hello_connector(&host, &url);
     let mut failures = Vec::new();
     for _ in 0..300 {
         match c.pull(EntityKind::Party, None, 10).await.unwrap() {

@@ -156,6 +156,18 @@ backoff_base_ms = 1
         }
     }
 
+    /// A guest from Tehran pays cash on delivery for `qty` of product
+    /// `index` (A1 = 0, B2 = 1): the order is `processing` at once.
+    fn cod_order(&self, email: &str, index: usize, qty: i64) -> hamgam_woo_sim::Order {
+        self.woo
+            .place_order(
+                NewOrder::guest(tehran_guest(email))
+                    .line(self.products[index], qty)
+                    .payment("cod"),
+            )
+            .unwrap()
+    }
+
     fn hook_url(&self) -> String {
         format!("http://{}/hooks/{TENANT}/{SHOP}", self.listen)
     }
@@ -324,14 +336,7 @@ async fn forged_reserialised_oversize_and_malformed_deliveries_are_refused_and_n
     let world = World::new(&["webhook_body_kib = 64"]).await;
     let host = Host::start(&world, false).await;
     host.sync_all().await;
-    let order = world
-        .woo
-        .place_order(
-            NewOrder::guest(tehran_guest("maryam@example.ir"))
-                .line(world.products[0], 2)
-                .payment("cod"),
-        )
-        .unwrap();
+    let order = world.cod_order("maryam@example.ir", 0, 2);
     // The exact bytes WooCommerce sends, and its headers.
     let body = serde_json::to_vec(&world.woo.order_json(order.id)).unwrap();
     let headers = |sig: String| {
@@ -520,14 +525,7 @@ async fn with_the_webhook_disabled_orders_arrive_by_polling_and_the_connector_re
     host.down.store(true, Ordering::SeqCst);
     let mut placed = Vec::new();
     for i in 0..7 {
-        let o = world
-            .woo
-            .place_order(
-                NewOrder::guest(tehran_guest(&format!("buyer{i}@example.ir")))
-                    .line(world.products[1], 1)
-                    .payment("cod"),
-            )
-            .unwrap();
+        let o = world.cod_order(&format!("buyer{i}@example.ir"), 1, 1);
         placed.push(o.id);
         world.woo.wait_idle(Duration::from_secs(30)).await.unwrap();
     }
@@ -554,14 +552,7 @@ async fn with_the_webhook_disabled_orders_arrive_by_polling_and_the_connector_re
     }
 
     // Webhooks work again: the next order arrives without a poll.
-    let next = world
-        .woo
-        .place_order(
-            NewOrder::guest(tehran_guest("late@example.ir"))
-                .line(world.products[0], 1)
-                .payment("cod"),
-        )
-        .unwrap();
+    let next = world.cod_order("late@example.ir", 0, 1);
     let invoice = until(
         "the order by webhook",
         Duration::from_secs(30),

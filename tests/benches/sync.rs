@@ -22,7 +22,7 @@ use hamgam::runtime::error::CallError;
 use hamgam::server::Server;
 use hamgam::sync::{Ledger, SyncEngine};
 use hamgam_sepidar_sim::{NewCustomer, NewDocument, NewItem, NewLine, Sepidar, SimConfig, refs};
-use hamgam_tests::bench::{count_invoices, percentile, until_one_more_invoice};
+use hamgam_tests::bench::{count_invoices, percentile, size_from_env, until_one_more_invoice};
 use model::{Item, LoginResponse, Page, RegisterResponse, SaleDocument};
 use rand_core::OsRng;
 use rust_decimal::Decimal;
@@ -519,14 +519,6 @@ async fn latency(samples: usize) {
 // figures then compare the two connector paths, not the scheduler.
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let invoices = std::env::var("HAMGAM_BENCH_SYNC_INVOICES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let samples = std::env::var("HAMGAM_BENCH_LATENCY_SAMPLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
-    import(invoices).await;
-    latency(samples).await;
+    import(size_from_env("HAMGAM_BENCH_SYNC_INVOICES", 100_000)).await;
+    latency(size_from_env("HAMGAM_BENCH_LATENCY_SAMPLES", 60)).await;
 }

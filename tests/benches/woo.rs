@@ -24,7 +24,7 @@ use hamgam::server::Server;
 use hamgam::store::Db;
 use hamgam::store::webhooks as queue;
 use hamgam::sync::SyncEngine;
-use hamgam_tests::bench::{count_invoices, percentile, until_one_more_invoice};
+use hamgam_tests::bench::{count_invoices, percentile, size_from_env, until_one_more_invoice};
 use hamgam_woo_sim::{Address, NewOrder, NewProduct, SimConfig, WooSim, signature};
 use rust_decimal::Decimal;
 use std::path::Path;
@@ -183,10 +183,8 @@ fn buyer(i: usize) -> Address {
         .phone("09121234567")
 }
 
-async fn intake(count: usize) {
-    println!(
-        "# webhook intake: {count} signed order deliveries, {SENDERS} concurrent senders, checked and stored before the 200"
-    );
+/// A plain-HTTP shop selling one product; returns the product's id.
+async fn shop_with_one_product() -> (WooSim, u64) {
     let shop = WooSim::start(SimConfig::default().plain_http())
         .await
         .unwrap();
@@ -194,6 +192,14 @@ async fn intake(count: usize) {
         .create_product(NewProduct::new("کالا", "A1", Decimal::from(125_000)))
         .unwrap()
         .id;
+    (shop, product)
+}
+
+async fn intake(count: usize) {
+    println!(
+        "# webhook intake: {count} signed order deliveries, {SENDERS} concurrent senders, checked and stored before the 200"
+    );
+    let (shop, product) = shop_with_one_product().await;
     // Real order payloads from the simulator, each signed.
     let mut bodies = Vec::with_capacity(count);
     for i in 0..count.min(200) {
@@ -255,13 +261,7 @@ async fn latency(orders: usize) {
     println!(
         "# order → CRM latency: {orders} orders placed at random moments, delivered by webhook"
     );
-    let shop = WooSim::start(SimConfig::default().plain_http())
-        .await
-        .unwrap();
-    let product = shop
-        .create_product(NewProduct::new("کالا", "A1", Decimal::from(125_000)))
-        .unwrap()
-        .id;
+    let (shop, product) = shop_with_one_product().await;
     let dir = tempfile::tempdir().unwrap();
     let listen = free_listen();
     let (server, engine) = host(dir.path(), &shop, &listen).await;
@@ -305,14 +305,6 @@ async fn latency(orders: usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let count = std::env::var("HAMGAM_BENCH_WEBHOOKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4_000);
-    let orders = std::env::var("HAMGAM_BENCH_ORDERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
-    intake(count).await;
-    latency(orders).await;
+    intake(size_from_env("HAMGAM_BENCH_WEBHOOKS", 4_000)).await;
+    latency(size_from_env("HAMGAM_BENCH_ORDERS", 100)).await;
 }
