@@ -392,6 +392,16 @@ async fn deliver_one(
     Ok(Outcome::Delivered)
 }
 
+/// The record as it is now; a record deleted since its change was
+/// written does not travel (`why`).
+fn current<T>(loaded: Result<T, StoreError>, why: &str) -> Result<Result<T, Outcome>, SyncError> {
+    match loaded {
+        Ok(record) => Ok(Ok(record)),
+        Err(StoreError::NotFound { .. }) => Ok(Err(Outcome::Skipped(why.to_owned()))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Load the record as it is now and decide whether it travels; `Err`
 /// carries the outcome when it does not (or cannot yet).
 async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Outcome>, SyncError> {
@@ -416,14 +426,12 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
     }
     match row.entity_kind.as_str() {
         "party" => {
-            let party = match repo::get_party(ctx.db, ctx.tenant, row.entity_id).await {
-                Ok(p) => p,
-                Err(StoreError::NotFound { .. }) => {
-                    return Ok(Err(Outcome::Skipped(
-                        "the party was deleted before it was sent".into(),
-                    )));
-                }
-                Err(e) => return Err(e.into()),
+            let party = match current(
+                repo::get_party(ctx.db, ctx.tenant, row.entity_id).await,
+                "the party was deleted before it was sent",
+            )? {
+                Ok(record) => record,
+                Err(gone) => return Ok(Err(gone)),
             };
             Ok(Ok(Prepared {
                 kind: wit::EntityKind::Party,
@@ -441,14 +449,12 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
         })),
         "quote" | "sales_order" | "sales_invoice" => {
             let kind = DocumentKind::parse(&row.entity_kind).unwrap_or(DocumentKind::Quote);
-            let doc = match repo::get_document(ctx.db, ctx.tenant, kind, row.entity_id).await {
-                Ok(d) => d,
-                Err(StoreError::NotFound { .. }) => {
-                    return Ok(Err(Outcome::Skipped(
-                        "the document was deleted before it was sent".into(),
-                    )));
-                }
-                Err(e) => return Err(e.into()),
+            let doc = match current(
+                repo::get_document(ctx.db, ctx.tenant, kind, row.entity_id).await,
+                "the document was deleted before it was sent",
+            )? {
+                Ok(record) => record,
+                Err(gone) => return Ok(Err(gone)),
             };
             if doc.status != Status::Approved {
                 return Ok(Err(Outcome::Skipped(format!(
@@ -493,14 +499,12 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
                     row.entity_id
                 ))));
             }
-            let product = match repo::get_product(ctx.db, ctx.tenant, row.entity_id).await {
-                Ok(p) => p,
-                Err(StoreError::NotFound { .. }) => {
-                    return Ok(Err(Outcome::Skipped(
-                        "the product was deleted before its price was sent".into(),
-                    )));
-                }
-                Err(e) => return Err(e.into()),
+            let product = match current(
+                repo::get_product(ctx.db, ctx.tenant, row.entity_id).await,
+                "the product was deleted before its price was sent",
+            )? {
+                Ok(record) => record,
+                Err(gone) => return Ok(Err(gone)),
             };
             Ok(Ok(Prepared {
                 kind: wit::EntityKind::Product,
