@@ -198,7 +198,7 @@ async fn send_async(request: Request) -> Result<Response> {
     let body = body
         .contents()
         .await
-        .map_err(|e| transport_error(&request.url, e))?
+        .map_err(|e| body_error(&request.url, e))?
         .to_vec();
     Ok(Response {
         status,
@@ -207,10 +207,27 @@ async fn send_async(request: Request) -> Result<Response> {
     })
 }
 
+/// A failure while reading the body: the host reports a body that ran
+/// past its size cap through the stream, as text.
+fn body_error(url: &str, err: wstd::http::Error) -> Error {
+    if format!("{err:#}").contains("HttpResponseBodySize") {
+        return too_large(url, None);
+    }
+    transport_error(url, err)
+}
+
+fn too_large(url: &str, size: Option<u64>) -> Error {
+    Error::Other(format!(
+        "{url}: the response{} is larger than the host lets a plugin receive (limits.http_response_mib)",
+        size.map(|n| format!(" of {n} bytes")).unwrap_or_default()
+    ))
+}
+
 /// Map a `wasi:http` failure to the SDK error a caller can act on.
 fn transport_error(url: &str, err: wstd::http::Error) -> Error {
     let message = format!("{url}: {err:#}");
     match err.downcast_ref::<ErrorCode>() {
+        Some(ErrorCode::HttpResponseBodySize(size)) => too_large(url, *size),
         Some(ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited) => {
             Error::Denied(message)
         }

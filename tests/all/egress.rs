@@ -9,13 +9,14 @@ use axum::routing::get;
 use hamgam::testing::TestHost;
 
 /// A local server: `/hello` answers 200, `/redirect` sends the client to
-/// the same server under another loopback address.
+/// the same server under another loopback address, `/big` answers 2 MiB.
 async fn server() -> u16 {
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let app =
         Router::new()
             .route("/hello", get(|| async { "hello" }))
+            .route("/big", get(|| async { vec![b'x'; 2 << 20] }))
             .route(
                 "/redirect",
                 get(move || async move {
@@ -130,4 +131,39 @@ async fn p2_no_grant_means_no_network() {
     let p = host.plugin(plugin("hostile")).unwrap().build();
     let url = format!("http://127.0.0.1:{port}/hello");
     assert!(denied(&json(&p, &format!("/http?url={}", enc(&url))).await));
+}
+
+#[tokio::test]
+async fn p2_a_response_over_http_response_mib_is_refused_and_the_plugin_is_told_why() {
+    let port = server().await;
+    let host = TestHost::new();
+    let p = host
+        .plugin(plugin("hostile"))
+        .unwrap()
+        .grant_http(&format!("http://127.0.0.1:{port}"))
+        .limits(|l| l.http_response_mib = 1)
+        .build();
+    let big = format!("http://127.0.0.1:{port}/big");
+    let r = json(&p, &format!("/http?url={}", enc(&big))).await;
+    let error = r["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("http_response_mib") && error.contains("2097152"),
+        "a 2 MiB answer under a 1 MiB cap: {r}"
+    );
+    // The instance is fine and small answers still arrive.
+    let hello = format!("http://127.0.0.1:{port}/hello");
+    assert_eq!(
+        json(&p, &format!("/http?url={}", enc(&hello))).await["status"],
+        200
+    );
+    // With the default cap (16 MiB) the same answer is read whole.
+    let roomy = host
+        .plugin(plugin("hostile"))
+        .unwrap()
+        .grant_http(&format!("http://127.0.0.1:{port}"))
+        .build();
+    assert_eq!(
+        json(&roomy, &format!("/http?url={}", enc(&big))).await["status"],
+        200
+    );
 }

@@ -123,9 +123,8 @@ impl WasiHttpView for HostState {
         let handle = wasmtime_wasi::runtime::spawn(async move {
             // Check where the name actually points before connecting: a
             // granted name must not lead to loopback or the LAN unless the
-            // operator said so. (The connection re-resolves; a rebinding
-            // DNS server could still race this check. Pinning the address
-            // needs our own connector and is tracked in ARCHITECTURE.md.)
+            // operator said so. The connection then goes to an address
+            // checked here (egress.rs), never to a second resolution.
             let addrs = match tokio::net::lookup_host((host.as_str(), port)).await {
                 Ok(a) => a.collect::<Vec<_>>(),
                 Err(e) => {
@@ -168,7 +167,8 @@ impl WasiHttpView for HostState {
                 |never| match never {},
             ));
             let request = hyper::Request::from_parts(parts, body);
-            Ok(wasmtime_wasi_http::types::default_send_request_handler(request, config).await)
+            let cap = ctx.limits.http_response_mib.saturating_mul(1 << 20);
+            Ok(super::egress::send_pinned(request, config, &host, &addrs, cap).await)
         });
         Ok(HostFutureIncomingResponse::pending(handle))
     }

@@ -8,6 +8,7 @@
 
 pub mod backends;
 pub mod bindings;
+mod egress;
 pub mod error;
 pub mod grants;
 pub mod host;
