@@ -113,6 +113,28 @@ async fn p2_panic_traps_and_poisons_only_that_instance() {
 }
 
 #[tokio::test]
+async fn p2_a_plugin_panic_message_reaches_the_log_tagged_with_its_tenant() {
+    let host = TestHost::new();
+    let a = hostile(&host, "tenant-a");
+    let err = a.request("GET", "/panic", b"").await.expect_err("panics");
+    assert!(matches!(err, CallError::Trap { .. }), "{err:?}");
+    // The guest's panic message went to its stderr, which the host turns
+    // into lines naming the tenant and instance, not raw host stderr.
+    let lines: Vec<_> = host
+        .calls()
+        .into_iter()
+        .filter(|c| c.call == "stderr")
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|c| c.tenant == "tenant-a" && c.detail.contains("hostile panic")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|c| !c.detail.contains('\n')), "{lines:?}");
+}
+
+#[tokio::test]
 async fn p2_short_work_stays_inside_the_deadline() {
     let host = TestHost::new();
     let p = hostile(&host, "t");

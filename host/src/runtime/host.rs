@@ -39,8 +39,9 @@ pub struct HostState {
 impl HostState {
     pub(crate) fn new(ctx: Arc<InstanceContext>) -> anyhow::Result<Self> {
         let mut wasi = WasiCtx::builder();
-        // Plugin panics print to stderr: keep them visible in the host log.
-        wasi.inherit_stderr();
+        // Plugin panics print to stderr: log them as lines tagged with the
+        // tenant, instance and plugin that wrote them.
+        wasi.stderr(super::stderr::PluginStderr::new(ctx.clone()));
         for (name, dir) in &ctx.effective.files {
             std::fs::create_dir_all(dir)?;
             wasi.preopened_dir(

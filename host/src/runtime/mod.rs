@@ -15,6 +15,7 @@ pub mod host;
 pub mod instance;
 pub mod port;
 pub mod sql;
+mod stderr;
 
 use crate::plugins::manifest::{Manifest, PluginKind};
 use error::LoadError;
