@@ -200,6 +200,11 @@ impl PluginInstance {
         // The span wraps the whole call as a future (not an `enter` guard,
         // which would leak across awaits onto other tasks).
         let span = tracing::debug_span!("plugin_call", tenant = %self.ctx.scope.tenant, instance = %self.ctx.scope.instance, plugin = %self.ctx.plugin_id, call = name);
+        // Without a subscriber that wants the span, entering and leaving it
+        // at every poll is pure cost on the hot path.
+        if span.is_disabled() {
+            return self.call_inner(name, f).await;
+        }
         self.call_inner(name, f).instrument(span).await
     }
 
