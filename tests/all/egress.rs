@@ -6,7 +6,7 @@ use crate::common::{enc, json, plugin};
 use axum::Router;
 use axum::response::Redirect;
 use axum::routing::get;
-use hamgam::testing::TestHost;
+use hamgam::testing::{PluginBuilder, TestHost};
 
 /// A local server: `/hello` answers 200, `/redirect` sends the client to
 /// the same server under another loopback address, `/big` answers 2 MiB.
@@ -27,6 +27,13 @@ async fn server() -> u16 {
     port
 }
 
+/// The hostile plugin, granted the local server (127.0.0.1 and its port).
+fn granted_local(host: &TestHost, port: u16) -> PluginBuilder<'_> {
+    host.plugin(plugin("hostile"))
+        .unwrap()
+        .grant_http(&format!("http://127.0.0.1:{port}"))
+}
+
 fn denied(r: &serde_json::Value) -> bool {
     r["error"]
         .as_str()
@@ -37,11 +44,7 @@ fn denied(r: &serde_json::Value) -> bool {
 async fn p2_only_granted_destinations_are_reachable() {
     let port = server().await;
     let host = TestHost::new();
-    let p = host
-        .plugin(plugin("hostile"))
-        .unwrap()
-        .grant_http(&format!("http://127.0.0.1:{port}"))
-        .build();
+    let p = granted_local(&host, port).build();
     let ok = format!("http://127.0.0.1:{port}/hello");
     assert_eq!(
         json(&p, &format!("/http?url={}", enc(&ok))).await["status"],
@@ -76,11 +79,7 @@ async fn p2_only_granted_destinations_are_reachable() {
 async fn p2_redirect_to_a_disallowed_host_is_denied() {
     let port = server().await;
     let host = TestHost::new();
-    let p = host
-        .plugin(plugin("hostile"))
-        .unwrap()
-        .grant_http(&format!("http://127.0.0.1:{port}"))
-        .build();
+    let p = granted_local(&host, port).build();
     let start = format!("http://127.0.0.1:{port}/redirect");
     // The first hop is allowed and answers 307…
     assert_eq!(
@@ -137,10 +136,7 @@ async fn p2_no_grant_means_no_network() {
 async fn p2_a_response_over_http_response_mib_is_refused_and_the_plugin_is_told_why() {
     let port = server().await;
     let host = TestHost::new();
-    let p = host
-        .plugin(plugin("hostile"))
-        .unwrap()
-        .grant_http(&format!("http://127.0.0.1:{port}"))
+    let p = granted_local(&host, port)
         .limits(|l| l.http_response_mib = 1)
         .build();
     let big = format!("http://127.0.0.1:{port}/big");
@@ -157,11 +153,7 @@ async fn p2_a_response_over_http_response_mib_is_refused_and_the_plugin_is_told_
         200
     );
     // With the default cap (16 MiB) the same answer is read whole.
-    let roomy = host
-        .plugin(plugin("hostile"))
-        .unwrap()
-        .grant_http(&format!("http://127.0.0.1:{port}"))
-        .build();
+    let roomy = granted_local(&host, port).build();
     assert_eq!(
         json(&roomy, &format!("/http?url={}", enc(&big))).await["status"],
         200
