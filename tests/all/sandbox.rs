@@ -135,6 +135,35 @@ async fn p2_a_plugin_panic_message_reaches_the_log_tagged_with_its_tenant() {
 }
 
 #[tokio::test]
+async fn p2_a_call_waiting_past_call_timeout_ms_is_cut_off_and_the_instance_recovers() {
+    // A server that accepts and never answers: the plugin waits on I/O,
+    // so no epoch deadline fires; only the wall-clock timeout can end it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let host = TestHost::new();
+    let p = host
+        .plugin(plugin("hostile"))
+        .unwrap()
+        .grant_http(&format!("http://127.0.0.1:{port}"))
+        .limits(|l| l.call_timeout_ms = 300)
+        .build();
+    let url = format!("http://127.0.0.1:{port}/");
+    let err = p
+        .request("GET", &format!("/http?url={}", enc(&url)), b"")
+        .await
+        .expect_err("the call never gets an answer");
+    assert!(matches!(err, CallError::Timeout { ms: 300, .. }), "{err:?}");
+    let ok = p.request("GET", "/ok", b"").await.unwrap().unwrap();
+    assert_eq!(ok.status, 200);
+}
+
+#[tokio::test]
 async fn p2_short_work_stays_inside_the_deadline() {
     let host = TestHost::new();
     let p = hostile(&host, "t");

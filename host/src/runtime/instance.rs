@@ -127,7 +127,9 @@ pub struct InstanceStats {
 pub struct PluginInstance {
     ctx: Arc<InstanceContext>,
     plugin: Arc<LoadedPlugin>,
-    tick: Duration,
+    /// `call_deadline_ms` in epoch ticks, worked out once: the divisions
+    /// cost more than the rest of a call's bookkeeping.
+    ticks_per_call: u64,
     live: tokio::sync::Mutex<Option<Live>>,
     /// Counters.
     pub stats: InstanceStats,
@@ -135,10 +137,11 @@ pub struct PluginInstance {
 
 impl PluginInstance {
     pub(crate) fn new(ctx: InstanceContext, plugin: Arc<LoadedPlugin>, tick: Duration) -> Self {
+        let tick_ms = (tick.as_millis() as u64).max(1);
         PluginInstance {
+            ticks_per_call: ctx.limits.call_deadline_ms.div_ceil(tick_ms),
             ctx: Arc::new(ctx),
             plugin,
-            tick,
             live: tokio::sync::Mutex::new(None),
             stats: InstanceStats::default(),
         }
@@ -226,13 +229,11 @@ impl PluginInstance {
             return Err(CallError::Instantiate("instance vanished".into()));
         };
         let limits = self.ctx.limits;
-        let tick_ms = (self.tick.as_millis() as u64).max(1);
-        live.store.data_mut().ticks_left = limits.call_deadline_ms.div_ceil(tick_ms);
+        live.store.data_mut().ticks_left = self.ticks_per_call;
         live.store.data_mut().memory_refused = None;
         live.store.set_epoch_deadline(1);
         let timeout = Duration::from_millis(limits.call_timeout_ms);
-        let started = tokio::time::Instant::now();
-        let outcome = with_timeout(deadline_after(started, timeout), f(live)).await;
+        let (outcome, waited_since) = with_timeout(timeout, f(live)).await;
         let error = match outcome {
             Some(Ok(value)) => {
                 // Idle instances must not burn deadline ticks between calls.
@@ -255,7 +256,7 @@ impl PluginInstance {
             plugin = %self.ctx.plugin_id,
             call = name,
             code = error.code(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            waited_ms = waited_since.map_or(0, |t| t.elapsed().as_millis() as u64),
             "plugin call failed; instance discarded: {error}"
         );
         Err(error)
@@ -351,27 +352,36 @@ fn trap_summary(err: &wasmtime::Error) -> String {
     reason.chars().take(500).collect()
 }
 
-/// `tokio::time::timeout` that arms its timer only when the call first has
-/// to wait. Most calls finish in their first poll (wasm that yields at an
-/// epoch tick or awaits host I/O is the exception), so they never touch the
-/// timer wheel; the deadline is still counted from the start of the call.
-/// `None` when the deadline passed first.
-async fn with_timeout<F: Future>(deadline: tokio::time::Instant, fut: F) -> Option<F::Output> {
+/// `tokio::time::timeout` that reads the clock and arms its timer only
+/// when the call first has to wait. Most calls finish in their first poll,
+/// so they never touch the clock or the timer wheel. A call that waits is
+/// timed from its first wait; its first poll ran at most one epoch tick of
+/// wasm (wasm yields at every tick) plus synchronous imports, so the
+/// timeout is late by about a tick at worst. Returns the output, or `None`
+/// when the timeout passed first, and when the call first waited.
+async fn with_timeout<F: Future>(
+    timeout: Duration,
+    fut: F,
+) -> (Option<F::Output>, Option<tokio::time::Instant>) {
     let mut fut = std::pin::pin!(fut);
     let mut sleep = std::pin::pin!(None::<tokio::time::Sleep>);
-    std::future::poll_fn(|cx| {
+    let mut waited_since = None;
+    let outcome = std::future::poll_fn(|cx| {
         if let Poll::Ready(value) = fut.as_mut().poll(cx) {
             return Poll::Ready(Some(value));
         }
         if sleep.is_none() {
-            sleep.set(Some(tokio::time::sleep_until(deadline)));
+            let now = tokio::time::Instant::now();
+            waited_since = Some(now);
+            sleep.set(Some(tokio::time::sleep_until(deadline_after(now, timeout))));
         }
         match sleep.as_mut().as_pin_mut().map(|s| s.poll(cx)) {
             Some(Poll::Ready(())) => Poll::Ready(None),
             _ => Poll::Pending,
         }
     })
-    .await
+    .await;
+    (outcome, waited_since)
 }
 
 /// `start + timeout`, or a deadline decades away if that overflows (as
