@@ -62,6 +62,30 @@ fn best_and_median(mut v: Vec<f64>) -> (f64, f64) {
     (v[0], v[v.len() / 2])
 }
 
+/// Time `calls` calls of `wasm`, then of `native`, round by round, so both
+/// see the same machine; ns per call as (best, median) for each.
+async fn interleaved(
+    rounds: u32,
+    calls: u32,
+    mut wasm: impl AsyncFnMut(),
+    mut native: impl FnMut(),
+) -> ((f64, f64), (f64, f64)) {
+    let (mut w, mut n) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for _ in 0..calls {
+            wasm().await;
+        }
+        w.push(t.elapsed().as_nanos() as f64 / calls as f64);
+        let t = Instant::now();
+        for _ in 0..calls {
+            native();
+        }
+        n.push(t.elapsed().as_nanos() as f64 / calls as f64);
+    }
+    (best_and_median(w), best_and_median(n))
+}
+
 /// The smallest possible component: one export `f: func() -> u32`, no
 /// imports, no memory. Called on the runtime's own engine it gives
 /// wasmtime's floor for an async call (fiber in, `post_return`, fiber
@@ -130,21 +154,18 @@ async fn main() {
     let warm = connector(&host, &plugin, "bench");
     warm.describe_connector().await.expect("describe");
 
-    // Warm call: plugin vs native, interleaved round by round so both see
-    // the same machine.
-    let (mut wasm, mut native) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let t = Instant::now();
-        for _ in 0..calls {
+    // Warm call: plugin vs native.
+    let (wasm, native) = interleaved(
+        rounds,
+        calls,
+        async || {
             black_box(warm.describe_connector().await.expect("describe"));
-        }
-        wasm.push(t.elapsed().as_nanos() as f64 / calls as f64);
-        let t = Instant::now();
-        for _ in 0..calls {
+        },
+        || {
             black_box(native_describe(black_box(Some("300".to_string()))));
-        }
-        native.push(t.elapsed().as_nanos() as f64 / calls as f64);
-    }
+        },
+    )
+    .await;
     // The host's whole call path (instance lock, deadline, timeout, typed
     // export) around the smallest real export: a driver's `describe`,
     // which returns an enum and calls nothing.
@@ -154,22 +175,18 @@ async fn main() {
         .tenant("bench")
         .build();
     scale.describe_device().await.expect("describe");
-    let (mut smallest, mut smallest_native) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let t = Instant::now();
-        for _ in 0..calls {
+    let (smallest, smallest_native) = interleaved(
+        rounds,
+        calls,
+        async || {
             black_box(scale.describe_device().await.expect("describe"));
-        }
-        smallest.push(t.elapsed().as_nanos() as f64 / calls as f64);
-        let t = Instant::now();
-        for _ in 0..calls {
+        },
+        || {
             black_box(native_describe_device());
-        }
-        smallest_native.push(t.elapsed().as_nanos() as f64 / calls as f64);
-    }
-    let (smallest, smallest_native) = (best_and_median(smallest), best_and_median(smallest_native));
+        },
+    )
+    .await;
     let floor = best_and_median(empty_call_ns(host.runtime().engine(), calls, rounds).await);
-    let (wasm, native) = (best_and_median(wasm), best_and_median(native));
 
     // Instantiation: a fresh instance per round, first call included, so
     // the figure is what a cold tenant pays (InstancePre + pooling), less
