@@ -20,6 +20,8 @@ use hamgam_tests::bench::size_from_env;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
+use wasmtime::component::{Component, ComponentType, InstancePre, Lift, Linker, TypedFunc};
+use wasmtime::{Engine, Store};
 
 /// The same logic as hello-connector's `describe`, compiled natively.
 fn native_describe(company: Option<String>) -> ledger::ConnectorInfo {
@@ -62,28 +64,105 @@ fn best_and_median(mut v: Vec<f64>) -> (f64, f64) {
     (v[0], v[v.len() / 2])
 }
 
-/// Time `calls` calls of `wasm`, then of `native`, round by round, so both
-/// see the same machine; ns per call as (best, median) for each.
+/// Time `calls` calls of the plugin through the host, then on wasmtime
+/// alone, then natively, round by round, so all three see the same
+/// machine; ns per call as (best, median) for each.
 async fn interleaved(
     rounds: u32,
     calls: u32,
-    mut wasm: impl AsyncFnMut(),
+    mut hosted: impl AsyncFnMut(),
+    mut bare: impl AsyncFnMut(),
     mut native: impl FnMut(),
-) -> ((f64, f64), (f64, f64)) {
-    let (mut w, mut n) = (Vec::new(), Vec::new());
+) -> [(f64, f64); 3] {
+    let mut out: [Vec<f64>; 3] = Default::default();
     for _ in 0..rounds {
         let t = Instant::now();
         for _ in 0..calls {
-            wasm().await;
+            hosted().await;
         }
-        w.push(t.elapsed().as_nanos() as f64 / calls as f64);
+        out[0].push(t.elapsed().as_nanos() as f64 / calls as f64);
+        let t = Instant::now();
+        for _ in 0..calls {
+            bare().await;
+        }
+        out[1].push(t.elapsed().as_nanos() as f64 / calls as f64);
         let t = Instant::now();
         for _ in 0..calls {
             native();
         }
-        n.push(t.elapsed().as_nanos() as f64 / calls as f64);
+        out[2].push(t.elapsed().as_nanos() as f64 / calls as f64);
     }
-    (best_and_median(w), best_and_median(n))
+    out.map(best_and_median)
+}
+
+/// A plugin on wasmtime alone: the runtime's engine (same pooling and
+/// limits) and the same compiled component, but none of the host's call
+/// path, and a linker that answers `config.get` from a closure and traps
+/// on every other import. What is left is what wasmtime itself takes to
+/// run the export; the host's share is the difference.
+struct Bare {
+    pre: InstancePre<()>,
+}
+
+impl Bare {
+    fn new(engine: &Engine, component: &Component) -> Bare {
+        let mut linker = Linker::<()>::new(engine);
+        linker
+            .define_unknown_imports_as_traps(component)
+            .expect("stub imports");
+        // Replace the stubbed `config` with one whose `get` answers.
+        linker.allow_shadowing(true);
+        let mut config = linker
+            .instance("hamgam:platform/config@0.1.0")
+            .expect("config");
+        config
+            .func_wrap("get", |_, (key,): (String,)| {
+                Ok(((key == "company_code").then(|| "300".to_string()),))
+            })
+            .expect("config.get");
+        for unused in ["all", "secret"] {
+            config
+                .func_new(unused, |_, _, _| anyhow::bail!("not used by the benchmark"))
+                .expect("config stub");
+        }
+        Bare {
+            pre: linker.instantiate_pre(component).expect("link"),
+        }
+    }
+
+    /// A fresh store and instance, and `interface`'s `func` typechecked.
+    async fn export<R>(&self, interface: &str, func: &str) -> (Store<()>, TypedFunc<(), (R,)>)
+    where
+        R: ComponentType + Lift + 'static,
+    {
+        let mut store = Store::new(self.pre.engine(), ());
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .expect("instantiate");
+        let iface = instance
+            .get_export_index(&mut store, None, interface)
+            .expect("interface");
+        let index = instance
+            .get_export_index(&mut store, Some(&iface), func)
+            .expect("export");
+        let typed = instance
+            .get_typed_func::<(), (R,)>(&mut store, &index)
+            .expect("typecheck");
+        (store, typed)
+    }
+}
+
+/// One call and its `post_return`, as the host makes it.
+async fn call_bare<R: ComponentType + Lift + Send + Sync + 'static>(
+    store: &mut Store<()>,
+    f: &TypedFunc<(), (R,)>,
+) -> R {
+    let (r,) = f.call_async(&mut *store, ()).await.expect("call");
+    f.post_return_async(&mut *store).await.expect("post_return");
+    r
 }
 
 /// The smallest possible component: one export `f: func() -> u32`, no
@@ -120,6 +199,22 @@ async fn empty_call_ns(engine: &wasmtime::Engine, calls: u32, rounds: u32) -> Ve
     out
 }
 
+/// One table row: best (median) per column, "-" where it does not apply.
+fn row(label: &str, cells: [Option<(f64, f64)>; 3], unit: &str, ratio: &str) {
+    let cells = cells.map(|cell| match cell {
+        // Sub-10 figures (a native call, microseconds) need their decimal.
+        Some((best, median)) if best < 10.0 || unit == "µs" => {
+            format!("{best:.1} {unit} ({median:>5.1})")
+        }
+        Some((best, median)) => format!("{best:.0} {unit} ({median:>5.0})"),
+        None => "-".to_string(),
+    });
+    println!(
+        "{label:<44} {:>20} {:>20} {:>20} {ratio:>7}",
+        cells[0], cells[1], cells[2]
+    );
+}
+
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm
@@ -153,13 +248,22 @@ async fn main() {
     );
     let warm = connector(&host, &plugin, "bench");
     warm.describe_connector().await.expect("describe");
+    const LEDGER: &str = "hamgam:ledger/connector@0.1.0";
+    let bare = Bare::new(host.runtime().engine(), plugin.component());
+    let (mut bare_store, bare_describe) = bare
+        .export::<ledger::ConnectorInfo>(LEDGER, "describe")
+        .await;
+    let bare_store = &mut bare_store;
 
-    // Warm call: plugin vs native.
-    let (wasm, native) = interleaved(
+    // Warm call: through the host, on wasmtime alone, native.
+    let [wasm, wasm_bare, native] = interleaved(
         rounds,
         calls,
         async || {
             black_box(warm.describe_connector().await.expect("describe"));
+        },
+        async || {
+            black_box(call_bare(bare_store, &bare_describe).await);
         },
         || {
             black_box(native_describe(black_box(Some("300".to_string()))));
@@ -169,17 +273,29 @@ async fn main() {
     // The host's whole call path (instance lock, deadline, timeout, typed
     // export) around the smallest real export: a driver's `describe`,
     // which returns an enum and calls nothing.
+    let scale_plugin = Arc::new(
+        host.runtime()
+            .load_file(&hamgam::testing::plugin_path("serial-scale"))
+            .expect("build plugins first: cargo xtask build-plugins"),
+    );
     let scale = host
-        .plugin(hamgam::testing::plugin_path("serial-scale"))
-        .expect("build plugins first: cargo xtask build-plugins")
+        .plugin_loaded(scale_plugin.clone())
         .tenant("bench")
         .build();
     scale.describe_device().await.expect("describe");
-    let (smallest, smallest_native) = interleaved(
+    let bare_scale = Bare::new(host.runtime().engine(), scale_plugin.component());
+    let (mut scale_store, bare_device) = bare_scale
+        .export::<DeviceKind>("hamgam:hardware/driver@0.1.0", "describe")
+        .await;
+    let scale_store = &mut scale_store;
+    let [smallest, smallest_bare, smallest_native] = interleaved(
         rounds,
         calls,
         async || {
             black_box(scale.describe_device().await.expect("describe"));
+        },
+        async || {
+            black_box(call_bare(scale_store, &bare_device).await);
         },
         || {
             black_box(native_describe_device());
@@ -191,7 +307,7 @@ async fn main() {
     // Instantiation: a fresh instance per round, first call included, so
     // the figure is what a cold tenant pays (InstancePre + pooling), less
     // the warm call.
-    let mut inst = Vec::new();
+    let (mut inst, mut inst_bare) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         // Below the harness's pool of 64 instances; the round's instances
         // are dropped before the next round.
@@ -203,10 +319,21 @@ async fn main() {
         for i in &instances {
             black_box(i.describe_connector().await.expect("describe"));
         }
-        let per = t.elapsed().as_nanos() as f64 / N as f64;
-        inst.push(per - wasm.0);
+        inst.push(t.elapsed().as_nanos() as f64 / N as f64 - wasm.0);
+        drop(instances);
+        // The same on wasmtime alone: store, instance, typecheck, call.
+        let mut live = Vec::new();
+        let t = Instant::now();
+        for _ in 0..N {
+            let (mut store, describe) = bare
+                .export::<ledger::ConnectorInfo>(LEDGER, "describe")
+                .await;
+            black_box(call_bare(&mut store, &describe).await);
+            live.push(store);
+        }
+        inst_bare.push(t.elapsed().as_nanos() as f64 / N as f64 - wasm_bare.0);
     }
-    let inst = best_and_median(inst);
+    let (inst, inst_bare) = (best_and_median(inst), best_and_median(inst_bare));
 
     // Resident memory per idle instance: 40 live, idle instances.
     const IDLE: usize = 40;
@@ -221,47 +348,47 @@ async fn main() {
 
     println!("platform benchmark (release build; {rounds} rounds; best round, median in brackets)");
     println!(
-        "{:<48} {:>22} {:>22} {:>7}",
-        "measure", "wasm", "native", "ratio"
+        "{:<44} {:>20} {:>20} {:>20} {:>7}",
+        "measure", "hamgam host", "wasmtime alone", "native", "ratio"
     );
-    println!(
-        "{:<48} {:>9.0} ns ({:>6.0} ns) {:>9.0} ns ({:>6.0} ns) {:>6.1}x",
+    row(
         "warm call: describe + one config.get",
-        wasm.0,
-        wasm.1,
-        native.0,
-        native.1,
-        wasm.0 / native.0.max(0.001)
+        [Some(wasm), Some(wasm_bare), Some(native)],
+        "ns",
+        &format!("{:.1}x", wasm.0 / native.0.max(0.001)),
     );
-    println!(
-        "{:<48} {:>9.0} ns ({:>6.0} ns) {:>9.1} ns ({:>6.1} ns) {:>7}",
-        "warm call: smallest real export, full call path",
-        smallest.0,
-        smallest.1,
-        smallest_native.0,
-        smallest_native.1,
-        // The native function does nothing: a ratio would only measure
-        // the loop.
-        "n/a"
+    // The native function does nothing: a ratio would only measure the loop.
+    row(
+        "warm call: smallest real export",
+        [Some(smallest), Some(smallest_bare), Some(smallest_native)],
+        "ns",
+        "n/a",
     );
-    println!(
-        "{:<48} {:>9.0} ns ({:>6.0} ns) {:>22} {:>7}",
-        "wasmtime's floor: empty export, no host code", floor.0, floor.1, "-", "-"
-    );
-    println!(
-        "{:<48} {:>9.1} µs ({:>6.1} µs) {:>22} {:>7}",
-        "instantiate (InstancePre + pooling)",
-        inst.0 / 1000.0,
-        inst.1 / 1000.0,
+    row(
+        "warm call: empty export (wasmtime's floor)",
+        [None, Some(floor), None],
+        "ns",
         "-",
-        "-"
+    );
+    let us = |(best, median): (f64, f64)| (best / 1000.0, median / 1000.0);
+    row(
+        "instantiate + first call, less a warm call",
+        [Some(us(inst)), Some(us(inst_bare)), None],
+        "µs",
+        "-",
     );
     println!(
-        "{:<48} {:>8.2} MiB {:>33} {:>7}",
+        "{:<44} {:>16.2} MiB {:>20} {:>20} {:>7}",
         "resident memory per idle instance",
         per_idle / (1024.0 * 1024.0),
         "-",
+        "-",
         "-"
+    );
+    println!(
+        "host's share of a warm describe: {:.0} ns; of an instantiation: {:.1} µs",
+        wasm.0 - wasm_bare.0,
+        (inst.0 - inst_bare.0) / 1000.0
     );
     println!("targets: instantiate ≤ 20 µs, warm call ≤ 1 µs, ≤ 2 MiB per idle instance");
 }

@@ -99,6 +99,14 @@ pub struct Runtime {
     stop_ticker: Arc<AtomicBool>,
 }
 
+impl LoadedPlugin {
+    /// The compiled component, for tools that run it outside the host's
+    /// call path (the platform benchmark's "wasmtime alone" column).
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.stop_ticker.store(true, Ordering::Relaxed);
