@@ -165,6 +165,45 @@ async fn call_bare<R: ComponentType + Lift + Send + Sync + 'static>(
     r
 }
 
+/// hello-connector's `describe` on wasmtime alone with a store that has no
+/// async support, so no fibers: ns per call, per round. The host cannot
+/// run plugins this way (outbound HTTP and the state, CRM and SQL imports
+/// are async host functions, which need an async store), but the figure
+/// shows what the async store's fibers cost a call.
+fn sync_describe_ns(path: &std::path::Path, calls: u32, rounds: u32) -> Vec<f64> {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(512 * 1024);
+    let engine = Engine::new(&config).expect("sync engine");
+    let component = Component::from_file(&engine, path).expect("compile");
+    let bare = Bare::new(&engine, &component);
+    let mut store = Store::new(&engine, ());
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = bare.pre.instantiate(&mut store).expect("instantiate");
+    let iface = instance
+        .get_export_index(&mut store, None, LEDGER)
+        .expect("interface");
+    let index = instance
+        .get_export_index(&mut store, Some(&iface), "describe")
+        .expect("export");
+    let describe = instance
+        .get_typed_func::<(), (ledger::ConnectorInfo,)>(&mut store, &index)
+        .expect("typecheck");
+    let mut out = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for _ in 0..calls {
+            black_box(describe.call(&mut store, ()).expect("call"));
+            describe.post_return(&mut store).expect("post_return");
+        }
+        out.push(t.elapsed().as_nanos() as f64 / calls as f64);
+    }
+    out
+}
+
+const LEDGER: &str = "hamgam:ledger/connector@0.1.0";
+
 /// The smallest possible component: one export `f: func() -> u32`, no
 /// imports, no memory. Called on the runtime's own engine it gives
 /// wasmtime's floor for an async call (fiber in, `post_return`, fiber
@@ -248,7 +287,6 @@ async fn main() {
     );
     let warm = connector(&host, &plugin, "bench");
     warm.describe_connector().await.expect("describe");
-    const LEDGER: &str = "hamgam:ledger/connector@0.1.0";
     let bare = Bare::new(host.runtime().engine(), plugin.component());
     let (mut bare_store, bare_describe) = bare
         .export::<ledger::ConnectorInfo>(LEDGER, "describe")
@@ -302,6 +340,11 @@ async fn main() {
         },
     )
     .await;
+    let sync = best_and_median(sync_describe_ns(
+        &hamgam::testing::plugin_path("hello-connector"),
+        calls,
+        rounds,
+    ));
     let floor = best_and_median(empty_call_ns(host.runtime().engine(), calls, rounds).await);
 
     // Instantiation: a fresh instance per round, first call included, so
@@ -358,6 +401,12 @@ async fn main() {
         &format!("{:.1}x", wasm.0 / native.0.max(0.001)),
     );
     // The native function does nothing: a ratio would only measure the loop.
+    row(
+        "  the same, store without async (no fibers)",
+        [None, Some(sync), None],
+        "ns",
+        "-",
+    );
     row(
         "warm call: smallest real export",
         [Some(smallest), Some(smallest_bare), Some(smallest_native)],
