@@ -1,6 +1,8 @@
 //! `cargo xtask bench` — platform figures, measured side by side in one run:
-//! - warm call host→plugin next to the same function called natively;
-//! - instantiation from an `InstancePre` with the pooling allocator;
+//! - warm call host→plugin next to the same function on wasmtime alone
+//!   (no host call path) and called natively;
+//! - instantiation from an `InstancePre` with the pooling allocator, through
+//!   the host and on wasmtime alone;
 //! - resident memory per idle instance.
 //!
 //! Plain `std::time::Instant` loops over several rounds (`HAMGAM_BENCH_ROUNDS`,
