@@ -266,6 +266,15 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
+/// A staged plugin, verified and compiled once; instances share it.
+fn load(host: &TestHost, id: &str) -> Arc<LoadedPlugin> {
+    Arc::new(
+        host.runtime()
+            .load_file(&hamgam::testing::plugin_path(id))
+            .expect("build plugins first: cargo xtask build-plugins"),
+    )
+}
+
 fn connector(host: &TestHost, plugin: &Arc<LoadedPlugin>, tenant: &str) -> Arc<PluginInstance> {
     host.plugin_loaded(plugin.clone())
         .tenant(tenant)
@@ -282,11 +291,7 @@ async fn main() {
     let host = TestHost::untraced();
     // Loaded (verified, compiled) once, as the server does: every instance
     // below shares its `InstancePre`.
-    let plugin = Arc::new(
-        host.runtime()
-            .load_file(&hamgam::testing::plugin_path("hello-connector"))
-            .expect("build plugins first: cargo xtask build-plugins"),
-    );
+    let plugin = load(&host, "hello-connector");
     let warm = connector(&host, &plugin, "bench");
     warm.describe_connector().await.expect("describe");
     let bare = Bare::new(host.runtime().engine(), plugin.component());
@@ -313,11 +318,7 @@ async fn main() {
     // The host's whole call path (instance lock, deadline, timeout, typed
     // export) around the smallest real export: a driver's `describe`,
     // which returns an enum and calls nothing.
-    let scale_plugin = Arc::new(
-        host.runtime()
-            .load_file(&hamgam::testing::plugin_path("serial-scale"))
-            .expect("build plugins first: cargo xtask build-plugins"),
-    );
+    let scale_plugin = load(&host, "serial-scale");
     let scale = host
         .plugin_loaded(scale_plugin.clone())
         .tenant("bench")
