@@ -144,17 +144,27 @@ impl Bare {
             .instantiate_async(&mut store)
             .await
             .expect("instantiate");
-        let iface = instance
-            .get_export_index(&mut store, None, interface)
-            .expect("interface");
-        let index = instance
-            .get_export_index(&mut store, Some(&iface), func)
-            .expect("export");
-        let typed = instance
-            .get_typed_func::<(), (R,)>(&mut store, &index)
-            .expect("typecheck");
+        let typed = typed_export(&instance, &mut store, interface, func);
         (store, typed)
     }
+}
+
+/// `interface`'s `func` of a live instance, typechecked.
+fn typed_export<R: ComponentType + Lift + 'static>(
+    instance: &wasmtime::component::Instance,
+    store: &mut Store<()>,
+    interface: &str,
+    func: &str,
+) -> TypedFunc<(), (R,)> {
+    let iface = instance
+        .get_export_index(&mut *store, None, interface)
+        .expect("interface");
+    let index = instance
+        .get_export_index(&mut *store, Some(&iface), func)
+        .expect("export");
+    instance
+        .get_typed_func::<(), (R,)>(&mut *store, &index)
+        .expect("typecheck")
 }
 
 /// One call and its `post_return`, as the host makes it.
@@ -183,15 +193,7 @@ fn sync_describe_ns(path: &std::path::Path, calls: u32, rounds: u32) -> Vec<f64>
     let mut store = Store::new(&engine, ());
     store.set_epoch_deadline(u64::MAX / 2);
     let instance = bare.pre.instantiate(&mut store).expect("instantiate");
-    let iface = instance
-        .get_export_index(&mut store, None, LEDGER)
-        .expect("interface");
-    let index = instance
-        .get_export_index(&mut store, Some(&iface), "describe")
-        .expect("export");
-    let describe = instance
-        .get_typed_func::<(), (ledger::ConnectorInfo,)>(&mut store, &index)
-        .expect("typecheck");
+    let describe = typed_export::<ledger::ConnectorInfo>(&instance, &mut store, LEDGER, "describe");
     let mut out = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
