@@ -11,6 +11,7 @@ use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use std::{env, fs};
 
@@ -258,7 +259,20 @@ fn cargo() -> Command {
     if let Ok(root) = workspace_dir() {
         cmd.current_dir(root);
     }
+    clean_build_env(&mut cmd);
     cmd
+}
+
+/// Set by `ci`: every build it starts is a one-off from a clean checkout.
+static ONE_OFF_BUILD: AtomicBool = AtomicBool::new(false);
+
+/// Incremental caches only pay off on a rebuild, and a CI run never
+/// rebuilds; they doubled `target/debug` on a clean checkout, and a CI run
+/// has failed on a full disk. Child xtask processes inherit the setting.
+fn clean_build_env(cmd: &mut Command) {
+    if ONE_OFF_BUILD.load(Ordering::Relaxed) {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
 }
 
 fn run(mut cmd: Command) -> Result<()> {
@@ -299,6 +313,7 @@ struct CargoPackage {
 struct Plugin {
     dir: PathBuf,
     id: String,
+    kind: String,
     crate_name: String,
     manifest_text: String,
 }
@@ -336,6 +351,7 @@ fn discover_plugins(root: &Path) -> Result<Vec<Plugin>> {
             Ok(Plugin {
                 dir,
                 id: manifest.id,
+                kind: manifest.kind,
                 crate_name: cargo_toml.package.name,
                 manifest_text,
             })
@@ -594,8 +610,20 @@ fn ci(root: &Path) -> Result<()> {
     // WooCommerce's own JavaScript client drives the shop simulator in a
     // fidelity test; it needs node and npm.
     ensure_node()?;
+    ONE_OFF_BUILD.store(true, Ordering::Relaxed);
     let plugins = discover_plugins(root)?;
-    let crates: Vec<String> = plugins.iter().map(|p| p.crate_name.clone()).collect();
+    // Plugins of one kind enable the same SDK world, so their native tests
+    // can share one cargo invocation. One build per kind, not per plugin:
+    // each plugin test that uses the harness compiles the whole host, and a
+    // plugin's own dependencies change the feature set, so separate
+    // invocations built the host (wasmtime, sqlx) once per plugin.
+    let mut by_kind: Vec<(String, Vec<String>)> = Vec::new();
+    for plugin in &plugins {
+        match by_kind.iter_mut().find(|(kind, _)| *kind == plugin.kind) {
+            Some((_, names)) => names.push(plugin.crate_name.clone()),
+            None => by_kind.push((plugin.kind.clone(), vec![plugin.crate_name.clone()])),
+        }
+    }
 
     let mut steps = vec![
         step("rustfmt", cargo_step(&["fmt", "--all", "--", "--check"])),
@@ -607,12 +635,15 @@ fn ci(root: &Path) -> Result<()> {
             cargo_step(&["clippy", "--all-targets", "--", "-D", "warnings"]),
         ),
     ];
-    let lint_crates = crates.clone();
+    let lint_groups = by_kind.clone();
     steps.push(step("clippy (plugins, wasm32-wasip2)", move || {
-        for name in &lint_crates {
+        for (_, names) in &lint_groups {
             let mut cmd = cargo();
-            cmd.args(["clippy", "-p", name, "--target", WASM_TARGET])
-                .args(["--", "-D", "warnings"]);
+            cmd.args(["clippy", "--target", WASM_TARGET]);
+            for name in names {
+                cmd.args(["-p", name]);
+            }
+            cmd.args(["--", "-D", "warnings"]);
             run(cmd)?;
         }
         Ok(())
@@ -627,12 +658,14 @@ fn ci(root: &Path) -> Result<()> {
         cmd.arg("test").env("HAMGAM_TEST_POSTGRES", &url);
         run(cmd)
     }));
-    let test_crates = crates;
     steps.push(step("test (plugins)", move || {
-        for name in &test_crates {
+        for (_, names) in &by_kind {
             let mut cmd = cargo();
-            cmd.args(["test", "-p", name])
-                .env("HAMGAM_TEST_POSTGRES", &pg_url);
+            cmd.arg("test");
+            for name in names {
+                cmd.args(["-p", name]);
+            }
+            cmd.env("HAMGAM_TEST_POSTGRES", &pg_url);
             run(cmd)?;
         }
         Ok(())
@@ -971,6 +1004,7 @@ fn template_smoke_test(root: &Path) -> Result<()> {
             // target/debug/xtask with a binary that points at the copy.
             let xtask = |args: &[&str]| {
                 let mut cmd = Command::new(env::current_exe()?);
+                clean_build_env(&mut cmd);
                 cmd.current_dir(&scratch)
                     .env("CARGO_TARGET_DIR", &target)
                     .args(args);
@@ -978,7 +1012,7 @@ fn template_smoke_test(root: &Path) -> Result<()> {
             };
             xtask(&["new-plugin", name, "--kind", kind])?;
             xtask(&["build-plugins", name])?;
-            let mut test = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+            let mut test = cargo();
             test.current_dir(&scratch)
                 .env("CARGO_TARGET_DIR", &target)
                 .args(["test", "-p", name]);
