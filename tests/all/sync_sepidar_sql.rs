@@ -29,6 +29,7 @@ async fn sepidar_database() -> Option<(PgPool, String)> {
             .unwrap_or(0)
     );
     let admin = PgPool::connect(&base).await.expect("PostgreSQL");
+    drop_leftovers_of_ended_runs(&admin).await;
     sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
         .execute(&admin)
         .await
@@ -52,6 +53,38 @@ async fn sepidar_database() -> Option<(PgPool, String)> {
         .await
         .expect("Sepidar's schema loads");
     Some((pool, url))
+}
+
+/// A test cannot drop its database when it ends (no async drop), so each
+/// run drops those of earlier runs whose process has ended: a developer's
+/// PostgreSQL does not fill up with one database per test ever run. A run
+/// still going (another `cargo test`) keeps its own.
+async fn drop_leftovers_of_ended_runs(admin: &PgPool) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static SWEPT: AtomicBool = AtomicBool::new(false);
+    // Whether a run has ended is read from /proc.
+    if !cfg!(target_os = "linux") || SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'sepidar\\_%'",
+    )
+    .fetch_all(admin)
+    .await
+    .expect("list databases");
+    for name in names {
+        let Some(pid) = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // A leftover that cannot be dropped (someone connected to it) is
+        // left for the next run; it is not this test's concern.
+        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(admin)
+            .await;
+    }
 }
 
 /// INSERT a row, filling the NOT NULL columns the test does not care about

@@ -682,7 +682,11 @@ fn ci(root: &Path) -> Result<()> {
         eprintln!("==> {name}");
         let t = Instant::now();
         let result = action();
-        let line = format!("{name}: {:.1}s", t.elapsed().as_secs_f64());
+        let line = format!(
+            "{name}: {:.1}s{}",
+            t.elapsed().as_secs_f64(),
+            disk_free(&target_dir(root))
+        );
         let _ = writeln!(report, "{line}");
         eprintln!("    {line}");
         if let Err(e) = result {
@@ -693,6 +697,24 @@ fn ci(root: &Path) -> Result<()> {
     eprint!("{report}");
     eprintln!("ci passed in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// `, <n> free on disk` for the filesystem holding `dir`, or nothing where
+/// `df` cannot tell. A CI run once died of a full disk half-way; the report
+/// shows how close each step came.
+fn disk_free(dir: &Path) -> String {
+    let Ok(out) = Command::new("df").args(["-Ph"]).arg(dir).output() else {
+        return String::new();
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(3))
+    {
+        Some(avail) if out.status.success() => format!(", {avail} free on disk"),
+        _ => String::new(),
+    }
 }
 
 /// The local test database: user, password and database `hamgam`.
