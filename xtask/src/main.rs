@@ -7,6 +7,7 @@
 //! invocation each; that is why `build-plugins` and `ci` loop over them
 //! instead of passing `--workspace`.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -267,8 +268,8 @@ fn cargo() -> Command {
 static ONE_OFF_BUILD: AtomicBool = AtomicBool::new(false);
 
 /// Incremental caches only pay off on a rebuild, and a CI run never
-/// rebuilds; they doubled `target/debug` on a clean checkout, and a CI run
-/// has failed on a full disk. Child xtask processes inherit the setting.
+/// rebuilds; they cost disk, and a CI run has failed on a full disk.
+/// Child xtask processes inherit the setting.
 fn clean_build_env(cmd: &mut Command) {
     if ONE_OFF_BUILD.load(Ordering::Relaxed) {
         cmd.env("CARGO_INCREMENTAL", "0");
@@ -617,12 +618,12 @@ fn ci(root: &Path) -> Result<()> {
     // each plugin test that uses the harness compiles the whole host, and a
     // plugin's own dependencies change the feature set, so separate
     // invocations built the host (wasmtime, sqlx) once per plugin.
-    let mut by_kind: Vec<(String, Vec<String>)> = Vec::new();
+    let mut by_kind: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for plugin in &plugins {
-        match by_kind.iter_mut().find(|(kind, _)| *kind == plugin.kind) {
-            Some((_, names)) => names.push(plugin.crate_name.clone()),
-            None => by_kind.push((plugin.kind.clone(), vec![plugin.crate_name.clone()])),
-        }
+        by_kind
+            .entry(plugin.kind.clone())
+            .or_default()
+            .push(plugin.crate_name.clone());
     }
 
     let mut steps = vec![
@@ -637,7 +638,7 @@ fn ci(root: &Path) -> Result<()> {
     ];
     let lint_groups = by_kind.clone();
     steps.push(step("clippy (plugins, wasm32-wasip2)", move || {
-        for (_, names) in &lint_groups {
+        for names in lint_groups.values() {
             let mut cmd = cargo();
             cmd.args(["clippy", "--target", WASM_TARGET]);
             for name in names {
@@ -659,7 +660,7 @@ fn ci(root: &Path) -> Result<()> {
         run(cmd)
     }));
     steps.push(step("test (plugins)", move || {
-        for (_, names) in &by_kind {
+        for names in by_kind.values() {
             let mut cmd = cargo();
             cmd.arg("test");
             for name in names {
