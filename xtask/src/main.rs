@@ -611,6 +611,9 @@ fn ci(root: &Path) -> Result<()> {
     // WooCommerce's own JavaScript client drives the shop simulator in a
     // fidelity test; it needs node and npm.
     ensure_node()?;
+    // The plugin lint step is the first to compile for wasm32-wasip2, well
+    // before `build-plugins`; a fresh machine has no such target yet.
+    ensure_wasm_target()?;
     ONE_OFF_BUILD.store(true, Ordering::Relaxed);
     let plugins = discover_plugins(root)?;
     // Plugins of one kind enable the same SDK world, so their native tests
