@@ -122,6 +122,16 @@ pub struct ServerConfig {
     /// Largest webhook body `/hooks/{tenant}/{instance}` accepts, in KiB;
     /// larger deliveries get a 413 and are not stored.
     pub webhook_body_kib: u32,
+    /// Most webhook deliveries read and handled at once; with
+    /// `webhook_body_kib` it bounds the memory `/hooks` can hold, which
+    /// anyone can reach (the signature is checked only once a body is in).
+    /// Up to four times as many more wait for a turn; past that a delivery
+    /// gets a 503 with `Retry-After` at once.
+    pub webhook_concurrency: u32,
+    /// How long one delivery may take to wait for its turn and send its
+    /// body, in milliseconds; a slower sender gets a 408 (a 503 if it was
+    /// still waiting) and nothing is stored.
+    pub webhook_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -135,6 +145,8 @@ impl Default for ServerConfig {
             admin_token: None,
             reload_interval_s: 2,
             webhook_body_kib: 1024,
+            webhook_concurrency: 16,
+            webhook_timeout_ms: 10_000,
         }
     }
 }
@@ -564,6 +576,25 @@ impl Config {
         let field = |field: String, message: String| ConfigError::Field { field, message };
         let l = &self.limits;
         check_limits(l, "limits")?;
+        let server = &self.server;
+        if server.webhook_body_kib == 0 {
+            return Err(field(
+                "server.webhook_body_kib".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if !(1..=4096).contains(&server.webhook_concurrency) {
+            return Err(field(
+                "server.webhook_concurrency".into(),
+                "must be 1..=4096".into(),
+            ));
+        }
+        if !(100..=600_000).contains(&server.webhook_timeout_ms) {
+            return Err(field(
+                "server.webhook_timeout_ms".into(),
+                "must be 100..=600000".into(),
+            ));
+        }
         for (i, key) in self.trust.vendor_keys.iter().enumerate() {
             hamgam_trust::keys::PublicKey::parse(key)
                 .map_err(|e| field(format!("trust.vendor_keys[{i}]"), e.to_string()))?;

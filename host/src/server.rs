@@ -68,7 +68,7 @@ impl Server {
         };
         let snapshot = build_snapshot(&config, &runtime, &services, &db).await?;
         let state = AppState::new(snapshot, db);
-        state.set_webhook_body_limit(config.server.webhook_body_kib as usize * 1024);
+        state.set_webhook_limits(&config.server);
         let server = Arc::new(Server {
             config_path: config_path.to_path_buf(),
             runtime,
@@ -115,6 +115,7 @@ impl Server {
             .filter(|s| s.running)
             .count();
         self.state.replace(snapshot);
+        self.state.set_webhook_limits(&config.server);
         *self.fingerprint.lock().unwrap_or_else(|e| e.into_inner()) =
             fingerprint(&self.config_path, &config);
         tracing::info!(running, "configuration reloaded");

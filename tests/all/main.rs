@@ -17,3 +17,4 @@ mod sync_sepidar_sql;
 mod sync_store;
 mod sync_woo;
 mod versioning;
+mod webhook_limits;

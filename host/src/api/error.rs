@@ -59,6 +59,13 @@ pub enum ApiError {
     /// A system behind us is down; try later.
     #[error("{0}")]
     Unavailable(String),
+    /// This host is at a limit it sets itself (concurrent deliveries); try
+    /// again in a second. Answered with `Retry-After`.
+    #[error("{0}")]
+    Busy(String),
+    /// The client did not finish its request in time.
+    #[error("{0}")]
+    TimedOut(String),
     /// A system behind us failed with this message.
     #[error("{0}")]
     Upstream(String),
@@ -117,6 +124,8 @@ impl IntoResponse for ApiError {
                 None,
             ),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", None),
+            ApiError::TimedOut(_) => (StatusCode::REQUEST_TIMEOUT, "timeout", None),
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream", None),
             ApiError::Plugin(e) => (StatusCode::BAD_GATEWAY, e.code(), None),
             ApiError::Internal(e) => {
@@ -132,6 +141,13 @@ impl IntoResponse for ApiError {
         if let Some(field) = field {
             error["field"] = json!(field);
         }
-        (status, Json(json!({ "error": error }))).into_response()
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if matches!(self, ApiError::Busy(_)) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }

@@ -76,8 +76,8 @@ struct Inner {
     >,
     default_crm: CrmSettings,
     metrics: CrmMetrics,
-    /// Largest webhook body accepted (`server.webhook_body_kib`).
-    webhook_body_limit: std::sync::atomic::AtomicUsize,
+    /// Bounds on `/hooks` (`server.webhook_*`).
+    webhooks: RwLock<Arc<hooks::WebhookGate>>,
 }
 
 /// Cheap CRM counters for `/metrics`.
@@ -100,9 +100,9 @@ impl AppState {
                 sync: RwLock::new(None),
                 default_crm: CrmSettings::default(),
                 metrics: CrmMetrics::default(),
-                webhook_body_limit: std::sync::atomic::AtomicUsize::new(
-                    crate::config::ServerConfig::default().webhook_body_kib as usize * 1024,
-                ),
+                webhooks: RwLock::new(Arc::new(hooks::WebhookGate::new(
+                    &crate::config::ServerConfig::default(),
+                ))),
             }),
         }
     }
@@ -117,18 +117,28 @@ impl AppState {
             .unwrap_or_else(|| self.inner.default_crm.clone())
     }
 
-    /// Largest webhook body accepted, in bytes.
-    pub fn webhook_body_limit(&self) -> usize {
+    /// The bounds `/hooks` works under now.
+    pub(crate) fn webhook_gate(&self) -> Arc<hooks::WebhookGate> {
         self.inner
-            .webhook_body_limit
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .webhooks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
-    /// Set the largest webhook body accepted (from the server config).
-    pub fn set_webhook_body_limit(&self, bytes: usize) {
-        self.inner
-            .webhook_body_limit
-            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    /// Apply the server config's `webhook_*` bounds. Unchanged bounds keep
+    /// the gate in force, so a reload does not hand out a second set of
+    /// turns while deliveries still hold the first.
+    pub fn set_webhook_limits(&self, server: &crate::config::ServerConfig) {
+        let gate = hooks::WebhookGate::new(server);
+        let mut current = self
+            .inner
+            .webhooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if !current.same_bounds(&gate) {
+            *current = Arc::new(gate);
+        }
     }
 
     pub(crate) fn metrics(&self) -> &CrmMetrics {
