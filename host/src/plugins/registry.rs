@@ -177,7 +177,7 @@ impl Catalog {
 /// A plugin file that passed its trust check and awaits compiling.
 enum Checked {
     /// A verified bundle.
-    Bundle(VerifiedBundle),
+    Bundle(Box<VerifiedBundle>),
     /// A bare component, allowed by `allow_unsigned`.
     Unsigned(Vec<u8>),
 }
@@ -186,7 +186,7 @@ fn check_one(path: &Path, policy: &TrustPolicy) -> Result<Checked, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     if path.extension().is_some_and(|x| x == "hgb") {
         hamgam_trust::bundle::verify(&bytes, &policy.store)
-            .map(Checked::Bundle)
+            .map(|b| Checked::Bundle(Box::new(b)))
             .map_err(|e| e.to_string())
     } else if policy.allow_unsigned {
         Ok(Checked::Unsigned(bytes))
