@@ -84,6 +84,13 @@ pub struct TrustConfig {
     /// The customer's license file. Without one, orderable modules do not
     /// run; default and installable ones do.
     pub license: Option<PathBuf>,
+    /// The customer this host serves, as the vendor names it in licenses;
+    /// a license issued for another customer is refused.
+    pub customer: Option<String>,
+    /// This installation's id, as the vendor wrote it into the license
+    /// (`cargo xtask license issue --installation`); a license issued for
+    /// another installation is refused, so a copied license does not run.
+    pub installation: Option<String>,
 }
 
 /// A partner's signing key with the vendor's endorsement of it.
@@ -94,6 +101,10 @@ pub struct PartnerKey {
     pub partner: String,
     /// `ed25519:<hex>`.
     pub key: String,
+    /// The plugin ids the partner may publish (`acme-*`, `acme-notes`),
+    /// exactly as the vendor endorsed them; the endorsement covers them.
+    #[serde(default)]
+    pub scope: Vec<String>,
     /// The vendor's signature (base64), from `cargo xtask endorse`.
     pub endorsement: String,
 }
@@ -602,6 +613,31 @@ impl Config {
         for (i, p) in self.trust.partners.iter().enumerate() {
             hamgam_trust::keys::PublicKey::parse(&p.key)
                 .map_err(|e| field(format!("trust.partners[{i}].key"), e.to_string()))?;
+            // Without a scope a partner key could sign any id, vendor ids
+            // included: refuse it here, naming the key.
+            hamgam_trust::scope::IdScope::parse(&p.scope).map_err(|e| {
+                field(
+                    format!("trust.partners[{i}].scope"),
+                    format!(
+                        "partner {} (key {}): {e}; copy it from `cargo xtask endorse`",
+                        p.partner, p.key
+                    ),
+                )
+            })?;
+        }
+        for (name, value) in [
+            ("customer", &self.trust.customer),
+            ("installation", &self.trust.installation),
+        ] {
+            if let Some(v) = value
+                && (v.trim().is_empty() || v.trim() != v)
+            {
+                return Err(field(
+                    format!("trust.{name}"),
+                    "must be a non-empty id without surrounding spaces, as the license names it"
+                        .into(),
+                ));
+            }
         }
         for (tenant_id, tenant) in &self.tenants {
             if !is_slug(tenant_id) {
@@ -780,5 +816,22 @@ limits = { call_deadline_ms = 100 }
             let err = Config::parse(toml).unwrap_err().to_string();
             assert!(err.contains(key), "{toml}: {err}");
         }
+    }
+
+    #[test]
+    fn p4_a_partner_entry_without_a_scope_is_refused_naming_the_key() {
+        let entry = "[[trust.partners]]\npartner = \"Acme Soft\"\nkey = \"ed25519:d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a\"\nendorsement = \"AAAA\"\n";
+        let err = Config::parse(entry).unwrap_err().to_string();
+        assert!(
+            err.contains("trust.partners[0].scope")
+                && err.contains("ed25519:d75a98")
+                && err.contains("scope is empty"),
+            "{err}"
+        );
+        let err = Config::parse(&format!("{entry}scope = [\"*\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("scope pattern `*`"), "{err}");
+        assert!(Config::parse(&format!("{entry}scope = [\"acme-*\"]\n")).is_ok());
     }
 }

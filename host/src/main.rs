@@ -289,18 +289,28 @@ fn verify(path: PathBuf, keys: Keys) -> anyhow::Result<()> {
     let store = keys.store()?;
     let verified =
         bundle::verify(&bytes, &store).with_context(|| format!("{} refused", path.display()))?;
-    let signer = match &verified.signer {
-        bundle::Signer::Vendor(k) => format!("vendor key {k}"),
-        bundle::Signer::Partner { key, partner } => format!("partner {partner} (key {key})"),
+    let (signer, tier) = match &verified.signer {
+        bundle::Signer::Vendor(k) => (
+            format!("vendor key {k}"),
+            format!("{:?} (the vendor's manifest)", verified.manifest.tier),
+        ),
+        bundle::Signer::Partner {
+            key,
+            partner,
+            scope,
+        } => (
+            format!("partner {partner} (key {key}, endorsed for {scope})"),
+            format!(
+                "the license's entitlement for `{}`, orderable without one (a partner's manifest tier, {:?}, does not count)",
+                verified.manifest.id, verified.manifest.tier
+            ),
+        ),
     };
     println!(
-        "ok: {}@{} ({:?}, {:?}), sha256 {}, signed by {signer}",
-        verified.manifest.id,
-        verified.manifest.version,
-        verified.manifest.kind,
-        verified.manifest.tier,
-        verified.digest
+        "ok: {}@{} ({:?}), sha256 {}, signed by {signer}",
+        verified.manifest.id, verified.manifest.version, verified.manifest.kind, verified.digest
     );
+    println!("runs as: {tier}");
     Ok(())
 }
 
@@ -308,13 +318,25 @@ fn license_inspect(path: PathBuf, keys: Keys) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     let store = keys.store()?;
-    let license = match License::verify(&text, &store) {
+    // With a config, the license must also be this host's: its customer
+    // and installation.
+    let binding = match &keys.config {
+        Some(path) => Some(Config::load(path)?.trust),
+        None => None,
+    };
+    let checked = License::verify(&text, &store).and_then(|l| {
+        if let Some(t) = &binding {
+            l.check_binding(t.customer.as_deref(), t.installation.as_deref())?;
+        }
+        Ok(l)
+    });
+    let license = match checked {
         Ok(l) => l,
         Err(e) => {
             if let Ok(claimed) = License::peek(&text) {
                 eprintln!(
-                    "the file claims: license {} for customer {}",
-                    claimed.license_id, claimed.customer
+                    "the file claims: license {} for customer {}, installation {}",
+                    claimed.license_id, claimed.customer, claimed.installation
                 );
             }
             bail!("{} refused: {e}", path.display());
@@ -323,6 +345,15 @@ fn license_inspect(path: PathBuf, keys: Keys) -> anyhow::Result<()> {
     let today = chrono::Utc::now().date_naive();
     println!("license:   {} (signature ok)", license.license_id);
     println!("customer:  {}", license.customer);
+    println!(
+        "installation: {}{}",
+        license.installation,
+        if binding.is_some() {
+            " (matches this host's [trust] customer and installation)"
+        } else {
+            " (not checked: pass --config to check it against a host)"
+        }
+    );
     println!("tenants:   {}", license.tenants.join(", "));
     println!("issued:    {}", license.issued);
     println!(
@@ -392,6 +423,9 @@ async fn sync_run(
 async fn serve(path: PathBuf) -> anyhow::Result<()> {
     let (server, config) = Server::start(&path).await?;
     let _sync = server.sync_engine(true);
+    // Independent of hot reload: a license ends on time even when the
+    // operator turned file watching off.
+    server.watch_license(hamgam::server::LICENSE_RECHECK);
     if config.server.reload_interval_s > 0 {
         server.watch(Duration::from_secs(config.server.reload_interval_s));
     }

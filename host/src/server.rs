@@ -1,7 +1,10 @@
 //! The running host: builds a snapshot (catalog, license, registry,
 //! tokens) from the config file, serves it, and rebuilds it when the
 //! config, the license or the plugin directory changes, or an operator
-//! flips a module in the admin API (hot reload, P5).
+//! flips a module in the admin API (hot reload, P5). It also rebuilds at
+//! the instants the license's standing changes (an expiry, the end of a
+//! grace period) by the host's clock, so a host that runs unchanged for
+//! months still stops orderable modules when their license ends (P4).
 //!
 //! A rebuild never interrupts work: requests hold the snapshot they began
 //! with (and its instances) until they finish, and a config that fails to
@@ -12,7 +15,7 @@ use crate::config::Config;
 use crate::plugins::licensing::{LicenseState, TrustPolicy};
 use crate::plugins::manifest::PluginKind;
 use crate::plugins::registry::{Catalog, Registry};
-use crate::runtime::instance::{Services, SystemClock};
+use crate::runtime::instance::{Clock, Services, SystemClock};
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::store::Db;
 use crate::sync::SyncEngine;
@@ -32,7 +35,14 @@ pub struct Server {
     state: AppState,
     fingerprint: Mutex<u64>,
     rebuild: tokio::sync::Mutex<()>,
+    /// The config of the snapshot in force, to re-judge the license with
+    /// when the file on disk no longer parses.
+    in_force: Mutex<Config>,
 }
+
+/// Longest sleep between two looks at the license clock, in case the clock
+/// jumps (a suspended machine, an adjusted system time).
+pub const LICENSE_RECHECK: Duration = Duration::from_secs(60);
 
 /// The engine options a config asks for.
 pub fn runtime_options(config: &Config) -> RuntimeOptions {
@@ -53,6 +63,15 @@ pub fn runtime_options(config: &Config) -> RuntimeOptions {
 impl Server {
     /// Open the database, build the engine and the first snapshot.
     pub async fn start(config_path: &Path) -> anyhow::Result<(Arc<Server>, Config)> {
+        Server::start_with_clock(config_path, Arc::new(SystemClock)).await
+    }
+
+    /// [`Server::start`] with the clock the license is judged by (and
+    /// plugins read): tests move it past an expiry.
+    pub async fn start_with_clock(
+        config_path: &Path,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<(Arc<Server>, Config)> {
         let config = Config::load(config_path)?;
         let db = Db::connect(&config.server.database)
             .await
@@ -64,7 +83,7 @@ impl Server {
             crm: db_arc,
             sql: Arc::new(crate::runtime::sql::SqlConnections::default()),
             recorder: Arc::new(crate::runtime::backends::TracingRecorder),
-            clock: Arc::new(SystemClock),
+            clock,
         };
         let snapshot = build_snapshot(&config, &runtime, &services, &db).await?;
         let state = AppState::new(snapshot, db);
@@ -76,6 +95,7 @@ impl Server {
             state,
             fingerprint: Mutex::new(fingerprint(config_path, &config)),
             rebuild: tokio::sync::Mutex::new(()),
+            in_force: Mutex::new(config.clone()),
         });
         server.state.set_reloader(server.clone());
         Ok((server, config))
@@ -104,8 +124,12 @@ impl Server {
 
     /// Rebuild from the files now.
     pub async fn rebuild(&self) -> anyhow::Result<()> {
-        let _one_at_a_time = self.rebuild.lock().await;
         let config = Config::load(&self.config_path)?;
+        self.rebuild_from(config).await
+    }
+
+    async fn rebuild_from(&self, config: Config) -> anyhow::Result<()> {
+        let _one_at_a_time = self.rebuild.lock().await;
         let snapshot =
             build_snapshot(&config, &self.runtime, &self.services, self.state.db()).await?;
         let running = snapshot
@@ -118,8 +142,61 @@ impl Server {
         self.state.set_webhook_limits(&config.server);
         *self.fingerprint.lock().unwrap_or_else(|e| e.into_inner()) =
             fingerprint(&self.config_path, &config);
+        *self.in_force.lock().unwrap_or_else(|e| e.into_inner()) = config;
         tracing::info!(running, "configuration reloaded");
         Ok(())
+    }
+
+    /// Rebuild if the clock has reached the instant the license's standing
+    /// changes ([`LicenseState::next_change`]); returns whether it did.
+    /// The files are read again; if the config no longer parses, the
+    /// config in force is re-judged, so a broken file cannot keep an
+    /// expired license running.
+    pub async fn check_license_clock(&self) -> anyhow::Result<bool> {
+        let due = self
+            .state
+            .snapshot()
+            .license
+            .next_change()
+            .is_some_and(|at| self.services.clock.now() >= at);
+        if !due {
+            return Ok(false);
+        }
+        tracing::info!("license standing changes now: re-deciding every instance");
+        if let Err(e) = self.rebuild().await {
+            tracing::warn!(
+                "config not reloaded ({e:#}); re-judging the license with the config in force"
+            );
+            let config = self
+                .in_force
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            self.rebuild_from(config).await?;
+        }
+        Ok(true)
+    }
+
+    /// Re-judge the license at the instants its standing changes: sleep
+    /// until the next one by the host's clock, at most `recheck` at a time.
+    pub fn watch_license(self: &Arc<Self>, recheck: Duration) {
+        let server = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let until_change = server.state.snapshot().license.next_change().map(|at| {
+                    (at - server.services.clock.now())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO)
+                });
+                let wait = until_change.map_or(recheck, |d| d.min(recheck));
+                // Never spin: a rebuild that keeps failing retries each second.
+                tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+                if let Err(e) = server.check_license_clock().await {
+                    tracing::error!("license re-check failed, previous snapshot stays: {e:#}");
+                    tokio::time::sleep(Duration::from_secs(1).min(recheck)).await;
+                }
+            }
+        });
     }
 
     /// Check for changed files every `interval` and rebuild when they did.
@@ -170,7 +247,7 @@ pub async fn build_snapshot(
                 config.server.plugin_dir.display()
             )
         })?;
-    let license = LicenseState::load(config, &policy, chrono::Utc::now().date_naive());
+    let license = LicenseState::load(config, &policy, services.clock.now().date_naive());
     let mut config = config.clone();
     for ((tenant, instance), enabled) in crate::store::instance_overrides(db).await? {
         if let Some(i) = config

@@ -11,6 +11,7 @@ use axum::http::Request;
 use chrono::{Duration as Days, Utc};
 use hamgam::api::app;
 use hamgam::plugins::registry::InstanceStatus;
+use hamgam::runtime::instance::{Clock, SystemClock};
 use hamgam::server::Server;
 use hamgam_trust::bundle;
 use hamgam_trust::keys::SecretKey;
@@ -18,8 +19,8 @@ use hamgam_trust::license::{Entitlement, License, LicenseLimits};
 use hamgam_trust::manifest::{Tier, replace_manifest};
 use http_body_util::BodyExt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
 struct Fixture {
@@ -89,6 +90,7 @@ impl Fixture {
         License {
             license_id: "L-TEST".into(),
             customer: "acme".into(),
+            installation: "acme-test".into(),
             tenants: tenants.iter().map(|t| t.to_string()).collect(),
             modules: modules
                 .iter()
@@ -113,8 +115,10 @@ impl Fixture {
         .unwrap();
     }
 
-    /// Write the config: `instances` is TOML for `[tenants.acme.instances.*]`.
-    fn write_config(&self, instances: &str) -> PathBuf {
+    /// Write the config: `trust` is the rest of `[trust]` (the binding,
+    /// `[[trust.partners]]` entries), `instances` TOML for
+    /// `[tenants.acme.instances.*]`.
+    fn write_config_with(&self, trust: &str, instances: &str) -> PathBuf {
         let text = format!(
             r#"
 [server]
@@ -126,6 +130,7 @@ admin_token = {{ file = "{admin}" }}
 [trust]
 vendor_keys = ["{key}"]
 license = "{license}"
+{trust}
 
 [tenants.acme]
 api_token = {{ file = "{acme}" }}
@@ -144,12 +149,60 @@ api_token = {{ file = "{acme}" }}
     }
 
     async fn start(&self, instances: &str) -> Arc<Server> {
+        self.start_with(BINDING, instances, Arc::new(SystemClock))
+            .await
+    }
+
+    async fn start_with(&self, trust: &str, instances: &str, clock: Arc<dyn Clock>) -> Arc<Server> {
         // Tokens are secrets by reference, as in production: files here.
         std::fs::write(self.path("admin.token"), "admin-secret\n").unwrap();
         std::fs::write(self.path("acme.token"), "acme-secret\n").unwrap();
-        let config = self.write_config(instances);
-        Server::start(&config).await.unwrap().0
+        let config = self.write_config_with(trust, instances);
+        Server::start_with_clock(&config, clock).await.unwrap().0
     }
+
+    /// A `[[trust.partners]]` entry endorsing `partner` for `scope`.
+    fn endorse(&self, name: &str, partner: &SecretKey, scope: &[&str]) -> String {
+        use base64::Engine as _;
+        let scope: Vec<String> = scope.iter().map(|s| s.to_string()).collect();
+        let signature = self.vendor.sign(&bundle::endorsement_message(
+            name,
+            &partner.public(),
+            &scope,
+        ));
+        format!(
+            "[[trust.partners]]\npartner = \"{name}\"\nkey = \"{}\"\nscope = {scope:?}\nendorsement = \"{}\"\n",
+            partner.public(),
+            base64::engine::general_purpose::STANDARD.encode(signature)
+        )
+    }
+}
+
+/// The customer and installation the fixture's licenses are issued for.
+const BINDING: &str = "customer = \"acme\"\ninstallation = \"acme-test\"\n";
+
+/// A clock tests move by hand.
+struct ManualClock(Mutex<chrono::DateTime<Utc>>);
+
+impl ManualClock {
+    fn new() -> Arc<ManualClock> {
+        Arc::new(ManualClock(Mutex::new(Utc::now())))
+    }
+
+    fn set(&self, at: chrono::DateTime<Utc>) {
+        *self.0.lock().unwrap() = at;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// The first instant of `day` (UTC).
+fn midnight(day: chrono::NaiveDate) -> chrono::DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 fn status(server: &Server, instance: &str) -> InstanceStatus {
@@ -651,4 +704,224 @@ async fn p4_license_limits_companies_and_tenants() {
         !beyond.running && beyond.reason.unwrap().contains("`globex` is beyond"),
         "one tenant is licensed"
     );
+}
+
+#[tokio::test]
+async fn p4_a_partner_bundle_outside_its_namespace_is_refused_and_sepidar_stays_the_vendors() {
+    let f = Fixture::new();
+    f.write_license(&f.license(&[], 100, 7));
+    let acme = SecretKey::generate().unwrap();
+    let careless = SecretKey::generate().unwrap();
+    f.install("hello-connector", "sepidar", "0.1.0", "default");
+    // Outside acme's namespace: a vendor id at a version every unpinned
+    // instance would take.
+    f.install_signed("hello-connector", "sepidar", "99.0.0", "default", &acme);
+    // Inside a scope the vendor wrote carelessly, but still a vendor id.
+    f.install_signed("hello-connector", "sepidar", "98.0.0", "default", &careless);
+    f.install_signed("hostile", "acme-notes", "0.1.0", "installable", &acme);
+    let mut license = f.license(&["acme-notes"], 100, 7);
+    license.modules[0].tier = Tier::Installable;
+    f.write_license(&license);
+    let trust = [
+        BINDING.to_string(),
+        f.endorse("Acme Soft", &acme, &["acme-*"]),
+        f.endorse("Careless Ltd", &careless, &["sepidar"]),
+    ]
+    .concat();
+    let server = f
+        .start_with(
+            &trust,
+            &[
+                instance("ledger", "sepidar", None),
+                instance("notes", "acme-notes", Some(true)),
+            ]
+            .concat(),
+            Arc::new(SystemClock),
+        )
+        .await;
+    let snapshot = server.state().snapshot();
+    let reason = |file: &str| {
+        snapshot
+            .rejected
+            .iter()
+            .find(|(p, _)| p.ends_with(file))
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("{file} was not rejected"))
+    };
+    let outside = reason("sepidar-99.0.0.hgb");
+    assert!(
+        outside.contains("plugin `sepidar` is signed by partner Acme Soft")
+            && outside.contains("allows only acme-*"),
+        "{outside}"
+    );
+    let vendor_id = reason("sepidar-98.0.0.hgb");
+    assert!(
+        vendor_id.contains("plugin id `sepidar` belongs to the vendor"),
+        "{vendor_id}"
+    );
+    // The unpinned instance keeps the vendor's version.
+    let ledger = status(&server, "ledger");
+    assert!(ledger.running, "{:?}", ledger.reason);
+    assert_eq!(ledger.version.as_deref(), Some("0.1.0"));
+    // Inside its namespace the partner's plugin loads and runs.
+    assert!(status(&server, "notes").running);
+}
+
+#[tokio::test]
+async fn p2_a_partner_bundle_stamped_default_still_needs_the_vendors_entitlement() {
+    let f = Fixture::new();
+    let acme = SecretKey::generate().unwrap();
+    for id in ["acme-free", "acme-paid", "acme-unsold"] {
+        f.install_signed("hostile", id, "0.1.0", "default", &acme);
+    }
+    // The vendor's word: acme-free is a default module for this customer,
+    // acme-paid is sold (orderable), acme-unsold is not in the license.
+    let mut license = f.license(&["acme-free", "acme-paid"], 100, 7);
+    license.modules[0].tier = Tier::Default;
+    f.write_license(&license);
+    let trust = [
+        BINDING.to_string(),
+        f.endorse("Acme Soft", &acme, &["acme-*"]),
+    ]
+    .concat();
+    let server = f
+        .start_with(
+            &trust,
+            &[
+                instance("free", "acme-free", None),
+                instance("paid-unset", "acme-paid", None),
+                instance("paid", "acme-paid", Some(true)),
+                instance("unsold-unset", "acme-unsold", None),
+                instance("unsold", "acme-unsold", Some(true)),
+            ]
+            .concat(),
+            Arc::new(SystemClock),
+        )
+        .await;
+    let free = status(&server, "free");
+    assert!(free.running && free.tier == Some(Tier::Default), "{free:?}");
+    let paid = status(&server, "paid");
+    assert!(
+        paid.running && paid.tier == Some(Tier::Orderable),
+        "{paid:?}"
+    );
+    for name in ["paid-unset", "unsold-unset", "unsold"] {
+        let s = status(&server, name);
+        assert!(!s.running, "{name} runs on its own manifest's `default`");
+        assert_eq!(s.tier, Some(Tier::Orderable), "{name}");
+    }
+    let why = status(&server, "unsold").reason.unwrap();
+    assert!(
+        why.contains("no entitlement for module `acme-unsold`")
+            && why.contains("not its manifest's Default"),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn p4_a_running_host_stops_the_orderable_module_when_its_license_expires() {
+    let f = Fixture::new();
+    let license = f.license(&["warranty"], 1, 2);
+    f.write_license(&license);
+    f.install("hostile", "warranty", "0.1.0", "orderable");
+    f.install("hostile", "notes", "0.1.0", "installable");
+    let clock = ManualClock::new();
+    let server = f
+        .start_with(
+            BINDING,
+            &[
+                instance("warranty", "warranty", Some(true)),
+                instance("notes", "notes", Some(true)),
+            ]
+            .concat(),
+            clock.clone(),
+        )
+        .await;
+    let w = status(&server, "warranty");
+    assert!(w.running && w.warning.is_none(), "{w:?}");
+    let expiry = midnight(license.expires + Days::days(1));
+    let grace_end = midnight(license.expires + Days::days(3));
+    // Nothing changes before the instant of expiry…
+    clock.set(expiry - Days::seconds(1));
+    assert!(!server.check_license_clock().await.unwrap());
+    assert!(status(&server, "warranty").warning.is_none());
+    // …and at it, with no file touched, the module runs in grace, loudly.
+    clock.set(expiry);
+    assert!(server.check_license_clock().await.unwrap());
+    let w = status(&server, "warranty");
+    assert!(w.running, "{w:?}");
+    assert!(w.warning.unwrap().contains("grace"));
+    // One second before the end of grace it still runs.
+    clock.set(grace_end - Days::seconds(1));
+    server.check_license_clock().await.unwrap();
+    assert!(status(&server, "warranty").running);
+    // The timer, not a test call, stops it at the end of grace.
+    server.watch_license(std::time::Duration::from_millis(20));
+    clock.set(grace_end);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while status(&server, "warranty").running && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let w = status(&server, "warranty");
+    assert!(!w.running, "still running after the grace period");
+    assert!(
+        w.reason.unwrap().contains("grace period has ended"),
+        "the reason names the end of grace"
+    );
+    assert!(
+        status(&server, "notes").running,
+        "installable modules go on"
+    );
+    assert_eq!(
+        server.state().snapshot().license.standing(),
+        Some(hamgam_trust::license::Standing::Expired)
+    );
+}
+
+#[tokio::test]
+async fn p4_a_license_for_another_installation_or_customer_is_refused_with_the_reason() {
+    let f = Fixture::new();
+    f.write_license(&f.license(&["warranty"], 100, 7));
+    f.install("hostile", "warranty", "0.1.0", "orderable");
+    let instances = instance("warranty", "warranty", Some(true));
+    // The same tenant names on another host do not make the license work.
+    let server = f
+        .start_with(
+            "customer = \"acme\"\ninstallation = \"acme-copy\"\n",
+            &instances,
+            Arc::new(SystemClock),
+        )
+        .await;
+    let w = status(&server, "warranty");
+    assert!(!w.running);
+    let why = w.reason.unwrap();
+    assert!(
+        why.contains("issued for installation `acme-test`")
+            && why.contains("this host is installation `acme-copy`"),
+        "{why}"
+    );
+    let router = app(server.state().clone());
+    let (_, admin) = get(&router, "/admin/v1/tenants", Some("admin-secret")).await;
+    let problem = admin["license"]["problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("installation `acme-test`"), "{admin}");
+    // Another customer's host with the same installation id.
+    drop(router);
+    let server = f
+        .start_with(
+            "customer = \"globex\"\ninstallation = \"acme-test\"\n",
+            &instances,
+            Arc::new(SystemClock),
+        )
+        .await;
+    let why = status(&server, "warranty").reason.unwrap();
+    assert!(
+        why.contains("issued for customer `acme`") && why.contains("`globex`"),
+        "{why}"
+    );
+    // A host that does not say which installation it is runs no license.
+    let server = f
+        .start_with("customer = \"acme\"\n", &instances, Arc::new(SystemClock))
+        .await;
+    let why = status(&server, "warranty").reason.unwrap();
+    assert!(why.contains("sets no `[trust] installation`"), "{why}");
 }

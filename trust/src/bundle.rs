@@ -14,9 +14,16 @@
 //! `digest` is the SHA-256 of the component bytes. Since the manifest sits
 //! inside the component, one signature covers code and declared
 //! capabilities alike. Verification happens before anything is compiled.
+//!
+//! A partner key signs only inside the namespace the vendor endorsed for it
+//! ([`IdScope`]): the vendor's signature over the endorsement covers the
+//! partner's name, key and scope, so a partner can neither widen its scope
+//! nor publish a vendor plugin id (`sepidar@99.0.0`) to take over unpinned
+//! instances.
 
 use crate::keys::{PublicKey, SecretKey};
 use crate::manifest::{Manifest, ManifestError};
+use crate::scope::{IdScope, ScopeError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
@@ -52,8 +59,33 @@ pub enum BundleError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     /// A partner key's endorsement does not verify.
-    #[error("partner key {0} is not endorsed by a vendor key")]
+    #[error(
+        "partner key {0} is not endorsed by a vendor key (the endorsement covers partner name, key and scope; re-issue it with `cargo xtask endorse`)"
+    )]
     NotEndorsed(String),
+    /// An endorsement's scope is malformed.
+    #[error("partner key {key}: {source}")]
+    Scope {
+        /// Key id.
+        key: String,
+        /// What is wrong with the scope.
+        source: ScopeError,
+    },
+    /// A partner signed a plugin id outside the namespace the vendor
+    /// endorsed for it.
+    #[error(
+        "plugin `{id}` is signed by partner {partner} (key {key}), whose endorsement allows only {scope}: a partner key may sign only plugin ids inside its endorsed scope"
+    )]
+    OutsideScope {
+        /// Plugin id of the bundle.
+        id: String,
+        /// Partner name.
+        partner: String,
+        /// Key id.
+        key: String,
+        /// The endorsed patterns.
+        scope: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,20 +106,32 @@ pub struct Endorsement {
     pub key: PublicKey,
     /// The partner's name, part of what the vendor signed.
     pub partner: String,
+    /// Plugin ids the partner may sign (`acme-*`, `acme-notes`), part of
+    /// what the vendor signed.
+    pub scope: Vec<String>,
     /// The vendor's signature over [`endorsement_message`].
     pub signature: Vec<u8>,
 }
 
-/// What a vendor signs to endorse a partner key.
-pub fn endorsement_message(partner: &str, key: &PublicKey) -> Vec<u8> {
-    format!("hamgam-partner-v1\n{partner}\n{key}").into_bytes()
+/// What a vendor signs to endorse a partner key: name, key and scope, so
+/// none of them can be changed without the vendor. Scope patterns hold no
+/// newline or comma (see [`IdScope`]), so the joined form is unambiguous.
+pub fn endorsement_message(partner: &str, key: &PublicKey, scope: &[String]) -> Vec<u8> {
+    format!("hamgam-partner-v2\n{partner}\n{key}\n{}", scope.join(",")).into_bytes()
+}
+
+#[derive(Debug, Clone)]
+struct Partner {
+    key: PublicKey,
+    name: String,
+    scope: IdScope,
 }
 
 /// The keys a host trusts.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     vendor: Vec<PublicKey>,
-    partners: Vec<(PublicKey, String)>,
+    partners: Vec<Partner>,
 }
 
 /// Who signed a verified bundle.
@@ -101,6 +145,8 @@ pub enum Signer {
         key: String,
         /// Partner name.
         partner: String,
+        /// The endorsed scope, as written (`acme-*, acme-notes`).
+        scope: String,
     },
 }
 
@@ -114,11 +160,19 @@ impl TrustStore {
     ) -> Result<TrustStore, BundleError> {
         let mut partners = Vec::new();
         for e in endorsements {
-            let msg = endorsement_message(&e.partner, &e.key);
+            let scope = IdScope::parse(&e.scope).map_err(|source| BundleError::Scope {
+                key: e.key.id(),
+                source,
+            })?;
+            let msg = endorsement_message(&e.partner, &e.key, &e.scope);
             if !vendor.iter().any(|v| v.verify(&msg, &e.signature)) {
                 return Err(BundleError::NotEndorsed(e.key.id()));
             }
-            partners.push((e.key, e.partner));
+            partners.push(Partner {
+                key: e.key,
+                name: e.partner,
+                scope,
+            });
         }
         Ok(TrustStore { vendor, partners })
     }
@@ -128,22 +182,21 @@ impl TrustStore {
         &self.vendor
     }
 
-    fn find(&self, id: &str) -> Option<(&PublicKey, Signer)> {
+    fn find(&self, id: &str) -> Option<(&PublicKey, Signer, Option<&IdScope>)> {
         if let Some(k) = self.vendor.iter().find(|k| k.id() == id) {
-            return Some((k, Signer::Vendor(k.id())));
+            return Some((k, Signer::Vendor(k.id()), None));
         }
-        self.partners
-            .iter()
-            .find(|(k, _)| k.id() == id)
-            .map(|(k, p)| {
-                (
-                    k,
-                    Signer::Partner {
-                        key: k.id(),
-                        partner: p.clone(),
-                    },
-                )
-            })
+        self.partners.iter().find(|p| p.key.id() == id).map(|p| {
+            (
+                &p.key,
+                Signer::Partner {
+                    key: p.key.id(),
+                    partner: p.name.clone(),
+                    scope: p.scope.to_string(),
+                },
+                Some(&p.scope),
+            )
+        })
     }
 }
 
@@ -226,7 +279,7 @@ pub fn verify(bytes: &[u8], trust: &TrustStore) -> Result<VerifiedBundle, Bundle
     if digest != header.digest {
         return Err(BundleError::DigestMismatch);
     }
-    let (key, signer) = trust
+    let (key, signer, scope) = trust
         .find(&header.signer)
         .ok_or_else(|| BundleError::UnknownSigner(header.signer.clone()))?;
     let signature = B64
@@ -237,6 +290,18 @@ pub fn verify(bytes: &[u8], trust: &TrustStore) -> Result<VerifiedBundle, Bundle
         &signature,
     ) {
         return Err(BundleError::BadSignature(header.signer.clone()));
+    }
+    // The header id is signed and must equal the manifest's (checked
+    // below), so checking it here refuses before the manifest is parsed.
+    if let (Some(scope), Signer::Partner { key, partner, .. }) = (scope, &signer)
+        && !scope.allows(&header.id)
+    {
+        return Err(BundleError::OutsideScope {
+            id: header.id.clone(),
+            partner: partner.clone(),
+            key: key.clone(),
+            scope: scope.to_string(),
+        });
     }
     let manifest = Manifest::from_component(component)?;
     if manifest.id != header.id || manifest.version.to_string() != header.version {
@@ -340,15 +405,21 @@ mod tests {
         ));
     }
 
+    fn endorse(vendor: &SecretKey, partner: &SecretKey, name: &str, scope: &[&str]) -> Endorsement {
+        let scope: Vec<String> = scope.iter().map(|s| s.to_string()).collect();
+        Endorsement {
+            key: partner.public(),
+            partner: name.into(),
+            signature: vendor.sign(&endorsement_message(name, &partner.public(), &scope)),
+            scope,
+        }
+    }
+
     #[test]
     fn p4_partner_keys_need_a_vendor_endorsement() {
         let vendor = SecretKey::generate().unwrap();
         let partner = SecretKey::generate().unwrap();
-        let endorsement = Endorsement {
-            key: partner.public(),
-            partner: "Acme Soft".into(),
-            signature: vendor.sign(&endorsement_message("Acme Soft", &partner.public())),
-        };
+        let endorsement = endorse(&vendor, &partner, "Acme Soft", &["shop-*"]);
         let t = TrustStore::new(vec![vendor.public()], vec![endorsement.clone()]).unwrap();
         let b = sign(&component("shop-notes", "0.1.0"), &partner).unwrap();
         assert!(matches!(
@@ -357,7 +428,11 @@ mod tests {
         ));
         // The partner cannot endorse itself, nor rename itself.
         let selfmade = Endorsement {
-            signature: partner.sign(&endorsement_message("Acme Soft", &partner.public())),
+            signature: partner.sign(&endorsement_message(
+                "Acme Soft",
+                &partner.public(),
+                &endorsement.scope,
+            )),
             ..endorsement.clone()
         };
         assert!(TrustStore::new(vec![vendor.public()], vec![selfmade]).is_err());
@@ -366,6 +441,63 @@ mod tests {
             ..endorsement
         };
         assert!(TrustStore::new(vec![vendor.public()], vec![renamed]).is_err());
+    }
+
+    #[test]
+    fn p4_a_partner_bundle_outside_its_namespace_is_refused() {
+        let vendor = SecretKey::generate().unwrap();
+        let partner = SecretKey::generate().unwrap();
+        let t = TrustStore::new(
+            vec![vendor.public()],
+            vec![endorse(
+                &vendor,
+                &partner,
+                "Acme Soft",
+                &["acme-*", "shop-notes"],
+            )],
+        )
+        .unwrap();
+        for inside in ["acme-notes", "shop-notes"] {
+            let b = sign(&component(inside, "0.1.0"), &partner).unwrap();
+            assert!(verify(&b, &t).is_ok(), "{inside}");
+        }
+        // A vendor id (a connector every unpinned instance would pick up at
+        // a higher version) and a neighbour's id are both outside.
+        for outside in ["sepidar", "shop-notes-pro", "acmex"] {
+            let b = sign(&component(outside, "99.0.0"), &partner).unwrap();
+            let err = verify(&b, &t).unwrap_err();
+            assert!(matches!(err, BundleError::OutsideScope { .. }), "{err}");
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!("`{outside}`"))
+                    && msg.contains("Acme Soft")
+                    && msg.contains("acme-*, shop-notes"),
+                "{msg}"
+            );
+        }
+        // The vendor's own key signs any id.
+        let b = sign(&component("sepidar", "99.0.0"), &vendor).unwrap();
+        assert!(verify(&b, &t).is_ok());
+    }
+
+    #[test]
+    fn p4_a_partner_cannot_widen_its_endorsed_scope() {
+        let vendor = SecretKey::generate().unwrap();
+        let partner = SecretKey::generate().unwrap();
+        let endorsed = endorse(&vendor, &partner, "Acme Soft", &["acme-*"]);
+        let widened = Endorsement {
+            scope: vec!["acme-*".into(), "sepidar".into()],
+            ..endorsed.clone()
+        };
+        let err = TrustStore::new(vec![vendor.public()], vec![widened]).unwrap_err();
+        assert!(matches!(err, BundleError::NotEndorsed(_)), "{err}");
+        // A scope broader than a namespace is refused even if the vendor signed it.
+        let star = endorse(&vendor, &partner, "Acme Soft", &["*"]);
+        let err = TrustStore::new(vec![vendor.public()], vec![star]).unwrap_err();
+        assert!(err.to_string().contains("scope pattern `*`"), "{err}");
+        let empty = endorse(&vendor, &partner, "Acme Soft", &[]);
+        let err = TrustStore::new(vec![vendor.public()], vec![empty]).unwrap_err();
+        assert!(err.to_string().contains("scope is empty"), "{err}");
     }
 
     #[test]

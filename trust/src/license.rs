@@ -5,6 +5,10 @@
 //! "<base64 of the license JSON>", "signature": "<base64>"}`. The signature
 //! covers `hamgam-license-v1\n` followed by the payload bytes exactly as
 //! encoded, so no canonical JSON is needed and any edit breaks it.
+//!
+//! A license is bound to its customer and to one installation (the id the
+//! operator's config holds as `[trust] installation`), so copying it to
+//! another host with the same tenant names does not make it work there.
 
 use crate::bundle::TrustStore;
 use crate::keys::SecretKey;
@@ -26,6 +30,32 @@ pub enum LicenseError {
     /// The signature does not verify: the license was edited.
     #[error("license signature does not verify with key {0} (the license was modified)")]
     BadSignature(String),
+    /// The host's config does not say which customer or installation it is.
+    #[error(
+        "license {license_id} is bound to {field} `{issued_for}`, but the config sets no `[trust] {field}`: set it to this host's {field} id"
+    )]
+    Unbound {
+        /// License serial.
+        license_id: String,
+        /// `customer` or `installation`.
+        field: &'static str,
+        /// What the license names.
+        issued_for: String,
+    },
+    /// Issued for another customer or installation.
+    #[error(
+        "license {license_id} was issued for {field} `{issued_for}`, but this host is {field} `{this_host}` (`[trust] {field}`): a license runs only where it was issued for"
+    )]
+    WrongBinding {
+        /// License serial.
+        license_id: String,
+        /// `customer` or `installation`.
+        field: &'static str,
+        /// What the license names.
+        issued_for: String,
+        /// What the config names.
+        this_host: String,
+    },
 }
 
 /// One module the customer is entitled to.
@@ -60,6 +90,9 @@ pub struct License {
     pub license_id: String,
     /// Customer id.
     pub customer: String,
+    /// The installation (one host or cluster of the customer) the license
+    /// is for; the operator config names it as `[trust] installation`.
+    pub installation: String,
     /// Tenant ids the license covers.
     pub tenants: Vec<String>,
     /// Entitled modules.
@@ -121,6 +154,76 @@ impl License {
         } else {
             Standing::Expired
         }
+    }
+
+    /// Refuse the license unless it was issued for this host's customer and
+    /// installation (`[trust] customer`, `[trust] installation`).
+    pub fn check_binding(
+        &self,
+        customer: Option<&str>,
+        installation: Option<&str>,
+    ) -> Result<(), LicenseError> {
+        for (field, issued_for, this_host) in [
+            ("customer", &self.customer, customer),
+            ("installation", &self.installation, installation),
+        ] {
+            match this_host {
+                None => {
+                    return Err(LicenseError::Unbound {
+                        license_id: self.license_id.clone(),
+                        field,
+                        issued_for: issued_for.clone(),
+                    });
+                }
+                Some(h) if h != issued_for => {
+                    return Err(LicenseError::WrongBinding {
+                        license_id: self.license_id.clone(),
+                        field,
+                        issued_for: issued_for.clone(),
+                        this_host: h.to_string(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The tier the vendor sold `module` as in this license, if any.
+    pub fn entitlement_tier(&self, module: &str) -> Option<Tier> {
+        self.modules
+            .iter()
+            .find(|m| m.module == module)
+            .map(|m| m.tier)
+    }
+
+    /// The first day after `today` on which a standing (of the license or
+    /// of one entitlement) changes: the day after an expiry, the day after
+    /// a grace period ends, and, while anything is in grace, tomorrow (the
+    /// countdown operators see). `None` once nothing will change.
+    pub fn next_change(&self, today: NaiveDate) -> Option<NaiveDate> {
+        let grace = chrono::Days::new(u64::from(self.grace_days));
+        let one = chrono::Days::new(1);
+        let mut ends = vec![self.expires];
+        ends.extend(
+            self.modules
+                .iter()
+                .filter_map(|m| m.expires)
+                .map(|e| e.min(self.expires)),
+        );
+        let mut days = Vec::new();
+        for end in ends {
+            let after_expiry = end.checked_add_days(one);
+            let after_grace = end
+                .checked_add_days(grace)
+                .and_then(|d| d.checked_add_days(one));
+            days.extend(after_expiry);
+            days.extend(after_grace);
+            if matches!(self.standing_for(end, today), Standing::Grace { .. }) {
+                days.extend(today.checked_add_days(one));
+            }
+        }
+        days.into_iter().filter(|d| *d > today).min()
     }
 
     /// The license as a whole on `today`.
@@ -225,6 +328,7 @@ mod tests {
         License {
             license_id: "L-1".into(),
             customer: "acme".into(),
+            installation: "acme-prod".into(),
             tenants: vec!["acme".into()],
             modules: vec![
                 Entitlement {
@@ -311,5 +415,53 @@ mod tests {
             .entitles("acme", "woocommerce", day("2026-07-20"))
             .unwrap_err();
         assert!(err.contains("2026-06-30"), "{err}");
+    }
+
+    #[test]
+    fn p4_license_for_another_installation_or_customer_is_refused() {
+        let l = sample();
+        assert_eq!(l.check_binding(Some("acme"), Some("acme-prod")), Ok(()));
+        let err = l
+            .check_binding(Some("acme"), Some("globex-prod"))
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("installation `acme-prod`")
+                && msg.contains("`globex-prod`")
+                && msg.contains("[trust] installation"),
+            "{msg}"
+        );
+        let err = l
+            .check_binding(Some("globex"), Some("acme-prod"))
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                LicenseError::WrongBinding {
+                    field: "customer",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = l.check_binding(Some("acme"), None).unwrap_err();
+        assert!(
+            err.to_string().contains("sets no `[trust] installation`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn p4_next_change_is_the_day_after_each_expiry_and_grace_end() {
+        let l = sample();
+        // woocommerce's entitlement ends 2026-06-30, grace 14 days; the
+        // license ends 2026-12-31.
+        assert_eq!(l.next_change(day("2026-05-01")), Some(day("2026-07-01")));
+        // In grace: every day (the countdown), up to the end of grace.
+        assert_eq!(l.next_change(day("2026-07-01")), Some(day("2026-07-02")));
+        assert_eq!(l.next_change(day("2026-07-14")), Some(day("2026-07-15")));
+        assert_eq!(l.next_change(day("2026-07-15")), Some(day("2027-01-01")));
+        assert_eq!(l.next_change(day("2027-01-14")), Some(day("2027-01-15")));
+        assert_eq!(l.next_change(day("2027-01-15")), None);
     }
 }

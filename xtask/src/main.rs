@@ -94,6 +94,10 @@ enum Task {
         /// The partner's public key, `ed25519:<hex>`.
         #[arg(long)]
         partner_key: String,
+        /// A plugin id or a namespace `prefix-*` the partner may publish;
+        /// repeatable, at least one.
+        #[arg(long = "scope", required = true)]
+        scope: Vec<String>,
         /// Vendor secret key file.
         #[arg(long, default_value = "keys/vendor.key")]
         key: PathBuf,
@@ -116,9 +120,12 @@ enum Task {
 enum LicenseTask {
     /// Issue a license signed with the vendor key.
     Issue {
-        /// Customer id.
+        /// Customer id (the host's `[trust] customer`).
         #[arg(long)]
         customer: String,
+        /// The installation the license is for (the host's `[trust] installation`).
+        #[arg(long)]
+        installation: String,
         /// License serial (default: <customer>-<today>).
         #[arg(long)]
         license_id: Option<String>,
@@ -186,12 +193,14 @@ fn main() -> ExitCode {
         Task::Endorse {
             partner,
             partner_key,
+            scope,
             key,
-        } => vendor::endorse(&partner, &partner_key, &root.join(key)),
+        } => vendor::endorse(&partner, &partner_key, &scope, &root.join(key)),
         Task::License {
             command:
                 LicenseTask::Issue {
                     customer,
+                    installation,
                     license_id,
                     tenants,
                     modules,
@@ -204,6 +213,7 @@ fn main() -> ExitCode {
                 },
         } => vendor::issue(vendor::IssueArgs {
             customer,
+            installation,
             license_id,
             tenants,
             modules,
@@ -860,6 +870,8 @@ fn demo(root: &Path) -> Result<()> {
     }
     vendor::issue(vendor::IssueArgs {
         customer: "demo".into(),
+        // As `[trust] installation` in host/config/demo.toml.
+        installation: "demo-host".into(),
         license_id: Some("DEMO".into()),
         tenants: vec!["demo".into()],
         modules: vec!["serial-scale:orderable".into()],

@@ -9,6 +9,7 @@ use hamgam_trust::bundle::{self, endorsement_message};
 use hamgam_trust::keys::{PublicKey, SecretKey};
 use hamgam_trust::license::{Entitlement, License, LicenseLimits};
 use hamgam_trust::manifest::Tier;
+use hamgam_trust::scope::IdScope;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -84,14 +85,17 @@ pub fn sign(component: &Path, key: &Path, out: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Print the `[[trust.partners]]` entry that endorses a partner's key.
-pub fn endorse(partner: &str, partner_key: &str, key: &Path) -> Result<()> {
+/// Print the `[[trust.partners]]` entry that endorses a partner's key for
+/// the plugin ids in `scope` (`acme-*`, `acme-notes`).
+pub fn endorse(partner: &str, partner_key: &str, scope: &[String], key: &Path) -> Result<()> {
     let vendor = read_key(key)?;
     let partner_key = PublicKey::parse(partner_key)?;
-    let signature = vendor.sign(&endorsement_message(partner, &partner_key));
+    IdScope::parse(scope).context("--scope")?;
+    let signature = vendor.sign(&endorsement_message(partner, &partner_key, scope));
     println!("[[trust.partners]]");
     println!("partner = {partner:?}");
     println!("key = \"{partner_key}\"");
+    println!("scope = {scope:?}");
     println!(
         "endorsement = \"{}\"",
         base64::engine::general_purpose::STANDARD.encode(signature)
@@ -102,6 +106,8 @@ pub fn endorse(partner: &str, partner_key: &str, key: &Path) -> Result<()> {
 /// What `license issue` needs.
 pub struct IssueArgs {
     pub customer: String,
+    /// The installation id the operator's `[trust] installation` holds.
+    pub installation: String,
     pub license_id: Option<String>,
     pub tenants: Vec<String>,
     /// `id` or `id:tier` or `id:tier:YYYY-MM-DD`.
@@ -117,6 +123,9 @@ pub struct IssueArgs {
 /// Issue and sign a license.
 pub fn issue(args: IssueArgs) -> Result<()> {
     let key = read_key(&args.key)?;
+    if args.installation.trim().is_empty() || args.installation.trim() != args.installation {
+        bail!("--installation: the id of the host the license is for, without spaces around it");
+    }
     if args.tenants.is_empty() {
         bail!("--tenant: a license covers at least one tenant");
     }
@@ -157,6 +166,7 @@ pub fn issue(args: IssueArgs) -> Result<()> {
             .license_id
             .unwrap_or_else(|| format!("{}-{}", args.customer, today.format("%Y%m%d"))),
         customer: args.customer,
+        installation: args.installation,
         tenants: args.tenants,
         modules,
         limits: LicenseLimits {
@@ -172,9 +182,10 @@ pub fn issue(args: IssueArgs) -> Result<()> {
     }
     fs::write(&args.out, license.sign(&key)?)?;
     println!(
-        "issued license {} for {} ({} module(s), expires {}) → {}",
+        "issued license {} for {}, installation {} ({} module(s), expires {}) → {}",
         license.license_id,
         license.customer,
+        license.installation,
         license.modules.len(),
         license.expires,
         args.out.display()

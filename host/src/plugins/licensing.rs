@@ -3,8 +3,9 @@
 //! given its module's tier (P3, P4).
 
 use crate::config::{Config, ConfigError};
+use crate::runtime::LoadedPlugin;
 use base64::Engine as _;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use hamgam_trust::bundle::{Endorsement, TrustStore};
 use hamgam_trust::keys::PublicKey;
 use hamgam_trust::license::{License, Standing};
@@ -52,6 +53,7 @@ impl TrustPolicy {
             endorsements.push(Endorsement {
                 key,
                 partner: p.partner.clone(),
+                scope: p.scope.clone(),
                 signature,
             });
         }
@@ -76,7 +78,9 @@ pub struct LicenseState {
 }
 
 impl LicenseState {
-    /// Read and verify `[trust] license`, for `today`.
+    /// Read and verify `[trust] license`, for `today`. A license issued
+    /// for another customer or installation than `[trust] customer` and
+    /// `[trust] installation` is refused like a tampered one.
     pub fn load(config: &Config, trust: &TrustPolicy, today: NaiveDate) -> LicenseState {
         let Some(path) = &config.trust.license else {
             return LicenseState {
@@ -89,6 +93,13 @@ impl LicenseState {
             .map_err(|e| format!("cannot read license {}: {e}", path.display()))
             .and_then(|text| {
                 License::verify(&text, &trust.store)
+                    .and_then(|l| {
+                        l.check_binding(
+                            config.trust.customer.as_deref(),
+                            config.trust.installation.as_deref(),
+                        )?;
+                        Ok(l)
+                    })
                     .map_err(|e| format!("license {} refused: {e}", path.display()))
             });
         match result {
@@ -117,6 +128,14 @@ impl LicenseState {
         self.license.as_ref().map(|l| l.standing(self.today))
     }
 
+    /// The instant (UTC midnight) at which the license's standing or one
+    /// entitlement's changes next, so the host re-decides then instead of
+    /// running on a standing computed for a day that has passed.
+    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+        let day = self.license.as_ref()?.next_change(self.today)?;
+        Some(day.and_time(chrono::NaiveTime::MIN).and_utc())
+    }
+
     fn warn_if_needed(&self) {
         match (self.standing(), &self.license) {
             (Some(Standing::Grace { days_left }), Some(l)) => tracing::warn!(
@@ -140,6 +159,22 @@ impl LicenseState {
             None => Err(self.problem.clone().unwrap_or_else(|| "no license".into())),
         }
     }
+}
+
+/// The tier a plugin runs under: the vendor's word, never a partner's.
+/// Vendor-signed (and, in development, unsigned) plugins run under their
+/// manifest's tier. A partner-signed one runs under the tier the vendor's
+/// license gives its id, and without one it is orderable, so it never
+/// runs unentitled by stamping `tier = "default"` into its own manifest.
+pub fn effective_tier(plugin: &LoadedPlugin, license: &LicenseState) -> Tier {
+    if plugin.partner.is_none() {
+        return plugin.manifest.tier;
+    }
+    license
+        .license
+        .as_ref()
+        .and_then(|l| l.entitlement_tier(&plugin.manifest.id))
+        .unwrap_or(Tier::Orderable)
 }
 
 /// Whether an instance runs, and why not.

@@ -1,12 +1,13 @@
 //! The registry: which plugins are installed (the catalog) and which
 //! instances each tenant runs (built from the operator config).
 
-use super::licensing::{Decision, LicenseState, TrustPolicy, decide};
+use super::licensing::{Decision, LicenseState, TrustPolicy, decide, effective_tier};
 use crate::config::{Config, InstanceConfig};
 use crate::runtime::backends::Scope;
 use crate::runtime::grants::Effective;
 use crate::runtime::instance::{InstanceContext, PluginInstance, Services};
 use crate::runtime::{LoadedPlugin, Runtime};
+use hamgam_trust::bundle::{Signer, VerifiedBundle};
 use hamgam_trust::manifest::{PluginKind, Tier};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -67,6 +68,11 @@ impl Catalog {
     /// components (`*.wasm`) when the policy allows unsigned plugins. A
     /// bundle is verified before it is compiled; a bad file is recorded in
     /// `rejected` and logged, and does not stop the others.
+    ///
+    /// A plugin id that a vendor-signed bundle carries belongs to the
+    /// vendor: partner bundles of that id are refused even when the
+    /// partner's scope would cover it, so a partner can never replace a
+    /// vendor plugin for unpinned instances (which take the newest version).
     pub fn load_dir(
         runtime: &Runtime,
         dir: &Path,
@@ -78,8 +84,37 @@ impl Catalog {
             .filter(|p| p.extension().is_some_and(|x| x == "wasm" || x == "hgb"))
             .collect();
         paths.sort();
-        for path in paths {
-            match load_one(runtime, &path, policy) {
+        // Verify every file first (cheap), compile only what is accepted.
+        let verified: Vec<(PathBuf, Result<Checked, String>)> = paths
+            .into_iter()
+            .map(|path| {
+                let checked = check_one(&path, policy);
+                (path, checked)
+            })
+            .collect();
+        let vendor_ids: std::collections::BTreeSet<String> = verified
+            .iter()
+            .filter_map(|(_, c)| match c {
+                Ok(Checked::Bundle(b)) if matches!(b.signer, Signer::Vendor(_)) => {
+                    Some(b.manifest.id.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        for (path, checked) in verified {
+            let loaded = checked.and_then(|c| match c {
+                Checked::Bundle(b)
+                    if matches!(b.signer, Signer::Partner { .. })
+                        && vendor_ids.contains(&b.manifest.id) =>
+                {
+                    Err(format!(
+                        "plugin id `{}` belongs to the vendor (a vendor-signed bundle of it is installed); a partner key may not publish it",
+                        b.manifest.id
+                    ))
+                }
+                c => compile(runtime, c),
+            });
+            match loaded {
                 Ok(p) => {
                     tracing::info!(plugin = %p.manifest.id, version = %p.manifest.version, digest = %&p.digest[..12], signer = p.signer.as_deref().unwrap_or("unsigned"), "plugin loaded");
                     catalog.insert(Arc::new(p));
@@ -139,26 +174,45 @@ impl Catalog {
     }
 }
 
-fn load_one(runtime: &Runtime, path: &Path, policy: &TrustPolicy) -> Result<LoadedPlugin, String> {
+/// A plugin file that passed its trust check and awaits compiling.
+enum Checked {
+    /// A verified bundle.
+    Bundle(Box<VerifiedBundle>),
+    /// A bare component, allowed by `allow_unsigned`.
+    Unsigned(Vec<u8>),
+}
+
+fn check_one(path: &Path, policy: &TrustPolicy) -> Result<Checked, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     if path.extension().is_some_and(|x| x == "hgb") {
-        let verified =
-            hamgam_trust::bundle::verify(&bytes, &policy.store).map_err(|e| e.to_string())?;
-        let signer = match &verified.signer {
-            hamgam_trust::bundle::Signer::Vendor(k) => format!("vendor key {k}"),
-            hamgam_trust::bundle::Signer::Partner { key, partner } => {
-                format!("partner {partner} (key {key})")
-            }
-        };
-        let mut plugin = runtime
-            .load(&verified.component)
-            .map_err(|e| e.to_string())?;
-        plugin.signer = Some(signer);
-        Ok(plugin)
+        hamgam_trust::bundle::verify(&bytes, &policy.store)
+            .map(|b| Checked::Bundle(Box::new(b)))
+            .map_err(|e| e.to_string())
     } else if policy.allow_unsigned {
-        runtime.load(&bytes).map_err(|e| e.to_string())
+        Ok(Checked::Unsigned(bytes))
     } else {
         Err("unsigned component refused ([trust] allow_unsigned is off); ship it as a signed bundle (cargo xtask sign)".into())
+    }
+}
+
+fn compile(runtime: &Runtime, checked: Checked) -> Result<LoadedPlugin, String> {
+    match checked {
+        Checked::Bundle(verified) => {
+            let (signer, partner) = match &verified.signer {
+                Signer::Vendor(k) => (format!("vendor key {k}"), None),
+                Signer::Partner { key, partner, .. } => (
+                    format!("partner {partner} (key {key})"),
+                    Some(partner.clone()),
+                ),
+            };
+            let mut plugin = runtime
+                .load(&verified.component)
+                .map_err(|e| e.to_string())?;
+            plugin.signer = Some(signer);
+            plugin.partner = partner;
+            Ok(plugin)
+        }
+        Checked::Unsigned(bytes) => runtime.load(&bytes).map_err(|e| e.to_string()),
     }
 }
 
@@ -245,18 +299,23 @@ impl Registry {
                 }
             };
             let newest = &candidates[0].manifest;
-            status.tier = Some(newest.tier);
-            match decide(newest.tier, inst.enabled, tenant, &newest.id, license) {
+            let tier = effective_tier(&candidates[0], license);
+            status.tier = Some(tier);
+            match decide(tier, inst.enabled, tenant, &newest.id, license) {
                 Decision::Off(why) => {
-                    status.reason = Some(why);
+                    status.reason = Some(match &candidates[0].partner {
+                        Some(partner) if tier != newest.tier => format!(
+                            "{why} (a plugin of partner {partner} runs under the tier the vendor's license gives it, {tier:?}, not its manifest's {:?})",
+                            newest.tier
+                        ),
+                        _ => why,
+                    });
                     registry.push_status(status);
                     continue;
                 }
                 Decision::Run { warning } => status.warning = warning,
             }
-            if newest.tier == Tier::Orderable
-                && !orderable_tenants.iter().any(|t| t.as_str() == tenant)
-            {
+            if tier == Tier::Orderable && !orderable_tenants.iter().any(|t| t.as_str() == tenant) {
                 let max = limits.tenants.unwrap_or_default();
                 status.reason = Some(format!(
                     "the license allows orderable modules for {max} tenant(s); `{tenant}` is beyond that"

@@ -64,6 +64,10 @@ pub struct LoadedPlugin {
     pub digest: String,
     /// Who signed it, for bundles; none for bare components.
     pub signer: Option<String>,
+    /// The partner whose endorsed key signed it; none for vendor-signed
+    /// and bare components. A partner's plugin runs under the tier the
+    /// vendor gives it, never its own manifest's (`licensing::effective_tier`).
+    pub partner: Option<String>,
     pub(crate) component: Component,
     /// Linked against its world; instantiated without binding the typed
     /// exports, which each live instance does lazily (`instance::Exports`).
@@ -301,6 +305,7 @@ impl Runtime {
             manifest,
             digest,
             signer: None,
+            partner: None,
             component,
             pre,
             exports,
