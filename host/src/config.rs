@@ -176,6 +176,10 @@ pub struct Limits {
     pub memory_mib: u64,
     /// Largest HTTP response body a plugin may read, in MiB.
     pub http_response_mib: u64,
+    /// Largest HTTP request body a plugin may send, in MiB. The host
+    /// buffers a request body whole before sending it (invariant 17), so
+    /// this bounds what one request can make the host hold.
+    pub http_request_mib: u64,
     /// Largest value in the key-value state, in KiB.
     pub state_value_kib: u64,
 }
@@ -187,6 +191,7 @@ impl Default for Limits {
             call_timeout_ms: 30_000,
             memory_mib: 64,
             http_response_mib: 16,
+            http_request_mib: 8,
             state_value_kib: 256,
         }
     }
@@ -204,6 +209,8 @@ pub struct LimitOverrides {
     pub memory_mib: Option<u64>,
     /// See [`Limits::http_response_mib`].
     pub http_response_mib: Option<u64>,
+    /// See [`Limits::http_request_mib`].
+    pub http_request_mib: Option<u64>,
     /// See [`Limits::state_value_kib`].
     pub state_value_kib: Option<u64>,
 }
@@ -216,6 +223,7 @@ impl Limits {
             call_timeout_ms: o.call_timeout_ms.unwrap_or(self.call_timeout_ms),
             memory_mib: o.memory_mib.unwrap_or(self.memory_mib),
             http_response_mib: o.http_response_mib.unwrap_or(self.http_response_mib),
+            http_request_mib: o.http_request_mib.unwrap_or(self.http_request_mib),
             state_value_kib: o.state_value_kib.unwrap_or(self.state_value_kib),
         }
     }
@@ -708,6 +716,9 @@ fn check_limits(l: &Limits, at: &str) -> Result<(), ConfigError> {
     if l.http_response_mib == 0 || l.state_value_kib == 0 {
         return Err(bad("http_response_mib", "size limits must be positive"));
     }
+    if l.http_request_mib == 0 || l.http_request_mib > 1024 {
+        return Err(bad("http_request_mib", "must be 1..=1024"));
+    }
     Ok(())
 }
 
@@ -767,6 +778,29 @@ limits = { call_deadline_ms = 100 }
         let bad = SAMPLE.replace("http://127.0.0.1:9000\"]", "gopher:x\"]");
         let err = Config::parse(&bad).unwrap_err().to_string();
         assert!(err.contains("grants.http"), "{err}");
+    }
+
+    #[test]
+    fn p2_http_request_mib_is_a_per_instance_limit_with_a_default() {
+        let c = Config::parse(SAMPLE).unwrap();
+        let inst = &c.tenants["acme"].instances["shop"];
+        assert_eq!(c.limits.with(&inst.limits).http_request_mib, 8);
+        let one = SAMPLE.replace(
+            "call_deadline_ms = 100",
+            "call_deadline_ms = 100, http_request_mib = 1",
+        );
+        let c = Config::parse(&one).unwrap();
+        let inst = &c.tenants["acme"].instances["shop"];
+        assert_eq!(c.limits.with(&inst.limits).http_request_mib, 1);
+        let zero = SAMPLE.replace(
+            "call_deadline_ms = 100",
+            "call_deadline_ms = 100, http_request_mib = 0",
+        );
+        let err = Config::parse(&zero).unwrap_err().to_string();
+        assert!(
+            err.contains("tenants.acme.instances.shop.limits.http_request_mib"),
+            "{err}"
+        );
     }
 
     #[test]

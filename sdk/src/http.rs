@@ -223,11 +223,26 @@ fn too_large(url: &str, size: Option<u64>) -> Error {
     ))
 }
 
+fn request_too_large(url: &str, size: Option<u64>) -> Error {
+    Error::invalid(
+        "body",
+        format!(
+            "{url}: the request body{} is larger than the host lets a plugin send (limits.http_request_mib)",
+            size.map(|n| format!(" of at least {n} bytes"))
+                .unwrap_or_default()
+        ),
+    )
+}
+
 /// Map a `wasi:http` failure to the SDK error a caller can act on.
 fn transport_error(url: &str, err: wstd::http::Error) -> Error {
     let message = format!("{url}: {err:#}");
     match err.downcast_ref::<ErrorCode>() {
         Some(ErrorCode::HttpResponseBodySize(size)) => too_large(url, *size),
+        Some(ErrorCode::HttpRequestBodySize(size)) => request_too_large(url, *size),
+        // The refusal can also reach the guest through the body stream,
+        // where the code arrives as text (as with `body_error`).
+        None if message.contains("HttpRequestBodySize") => request_too_large(url, None),
         Some(ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited) => {
             Error::Denied(message)
         }

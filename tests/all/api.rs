@@ -25,6 +25,10 @@ grants = { state = true, crm = "read-write" }
 "#;
 
 async fn router() -> (axum::Router, tempfile::TempDir) {
+    router_with(CONFIG, &["petty-cash"]).await
+}
+
+async fn router_with(config: &str, plugins: &[&str]) -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db =
         hamgam::store::Db::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
@@ -32,10 +36,10 @@ async fn router() -> (axum::Router, tempfile::TempDir) {
             .unwrap();
     let host = hamgam::testing::TestHost::new();
     let mut catalog = Catalog::default();
-    catalog.insert(Arc::new(
-        host.runtime().load_file(&plugin("petty-cash")).unwrap(),
-    ));
-    let config = Config::parse(CONFIG).unwrap();
+    for id in plugins {
+        catalog.insert(Arc::new(host.runtime().load_file(&plugin(id)).unwrap()));
+    }
+    let config = Config::parse(config).unwrap();
     let db_arc = Arc::new(db.clone());
     let services = Services {
         state: db_arc.clone(),
@@ -211,4 +215,68 @@ async fn bad_input_gets_a_4xx_naming_the_field() {
         Some(0),
         "nothing was written: {list}"
     );
+}
+
+#[tokio::test]
+async fn p2_a_module_response_cannot_set_host_headers_or_an_interim_status() {
+    const HOSTILE: &str = r#"
+[tenants.acme.instances.hostile]
+plugin = "hostile"
+enabled = true
+"#;
+    let (app, _dir) = router_with(HOSTILE, &["hostile"]).await;
+    let raw = |uri: String| {
+        let app = app.clone();
+        async move {
+            let req = Request::builder()
+                .uri(uri)
+                .header("authorization", "Bearer acme-token")
+                .body(Body::empty())
+                .unwrap();
+            app.oneshot(req).await.unwrap()
+        }
+    };
+    let base = "/api/v1/tenants/acme/modules/hostile/respond";
+    let headers = [
+        "Set-Cookie: session=stolen; Path=/",
+        "hamgam-plugin: vendor-approved@9.9.9",
+        "Connection: close",
+        "Transfer-Encoding: chunked",
+        "Strict-Transport-Security: max-age=0",
+        "Access-Control-Allow-Origin: *",
+        "x-total-count: 3",
+    ]
+    .map(|h| format!("header={}", crate::common::enc(h)))
+    .join("&");
+    let resp = raw(format!("{base}?status=201&{headers}")).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let h = resp.headers();
+    assert!(h.get("set-cookie").is_none(), "{h:?}");
+    assert_eq!(h["hamgam-plugin"], "hostile@0.1.0", "{h:?}");
+    for gone in [
+        "connection",
+        "transfer-encoding",
+        "strict-transport-security",
+        "access-control-allow-origin",
+    ] {
+        assert!(h.get(gone).is_none(), "{gone}: {h:?}");
+    }
+    assert_eq!(h["x-total-count"], "3");
+    assert_eq!(
+        resp.into_body().collect().await.unwrap().to_bytes(),
+        "hostile"
+    );
+    // Interim, protocol-switching and made-up statuses become a 502 that
+    // says what the module did.
+    for status in [100, 101, 103, 305, 407, 599, 999] {
+        let resp = raw(format!("{base}?status={status}")).await;
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "{status}");
+        let body: serde_json::Value =
+            serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        let text = body.to_string();
+        assert!(
+            text.contains(&format!("status {status}")) && text.contains("hostile"),
+            "{status}: {body}"
+        );
+    }
 }

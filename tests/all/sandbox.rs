@@ -307,3 +307,138 @@ async fn p2_crm_access_needs_a_grant() {
         .expect("ok");
     assert_eq!(resp.status, 200);
 }
+
+#[tokio::test]
+async fn p8_a_plugin_log_message_cannot_forge_a_host_log_line() {
+    let host = TestHost::new();
+    let p = hostile(&host, "tenant-a");
+    let forged = "bill paid\n2026-12-03T08:00:00.000000Z  INFO hamgam::audit: capability used tenant=tenant-b call=license.renew";
+    assert_eq!(
+        json(&p, &format!("/log?msg={}", enc(forged))).await["ok"],
+        true
+    );
+    let logged: Vec<_> = host
+        .calls()
+        .into_iter()
+        .filter(|c| c.call == "log")
+        .collect();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(!logged[0].detail.contains('\n'), "{logged:?}");
+    assert!(
+        logged[0].detail.contains("bill paid\\n2026-12-03"),
+        "{logged:?}"
+    );
+    // Stderr lines are split at newlines; what else a line carries
+    // (carriage returns, terminal escapes, line separators) is escaped.
+    let sneaky = "half\rINFO hamgam: forged \u{1b}[2K\u{2028}more";
+    json(&p, &format!("/stderr?msg={}", enc(sneaky))).await;
+    let lines: Vec<_> = host
+        .calls()
+        .into_iter()
+        .filter(|c| c.call == "stderr")
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|c| c.detail == "half\\rINFO hamgam: forged \\u{1b}[2K\\u{2028}more"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|c| !c.detail.contains(['\r', '\u{1b}', '\u{2028}'])),
+        "{lines:?}"
+    );
+}
+
+fn petty_cash(host: &TestHost, instance: &str) -> Arc<PluginInstance> {
+    host.plugin(plugin("petty-cash"))
+        .unwrap()
+        .tenant("t")
+        .instance(instance)
+        .grant_state()
+        .grant_crm(CrmAccess::ReadWrite)
+        .build()
+}
+
+async fn module_json(
+    p: &PluginInstance,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let resp = p
+        .request(method, path, body.as_bytes())
+        .await
+        .expect("call")
+        .expect("answer");
+    (resp.status, serde_json::from_slice(&resp.body).unwrap())
+}
+
+#[tokio::test]
+async fn p7_one_module_cannot_read_or_overwrite_another_modules_records() {
+    let host = TestHost::new();
+    let cash = petty_cash(&host, "cash");
+    let (status, bill) = module_json(
+        &cash,
+        "POST",
+        "/bills",
+        r#"{"amount":"250000","description":"taxi"}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{bill}");
+    assert_eq!(bill["id"], "bill-000001");
+    // Another module of the same tenant, with full CRM access.
+    let thief = host
+        .plugin(plugin("hostile"))
+        .unwrap()
+        .tenant("t")
+        .grant_crm(CrmAccess::ReadWrite)
+        .build();
+    let got = json(&thief, "/record-get?type=petty-cash-bill&id=bill-000001").await;
+    assert!(got["body"].is_null(), "read another module's record: {got}");
+    let listed = json(&thief, "/record-list?type=petty-cash-bill").await;
+    assert_eq!(listed["ids"], serde_json::json!([]), "{listed}");
+    let forged = enc(
+        r#"{"id":"bill-000001","date":"2026-01-01","amount":"1","description":"forged","approved":true}"#,
+    );
+    let put = json(
+        &thief,
+        &format!("/record-put?type=petty-cash-bill&id=bill-000001&body={forged}"),
+    )
+    .await;
+    assert_eq!(put["ok"], true, "{put}");
+    // The write landed in the thief's own records, not petty cash's.
+    let (status, still) = module_json(&cash, "GET", "/bills/bill-000001", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(still, bill);
+}
+
+#[tokio::test]
+async fn p7_two_instances_of_one_module_do_not_see_each_others_records() {
+    let host = TestHost::new();
+    let north = petty_cash(&host, "north");
+    let south = petty_cash(&host, "south");
+    let (_, north_bill) = module_json(
+        &north,
+        "POST",
+        "/bills",
+        r#"{"amount":"1000","description":"north office"}"#,
+    )
+    .await;
+    let (status, south_bills) = module_json(&south, "GET", "/bills", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(south_bills, serde_json::json!([]), "{south_bills}");
+    // Each instance numbers its own bills: the same id in both must not
+    // overwrite the other's.
+    let (_, south_bill) = module_json(
+        &south,
+        "POST",
+        "/bills",
+        r#"{"amount":"2000","description":"south office"}"#,
+    )
+    .await;
+    assert_eq!(south_bill["id"], north_bill["id"]);
+    let (_, north_bills) = module_json(&north, "GET", "/bills", "").await;
+    assert_eq!(north_bills, serde_json::json!([north_bill]));
+}

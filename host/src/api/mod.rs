@@ -12,6 +12,7 @@ mod documents;
 pub mod error;
 pub mod extract;
 mod hooks;
+pub mod module_response;
 mod modules;
 pub mod openapi;
 mod ops;

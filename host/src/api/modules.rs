@@ -6,7 +6,7 @@ use crate::runtime::bindings::types;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
@@ -84,21 +84,26 @@ async fn handle(
     );
     match plugin.handle_request(request).await? {
         Ok(resp) => {
-            let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut out = (status, resp.body).into_response();
+            // Only a status a module may answer, and none of the host's
+            // headers (module_response.rs).
+            let filtered = super::module_response::filter_module_response(
+                resp.status,
+                &resp.headers,
+            )
+            .map_err(|refused| {
+                tracing::warn!(%tenant, %instance, plugin = %served_by, %refused, "module response refused");
+                ApiError::Upstream(format!("module instance `{instance}`: {refused}"))
+            })?;
+            if !filtered.dropped.is_empty() {
+                tracing::warn!(%tenant, %instance, plugin = %served_by, dropped = ?filtered.dropped, "module response headers dropped");
+            }
+            let mut out = (filtered.status, resp.body).into_response();
+            out.headers_mut().extend(filtered.headers);
             // Which plugin version answered: operators see upgrades and
             // rollbacks take effect, and support can match a response to
-            // a build.
+            // a build. Set last, so it is always the host's word.
             if let Ok(v) = axum::http::HeaderValue::try_from(served_by) {
                 out.headers_mut().insert("hamgam-plugin", v);
-            }
-            for (k, v) in resp.headers {
-                if let (Ok(k), Ok(v)) = (
-                    axum::http::HeaderName::try_from(k.as_str()),
-                    axum::http::HeaderValue::try_from(v.as_str()),
-                ) {
-                    out.headers_mut().insert(k, v);
-                }
             }
             Ok(out)
         }

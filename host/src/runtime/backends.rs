@@ -64,26 +64,51 @@ pub struct ModuleRecord {
     pub body: String,
 }
 
-/// The CRM store as modules see it, scoped by tenant.
+/// Whose module records: one plugin's instance in one tenant. The plugin
+/// is part of it so that pointing an instance name at another plugin does
+/// not hand that plugin the first one's records.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordScope {
+    /// Tenant id.
+    pub tenant: String,
+    /// Plugin id.
+    pub plugin: String,
+    /// Instance name within the tenant.
+    pub instance: String,
+}
+
+/// The CRM store as modules see it. Records are scoped per plugin
+/// instance ([`RecordScope`]); the runtime passes the caller's own scope,
+/// so a module cannot name another module's or another instance's
+/// records. Events stay per tenant: they are how modules talk.
 #[async_trait]
 pub trait CrmStore: Send + Sync {
     /// One module record.
     async fn get_record(
         &self,
-        tenant: &str,
+        scope: &RecordScope,
         record_type: &str,
         id: &str,
     ) -> anyhow::Result<Option<ModuleRecord>>;
     /// Insert or replace a module record.
-    async fn put_record(&self, tenant: &str, record: ModuleRecord) -> anyhow::Result<()>;
+    async fn put_record(&self, scope: &RecordScope, record: ModuleRecord) -> anyhow::Result<()>;
     /// Records of a type whose id starts with `prefix`, ordered by id.
     async fn list_records(
         &self,
-        tenant: &str,
+        scope: &RecordScope,
         record_type: &str,
         prefix: &str,
         limit: u32,
     ) -> anyhow::Result<Vec<ModuleRecord>>;
+    /// Copy the records stored before records had a scope (tenant only)
+    /// of the given types into `scope`, keeping any the scope already has.
+    /// Called when an instance passes its health check, with the record
+    /// types its module declares. Returns how many were copied.
+    async fn adopt_unscoped(
+        &self,
+        scope: &RecordScope,
+        record_types: &[String],
+    ) -> anyhow::Result<u64>;
     /// Publish an event.
     async fn emit(
         &self,
@@ -97,7 +122,7 @@ pub trait CrmStore: Send + Sync {
 /// A CRM store in memory (tests, the SDK harness).
 #[derive(Debug, Default)]
 pub struct MemoryCrm {
-    records: Mutex<BTreeMap<(String, String, String), ModuleRecord>>,
+    records: Mutex<BTreeMap<(RecordScope, String, String), ModuleRecord>>,
     /// Events emitted, as (tenant, source, name, payload).
     pub events: Mutex<Vec<(String, String, String, String)>>,
 }
@@ -106,34 +131,43 @@ pub struct MemoryCrm {
 impl CrmStore for MemoryCrm {
     async fn get_record(
         &self,
-        tenant: &str,
+        scope: &RecordScope,
         record_type: &str,
         id: &str,
     ) -> anyhow::Result<Option<ModuleRecord>> {
         Ok(lock(&self.records)
-            .get(&(tenant.into(), record_type.into(), id.into()))
+            .get(&(scope.clone(), record_type.into(), id.into()))
             .cloned())
     }
-    async fn put_record(&self, tenant: &str, record: ModuleRecord) -> anyhow::Result<()> {
+    async fn put_record(&self, scope: &RecordScope, record: ModuleRecord) -> anyhow::Result<()> {
         lock(&self.records).insert(
-            (tenant.into(), record.record_type.clone(), record.id.clone()),
+            (scope.clone(), record.record_type.clone(), record.id.clone()),
             record,
         );
         Ok(())
     }
     async fn list_records(
         &self,
-        tenant: &str,
+        scope: &RecordScope,
         record_type: &str,
         prefix: &str,
         limit: u32,
     ) -> anyhow::Result<Vec<ModuleRecord>> {
         Ok(lock(&self.records)
             .iter()
-            .filter(|((t, ty, id), _)| t == tenant && ty == record_type && id.starts_with(prefix))
+            .filter(|((s, ty, id), _)| s == scope && ty == record_type && id.starts_with(prefix))
             .take(limit as usize)
             .map(|(_, r)| r.clone())
             .collect())
+    }
+    async fn adopt_unscoped(
+        &self,
+        _scope: &RecordScope,
+        _record_types: &[String],
+    ) -> anyhow::Result<u64> {
+        // A memory store starts empty with this schema: it never held
+        // records without a scope.
+        Ok(0)
     }
     async fn emit(
         &self,

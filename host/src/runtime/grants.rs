@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+pub use super::address::{AddressClass, classify};
 pub use hamgam_trust::url_pattern::UrlPattern;
 
 /// Why an outbound request was refused.
@@ -30,11 +31,50 @@ pub enum EgressDenied {
         /// Resolved address.
         ip: IpAddr,
         /// loopback, private, link-local…
-        class: &'static str,
+        class: AddressClass,
     },
-    /// The URL could not be understood.
+    /// The URL could not be understood, or carries what a plugin may not
+    /// send (credentials in the authority, a port 0…).
     #[error("malformed request URL: {0}")]
     Malformed(String),
+    /// A header the host owns or that would change how the request is
+    /// framed or routed.
+    #[error("request header `{name}` is not allowed: {why}")]
+    Header {
+        /// Header name, lower case.
+        name: String,
+        /// The rule it breaks.
+        why: &'static str,
+    },
+    /// The request body is larger than the instance's
+    /// `limits.http_request_mib`.
+    #[error(
+        "request body {} is over limits.http_request_mib ({cap} bytes)",
+        size.map(|n| format!("of {n} bytes")).unwrap_or_else(|| "read so far".into())
+    )]
+    BodyTooLarge {
+        /// The declared length, or the bytes read when it crossed the cap.
+        size: Option<u64>,
+        /// The cap in bytes.
+        cap: u64,
+    },
+}
+
+/// Which non-public addresses a granted destination may resolve to,
+/// decided before DNS from the grant and the host as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateReach {
+    /// Public addresses only: a wildcard grant, or an exact grant of a
+    /// name. A name is only what DNS says it is, so naming it does not
+    /// vouch for where it points.
+    None,
+    /// The grant names this IP literal exactly: that address, whatever
+    /// its class (metadata excepted).
+    Literal(IpAddr),
+    /// The grant names `localhost` exactly: loopback addresses.
+    Loopback,
+    /// The instance has `allow_private_network`: every class but metadata.
+    Any,
 }
 
 /// The capabilities one instance actually has.
@@ -91,14 +131,14 @@ impl Effective {
     }
 
     /// First check of an outbound request, before any DNS: the destination
-    /// must be both declared and granted. Returns whether the operator named
-    /// the host exactly (which lets it be a loopback/private address).
+    /// must be both declared and granted. Returns which non-public
+    /// addresses it may then resolve to.
     pub fn check_destination(
         &self,
         scheme: &str,
         host: &str,
         port: u16,
-    ) -> Result<bool, EgressDenied> {
+    ) -> Result<PrivateReach, EgressDenied> {
         let target = format!("{scheme}://{host}:{port}");
         if !self
             .declared_http
@@ -115,71 +155,47 @@ impl Effective {
         if granted.is_empty() {
             return Err(EgressDenied::NotGranted(target));
         }
-        Ok(granted.iter().any(|p| p.names_exactly(host)))
+        if self.allow_private_network {
+            return Ok(PrivateReach::Any);
+        }
+        if !granted.iter().any(|p| p.names_exactly(host)) {
+            return Ok(PrivateReach::None);
+        }
+        Ok(if let Ok(ip) = host.parse::<IpAddr>() {
+            PrivateReach::Literal(ip)
+        } else if host.eq_ignore_ascii_case("localhost") {
+            PrivateReach::Loopback
+        } else {
+            PrivateReach::None
+        })
     }
 
     /// Second check, after DNS: every resolved address must be public, or
-    /// the operator must have named the host exactly, or opted this
-    /// instance into the private network.
+    /// covered by the destination's [`PrivateReach`]. Metadata addresses
+    /// never are.
     pub fn check_address(
         &self,
         host: &str,
         ip: IpAddr,
-        named_exactly: bool,
+        reach: PrivateReach,
     ) -> Result<(), EgressDenied> {
-        match classify(ip) {
-            None => Ok(()),
-            // Cloud metadata endpoints are never reachable, whatever the grant.
-            Some("metadata") => Err(EgressDenied::Address {
-                host: host.into(),
-                ip,
-                class: "metadata",
-            }),
-            Some(_) if named_exactly || self.allow_private_network => Ok(()),
-            Some(class) => Err(EgressDenied::Address {
+        let class = classify(ip);
+        let allowed = match (class, reach) {
+            (AddressClass::Public, _) => true,
+            (AddressClass::Metadata, _) => false,
+            (_, PrivateReach::Any) => true,
+            (_, PrivateReach::Literal(literal)) => literal == ip,
+            (AddressClass::Loopback, PrivateReach::Loopback) => true,
+            (_, PrivateReach::Loopback | PrivateReach::None) => false,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(EgressDenied::Address {
                 host: host.into(),
                 ip,
                 class,
-            }),
-        }
-    }
-}
-
-/// Which non-public range an address is in, if any.
-pub fn classify(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            if o == [169, 254, 169, 254] {
-                Some("metadata")
-            } else if v4.is_loopback() {
-                Some("loopback")
-            } else if v4.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64) {
-                Some("private")
-            } else if v4.is_link_local() {
-                Some("link-local")
-            } else if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() || o[0] == 0 {
-                Some("reserved")
-            } else {
-                None
-            }
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return classify(IpAddr::V4(v4));
-            }
-            let seg0 = v6.segments()[0];
-            if v6.is_loopback() {
-                Some("loopback")
-            } else if (seg0 & 0xfe00) == 0xfc00 {
-                Some("private")
-            } else if (seg0 & 0xffc0) == 0xfe80 {
-                Some("link-local")
-            } else if v6.is_unspecified() || v6.is_multicast() {
-                Some("reserved")
-            } else {
-                None
-            }
+            })
         }
     }
 }
@@ -203,9 +219,10 @@ mod tests {
     #[test]
     fn destination_needs_declaration_and_grant() {
         let e = eff(&["https://*.example.com"], &["https://api.example.com"]);
+        // Named exactly, but a name: public addresses only.
         assert_eq!(
             e.check_destination("https", "api.example.com", 443),
-            Ok(true)
+            Ok(PrivateReach::None)
         );
         assert!(matches!(
             e.check_destination("https", "www.example.com", 443),
@@ -226,18 +243,116 @@ mod tests {
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
         let ten: IpAddr = "10.1.2.3".parse().unwrap();
         let public: IpAddr = "93.184.216.34".parse().unwrap();
-        assert!(e.check_address("erp.corp.test", public, false).is_ok());
-        assert!(e.check_address("erp.corp.test", ten, false).is_err());
-        assert!(e.check_address("127.0.0.1", lo, true).is_ok());
+        let by_wildcard = e.check_destination("http", "erp.corp.test", 80).unwrap();
+        assert!(
+            e.check_address("erp.corp.test", public, by_wildcard)
+                .is_ok()
+        );
+        assert!(e.check_address("erp.corp.test", ten, by_wildcard).is_err());
+        let literal = e.check_destination("http", "127.0.0.1", 80).unwrap();
+        assert_eq!(literal, PrivateReach::Literal(lo));
+        assert!(e.check_address("127.0.0.1", lo, literal).is_ok());
         let meta: IpAddr = "169.254.169.254".parse().unwrap();
-        assert!(e.check_address("x", meta, true).is_err());
+        assert!(e.check_address("x", meta, literal).is_err());
         let mut open = e.clone();
         open.allow_private_network = true;
-        assert!(open.check_address("erp.corp.test", ten, false).is_ok());
+        let reach = open.check_destination("http", "erp.corp.test", 80).unwrap();
+        assert!(open.check_address("erp.corp.test", ten, reach).is_ok());
         assert_eq!(
             classify("::ffff:10.0.0.1".parse().unwrap()),
-            Some("private")
+            AddressClass::Private
         );
-        assert_eq!(classify("fd00::1".parse().unwrap()), Some("private"));
+        assert_eq!(classify("fd00::1".parse().unwrap()), AddressClass::Private);
+    }
+
+    #[test]
+    fn p2_an_exact_host_grant_resolving_to_a_private_address_is_refused() {
+        let e = eff(
+            &["http://*:*"],
+            &[
+                "http://erp.corp.test",
+                "http://localhost:8080",
+                "http://10.0.0.5",
+            ],
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // A name granted exactly is still only what DNS says it is.
+        let name = e.check_destination("http", "erp.corp.test", 80).unwrap();
+        assert_eq!(name, PrivateReach::None);
+        for private in [
+            "10.1.2.3",
+            "127.0.0.1",
+            "169.254.1.1",
+            "fd00::5",
+            "::ffff:192.168.1.9",
+        ] {
+            let denied = e.check_address("erp.corp.test", ip(private), name);
+            assert!(
+                matches!(denied, Err(EgressDenied::Address { .. })),
+                "{private}: {denied:?}"
+            );
+        }
+        assert!(
+            e.check_address("erp.corp.test", ip("93.184.216.34"), name)
+                .is_ok()
+        );
+        // `localhost` named exactly: loopback, and nothing else.
+        let local = e.check_destination("http", "localhost", 8080).unwrap();
+        assert_eq!(local, PrivateReach::Loopback);
+        assert!(e.check_address("localhost", ip("127.0.0.1"), local).is_ok());
+        assert!(e.check_address("localhost", ip("::1"), local).is_ok());
+        assert!(e.check_address("localhost", ip("10.0.0.5"), local).is_err());
+        // An IP literal named exactly: that address.
+        let literal = e.check_destination("http", "10.0.0.5", 80).unwrap();
+        assert!(e.check_address("10.0.0.5", ip("10.0.0.5"), literal).is_ok());
+        assert!(
+            e.check_address("10.0.0.5", ip("10.0.0.6"), literal)
+                .is_err()
+        );
+        // The instance's opt-in opens the LAN to the name.
+        let mut open = e.clone();
+        open.allow_private_network = true;
+        let any = open.check_destination("http", "erp.corp.test", 80).unwrap();
+        assert!(
+            open.check_address("erp.corp.test", ip("10.1.2.3"), any)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn p2_metadata_addresses_are_refused_whatever_the_grant() {
+        let e = eff(&["http://*:*"], &["http://*:*"]);
+        for meta in [
+            "169.254.169.254",
+            "169.254.170.2",
+            "100.100.100.200",
+            "fd00:ec2::254",
+            "::ffff:169.254.169.254",
+            "::169.254.169.254",
+            "64:ff9b::169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::",
+            "2002:a9fe:a9fe:ffff::1",
+        ] {
+            let ip: IpAddr = meta.parse().unwrap();
+            for reach in [
+                PrivateReach::None,
+                PrivateReach::Loopback,
+                PrivateReach::Literal(ip),
+                PrivateReach::Any,
+            ] {
+                let r = e.check_address(meta, ip, reach);
+                assert!(
+                    matches!(
+                        r,
+                        Err(EgressDenied::Address {
+                            class: AddressClass::Metadata,
+                            ..
+                        })
+                    ),
+                    "{meta} {reach:?}: {r:?}"
+                );
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ use super::bindings::device_driver::hamgam::hardware::port;
 use super::bindings::module::hamgam::crm::store as crm;
 use super::bindings::platform::{clock, config, log, sql, state};
 use super::bindings::types;
+use super::grants::EgressDenied;
 use super::instance::InstanceContext;
 use super::port::PortConn;
 use crate::plugins::manifest::CrmAccess;
@@ -102,26 +103,32 @@ impl WasiHttpView for HostState {
         request: hyper::Request<wasmtime_wasi_http::body::HyperOutgoingBody>,
         config: OutgoingRequestConfig,
     ) -> HttpResult<HostFutureIncomingResponse> {
-        let uri = request.uri().clone();
-        let scheme = uri.scheme_str().unwrap_or("http").to_string();
-        let Some(host) = uri.host().map(|h| h.trim_matches(['[', ']']).to_string()) else {
-            self.record("http.request", uri.to_string(), false);
-            return Err(ErrorCode::HttpRequestUriInvalid.into());
-        };
-        let port = uri
-            .port_u16()
-            .unwrap_or(if scheme == "https" { 443 } else { 80 });
-        let target = format!("{} {uri}", request.method());
-        let named_exactly = match self.ctx.effective.check_destination(&scheme, &host, port) {
-            Ok(named) => named,
+        let target = format!("{} {}", request.method(), request.uri());
+        let body_cap = super::outgoing::mib(self.ctx.limits.http_request_mib);
+        let checked = match super::outgoing::check_outgoing(
+            &self.ctx.effective,
+            body_cap,
+            request.method(),
+            request.uri(),
+            request.headers(),
+        ) {
+            Ok(checked) => checked,
             Err(why) => {
                 tracing::warn!(tenant = %self.ctx.scope.tenant, instance = %self.ctx.scope.instance, %why, "outbound request denied");
                 self.record("http.request", format!("{target}: {why}"), false);
-                return Err(ErrorCode::HttpRequestDenied.into());
+                let code = refusal_code(&why);
+                if let EgressDenied::BodyTooLarge { .. } = why {
+                    // Keep taking what the guest writes (and dropping it),
+                    // so it reads this answer rather than a closed stream.
+                    discard_body(request.into_body(), &self.ctx.limits);
+                }
+                return Err(code.into());
             }
         };
         let ctx = self.ctx.clone();
         let handle = wasmtime_wasi::runtime::spawn(async move {
+            let host = checked.host;
+            let port = checked.port;
             // Check where the name actually points before connecting: a
             // granted name must not lead to loopback or the LAN unless the
             // operator said so. The connection then goes to an address
@@ -139,24 +146,30 @@ impl WasiHttpView for HostState {
                 }
             };
             for addr in &addrs {
-                if let Err(why) = ctx.effective.check_address(&host, addr.ip(), named_exactly) {
+                if let Err(why) = ctx.effective.check_address(&host, addr.ip(), checked.reach) {
                     tracing::warn!(tenant = %ctx.scope.tenant, instance = %ctx.scope.instance, %why, "outbound request denied");
                     ctx.record_http(&target, false, &why.to_string());
                     return Ok(Err(ErrorCode::HttpRequestDenied));
                 }
             }
-            ctx.record_http(&target, true, "");
             // Take the whole request body before sending. A guest starts
             // the request (`handle`) and then writes its body; if hyper,
             // on another worker thread, sends a body-less request first, it
             // drops the body and the guest's write fails as if the
             // connection were reset. Buffered, the body also gets an exact
-            // Content-Length. Plugin request bodies are small documents.
+            // Content-Length. `limits.http_request_mib` bounds what is
+            // buffered: each chunk is counted before it is kept.
             let (mut parts, body) = request.into_parts();
-            let bytes = match http_body_util::BodyExt::collect(body).await {
-                Ok(collected) => collected.to_bytes(),
-                Err(code) => return Ok(Err(code)),
+            let bytes = match collect_capped(body, body_cap, &ctx.limits).await {
+                Ok(bytes) => bytes,
+                Err(Refused::Guest(code)) => return Ok(Err(code)),
+                Err(Refused::Cap(why)) => {
+                    tracing::warn!(tenant = %ctx.scope.tenant, instance = %ctx.scope.instance, %why, "outbound request denied");
+                    ctx.record_http(&target, false, &why.to_string());
+                    return Ok(Err(refusal_code(&why)));
+                }
             };
+            ctx.record_http(&target, true, "");
             if !bytes.is_empty() {
                 parts.headers.insert(
                     hyper::header::CONTENT_LENGTH,
@@ -168,11 +181,73 @@ impl WasiHttpView for HostState {
                 |never| match never {},
             ));
             let request = hyper::Request::from_parts(parts, body);
-            let cap = ctx.limits.http_response_mib.saturating_mul(1 << 20);
+            let cap = super::outgoing::mib(ctx.limits.http_response_mib);
             Ok(super::egress::send_pinned(request, config, &host, &addrs, cap).await)
         });
         Ok(HostFutureIncomingResponse::pending(handle))
     }
+}
+
+/// What the guest is told about a refused request.
+fn refusal_code(why: &EgressDenied) -> ErrorCode {
+    match why {
+        EgressDenied::BodyTooLarge { size, .. } => ErrorCode::HttpRequestBodySize(*size),
+        EgressDenied::Malformed(m) => ErrorCode::InternalError(Some(m.clone())),
+        EgressDenied::Header { .. } => ErrorCode::InternalError(Some(why.to_string())),
+        EgressDenied::NotDeclared(_)
+        | EgressDenied::NotGranted(_)
+        | EgressDenied::Address { .. } => ErrorCode::HttpRequestDenied,
+    }
+}
+
+/// Why a request body was not collected.
+enum Refused {
+    /// The guest's own body stream failed.
+    Guest(ErrorCode),
+    /// It crossed `limits.http_request_mib`.
+    Cap(EgressDenied),
+}
+
+/// Read a request body whole, never holding more than `cap` bytes. Past
+/// the cap the rest is discarded (see [`discard_body`]) and the request
+/// refused.
+async fn collect_capped(
+    mut body: wasmtime_wasi_http::body::HyperOutgoingBody,
+    cap: u64,
+    limits: &crate::config::Limits,
+) -> Result<bytes::Bytes, Refused> {
+    use http_body_util::BodyExt;
+    let mut budget = super::outgoing::BodyBudget::new(cap);
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(Refused::Guest)?;
+        if let Ok(data) = frame.into_data() {
+            if let Err(why) = budget.take(data.len()) {
+                drop(data);
+                discard_body(body, limits);
+                return Err(Refused::Cap(why));
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Drain and drop the rest of a refused body in the background, for at
+/// most the call's wall-clock limit. If the host closed the stream
+/// instead, the guest's next write would fail with a closed stream and
+/// the plugin would report that, not the limit it hit; this way it gets
+/// the request's real error. Nothing is kept.
+fn discard_body(
+    mut body: wasmtime_wasi_http::body::HyperOutgoingBody,
+    limits: &crate::config::Limits,
+) {
+    use http_body_util::BodyExt;
+    let limit = std::time::Duration::from_millis(limits.call_timeout_ms);
+    tokio::spawn(async move {
+        let drain = async { while let Some(Ok(_)) = body.frame().await {} };
+        let _ = tokio::time::timeout(limit, drain).await;
+    });
 }
 
 impl ResourceLimiter for HostState {
@@ -213,8 +288,9 @@ impl log::Host for HostState {
             &self.ctx.scope.instance,
             &self.ctx.plugin_id,
         );
-        // Keep one plugin from flooding the log with megabyte lines.
-        let message: String = message.chars().take(4096).collect();
+        // One message is one line, bounded: a newline or a terminal
+        // escape in it cannot forge or rewrite host log lines.
+        let message = super::log_line::escape(&message);
         match level {
             log::Level::Trace => {
                 tracing::trace!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}")
@@ -232,7 +308,7 @@ impl log::Host for HostState {
                 tracing::error!(target: "hamgam::plugin", %tenant, %instance, %plugin, "{message}")
             }
         }
-        self.record("log", message, true);
+        self.record("log", &message, true);
         Ok(())
     }
 }
@@ -432,7 +508,7 @@ impl crm::Host for HostState {
             .ctx
             .services
             .crm
-            .get_record(&self.ctx.scope.tenant, &record_type, &id)
+            .get_record(&self.ctx.record_scope(), &record_type, &id)
             .await?;
         Ok(Ok(found.map(|r| crm::ModuleRecord {
             record_type: r.record_type,
@@ -464,7 +540,7 @@ impl crm::Host for HostState {
             .services
             .crm
             .put_record(
-                &self.ctx.scope.tenant,
+                &self.ctx.record_scope(),
                 ModuleRecord {
                     record_type: item.record_type,
                     id: item.id,
@@ -494,7 +570,7 @@ impl crm::Host for HostState {
             .services
             .crm
             .list_records(
-                &self.ctx.scope.tenant,
+                &self.ctx.record_scope(),
                 &record_type,
                 &prefix,
                 limit.min(1000),

@@ -7,7 +7,7 @@
 //! nothing else — no other instance, no other tenant — notices.
 
 use super::LoadedPlugin;
-use super::backends::{CallRecorder, CrmStore, Scope, StateStore};
+use super::backends::{CallRecorder, CrmStore, RecordScope, Scope, StateStore};
 use super::error::{CallError, LimitHit};
 use super::grants::Effective;
 use super::host::HostState;
@@ -88,6 +88,15 @@ pub struct InstanceContext {
 impl InstanceContext {
     pub(crate) fn memory_cap_bytes(&self) -> usize {
         (self.limits.memory_mib as usize).saturating_mul(1 << 20)
+    }
+
+    /// Whose module records this instance reads and writes.
+    pub fn record_scope(&self) -> RecordScope {
+        RecordScope {
+            tenant: self.scope.tenant.clone(),
+            plugin: self.plugin_id.clone(),
+            instance: self.scope.instance.clone(),
+        }
     }
 
     pub(crate) fn record_http(&self, target: &str, allowed: bool, why: &str) {
@@ -310,7 +319,24 @@ impl PluginInstance {
         self.bind_exports().await.map_err(|e| e.to_string())?;
         let result = match self.plugin.manifest.kind {
             PluginKind::Connector => self.describe_connector().await.map(drop),
-            PluginKind::Module => self.describe_module().await.map(drop),
+            PluginKind::Module => {
+                let info = self.describe_module().await.map_err(|e| e.to_string())?;
+                // Records stored before they had a per-instance scope
+                // become this instance's copy, for the types its module
+                // declares (migration 20261203000420).
+                let scope = self.ctx.record_scope();
+                let copied = self
+                    .ctx
+                    .services
+                    .crm
+                    .adopt_unscoped(&scope, &info.record_types)
+                    .await
+                    .map_err(|e| format!("adopting unscoped module records: {e}"))?;
+                if copied > 0 {
+                    tracing::info!(tenant = %scope.tenant, instance = %scope.instance, plugin = %scope.plugin, copied, "module records from before per-instance scope adopted");
+                }
+                Ok(())
+            }
             PluginKind::Notifier => self.channels().await.map(drop),
             PluginKind::DeviceDriver => self.describe_device().await.map(drop),
         };

@@ -6,6 +6,7 @@
 //! instance can ever reserve, a `ResourceLimiter` enforces each instance's
 //! own memory cap, and an epoch ticker drives the per-call CPU deadline.
 
+pub mod address;
 pub mod backends;
 pub mod bindings;
 mod egress;
@@ -13,6 +14,8 @@ pub mod error;
 pub mod grants;
 pub mod host;
 pub mod instance;
+pub mod log_line;
+pub mod outgoing;
 pub mod port;
 pub mod sql;
 mod stderr;

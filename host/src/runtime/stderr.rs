@@ -4,7 +4,8 @@
 //! landed in the host's own stderr with nothing to tell which tenant's
 //! plugin wrote them, interleaved with other instances' output. Here every
 //! line goes to the log (target `hamgam::plugin`) and the audit trail with
-//! tenant, instance and plugin, cut at 4,096 bytes like `log` lines.
+//! tenant, instance and plugin, cut at 4,096 bytes and escaped like
+//! `log` lines (`log_line.rs`).
 
 use super::backends::CallEvent;
 use super::instance::InstanceContext;
@@ -66,7 +67,10 @@ impl Lines {
 
     fn emit(&self, line: &[u8]) {
         let line = String::from_utf8_lossy(line);
-        let line = line.trim_end_matches('\r');
+        // Escaped like `log` messages: a carriage return, terminal escape
+        // or Unicode line separator inside cannot fake or rewrite a line.
+        let line = super::log_line::escape(line.trim_end_matches('\r'));
+        let line = line.as_ref();
         let scope = &self.ctx.scope;
         tracing::warn!(target: "hamgam::plugin", tenant = %scope.tenant, instance = %scope.instance, plugin = %self.ctx.plugin_id, "stderr: {line}");
         self.ctx.services.recorder.record(CallEvent {

@@ -9,7 +9,7 @@
 //! * [`numbering`] — the number allocator (gap-free, never reused).
 //! * [`decimal`] — [`Dec`], one decimal column type for both backends.
 
-use crate::runtime::backends::{CrmStore, ModuleRecord, Scope, StateStore};
+use crate::runtime::backends::{CrmStore, ModuleRecord, RecordScope, Scope, StateStore};
 use async_trait::async_trait;
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
@@ -182,14 +182,15 @@ impl StateStore for Db {
 impl CrmStore for Db {
     async fn get_record(
         &self,
-        tenant: &str,
+        scope: &RecordScope,
         record_type: &str,
         id: &str,
     ) -> anyhow::Result<Option<ModuleRecord>> {
-        let sql =
-            "SELECT body FROM module_records WHERE tenant = $1 AND record_type = $2 AND id = $3";
+        let sql = "SELECT body FROM module_records WHERE tenant = $1 AND plugin = $2 \
+                   AND instance = $3 AND record_type = $4 AND id = $5";
         let body: Option<String> = on_pool!(self, p => sqlx::query_scalar(sql)
-            .bind(tenant).bind(record_type).bind(id)
+            .bind(&scope.tenant).bind(&scope.plugin).bind(&scope.instance)
+            .bind(record_type).bind(id)
             .fetch_optional(p).await?);
         Ok(body.map(|body| ModuleRecord {
             record_type: record_type.into(),
@@ -198,27 +199,31 @@ impl CrmStore for Db {
         }))
     }
 
-    async fn put_record(&self, tenant: &str, r: ModuleRecord) -> anyhow::Result<()> {
-        let sql = "INSERT INTO module_records (tenant, record_type, id, body) VALUES ($1, $2, $3, $4) \
-                   ON CONFLICT (tenant, record_type, id) DO UPDATE SET body = excluded.body";
+    async fn put_record(&self, scope: &RecordScope, r: ModuleRecord) -> anyhow::Result<()> {
+        let sql = "INSERT INTO module_records (tenant, plugin, instance, record_type, id, body) \
+                   VALUES ($1, $2, $3, $4, $5, $6) \
+                   ON CONFLICT (tenant, plugin, instance, record_type, id) \
+                   DO UPDATE SET body = excluded.body";
         on_pool!(self, p => sqlx::query(sql)
-            .bind(tenant).bind(&r.record_type).bind(&r.id).bind(&r.body)
+            .bind(&scope.tenant).bind(&scope.plugin).bind(&scope.instance)
+            .bind(&r.record_type).bind(&r.id).bind(&r.body)
             .execute(p).await.map(|_| ())?);
         Ok(())
     }
 
     async fn list_records(
         &self,
-        tenant: &str,
+        scope: &RecordScope,
         record_type: &str,
         prefix: &str,
         limit: u32,
     ) -> anyhow::Result<Vec<ModuleRecord>> {
         // Prefix match by range, not LIKE: ids may contain `%` or `_`.
-        let sql = "SELECT id, body FROM module_records WHERE tenant = $1 AND record_type = $2 \
-                   AND id >= $3 ORDER BY id LIMIT $4";
+        let sql = "SELECT id, body FROM module_records WHERE tenant = $1 AND plugin = $2 \
+                   AND instance = $3 AND record_type = $4 AND id >= $5 ORDER BY id LIMIT $6";
         let rows: Vec<(String, String)> = on_pool!(self, p => sqlx::query_as(sql)
-            .bind(tenant).bind(record_type).bind(prefix).bind(i64::from(limit))
+            .bind(&scope.tenant).bind(&scope.plugin).bind(&scope.instance)
+            .bind(record_type).bind(prefix).bind(i64::from(limit))
             .fetch_all(p).await?);
         Ok(rows
             .into_iter()
@@ -229,6 +234,29 @@ impl CrmStore for Db {
                 body,
             })
             .collect())
+    }
+
+    async fn adopt_unscoped(
+        &self,
+        scope: &RecordScope,
+        record_types: &[String],
+    ) -> anyhow::Result<u64> {
+        // Rows from before the scope columns carry plugin = instance = ''
+        // (migration 20261203000420). Every instance whose module declares
+        // their type gets its own copy, so each keeps seeing what it saw
+        // before the upgrade and from then on only its own writes; a copy
+        // never overwrites a record the instance already has.
+        let sql = "INSERT INTO module_records (tenant, plugin, instance, record_type, id, body, updated_at) \
+                   SELECT tenant, $2, $3, record_type, id, body, updated_at FROM module_records \
+                   WHERE tenant = $1 AND plugin = '' AND instance = '' AND record_type = $4 \
+                   ON CONFLICT (tenant, plugin, instance, record_type, id) DO NOTHING";
+        let mut copied = 0;
+        for record_type in record_types {
+            copied += on_pool!(self, p => sqlx::query(sql)
+                .bind(&scope.tenant).bind(&scope.plugin).bind(&scope.instance).bind(record_type)
+                .execute(p).await?.rows_affected());
+        }
+        Ok(copied)
     }
 
     async fn emit(

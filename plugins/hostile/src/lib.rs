@@ -22,9 +22,17 @@
 //! | `/config?key=K` | `{"value":"…"}` or `{"value":null}` |
 //! | `/secret?name=N` | `{"value":"…"}` or `{"error":"…"}` |
 //! | `/sleep-loop?ms=N` | busy-waits on the host clock for N ms, then 200 |
+//! | `/http-post?url=U&bytes=N[&declare=1]` | POST N bytes to U, with a `Content-Length` if `declare`: `{"status":N}` or `{"error":"…"}` |
+//! | `/log?msg=M` | logs M at info level: `{"ok":true}` |
+//! | `/stderr?msg=M` | writes M and a newline to stderr: `{"ok":true}` |
+//! | `/record-put?type=T&id=I&body=B` | stores a module record: `{"ok":true}` or `{"error":"…"}` |
+//! | `/record-get?type=T&id=I` | `{"body":"…"}`, `{"body":null}` or `{"error":"…"}` |
+//! | `/record-list?type=T` | `{"ids":[…]}` or `{"error":"…"}` |
+//! | `/respond?status=N&header=name:value…` | answers status N with those headers, body `hostile` |
 
 use std::hint::black_box;
 
+use hamgam_sdk::crm::{self, ModuleRecord};
 use hamgam_sdk::http;
 use hamgam_sdk::{
     Event, HttpRequest, HttpResponse, Module, ModuleInfo, Result, Route, clock, config, state,
@@ -46,6 +54,13 @@ const ROUTES: &[&str] = &[
     "/config",
     "/secret",
     "/sleep-loop",
+    "/http-post",
+    "/log",
+    "/stderr",
+    "/record-put",
+    "/record-get",
+    "/record-list",
+    "/respond",
 ];
 
 struct Hostile;
@@ -102,6 +117,61 @@ impl Module for Hostile {
                     spins = black_box(spins + 1);
                 }
                 json!({ "slept_ms": clock::now_millis() - start, "spins": spins })
+            }
+            "/http-post" => {
+                let size: usize = arg("bytes").parse().unwrap_or(0);
+                let mut post = http::Request::post(arg("url")).body(vec![b'x'; size]);
+                if arg("declare") == "1" {
+                    post = post.header("Content-Length", size.to_string());
+                }
+                outcome(http::send(post))
+            }
+            "/log" => {
+                hamgam_sdk::log::info(&arg("msg"));
+                json!({ "ok": true })
+            }
+            "/stderr" => {
+                eprintln!("{}", arg("msg"));
+                json!({ "ok": true })
+            }
+            "/record-put" => {
+                let record = ModuleRecord {
+                    record_type: arg("type"),
+                    id: arg("id"),
+                    body: arg("body"),
+                };
+                match crm::put_record(&record) {
+                    Ok(()) => json!({ "ok": true }),
+                    Err(e) => json!({ "error": e.message() }),
+                }
+            }
+            "/record-get" => match crm::get_record(&arg("type"), &arg("id")) {
+                Ok(Some(record)) => json!({ "body": record.body }),
+                Ok(None) => json!({ "body": null }),
+                Err(e) => json!({ "error": e.message() }),
+            },
+            "/record-list" => match crm::list_records(&arg("type"), "", 1000) {
+                Ok(records) => {
+                    json!({ "ids": records.into_iter().map(|r| r.id).collect::<Vec<_>>() })
+                }
+                Err(e) => json!({ "error": e.message() }),
+            },
+            "/respond" => {
+                let status: u16 = arg("status").parse().unwrap_or(200);
+                let headers = request
+                    .query_pairs()
+                    .into_iter()
+                    .filter(|(k, _)| k == "header")
+                    .filter_map(|(_, v)| {
+                        let (name, value) = v.split_once(':')?;
+                        Some((name.to_owned(), value.trim_start().to_owned()))
+                    })
+                    .collect();
+                return Ok(HttpResponse {
+                    status,
+                    headers,
+                    body: b"hostile".to_vec(),
+                });
             }
             other => {
                 return Ok(HttpResponse::json(
