@@ -42,12 +42,16 @@ pub(crate) enum Failure<E> {
 /// only an error from `park` itself (the queue cannot record anything, so
 /// every later item would fail the same way) ends the round early.
 /// Returns how many items were taken.
-pub(crate) async fn each_contained<I, E>(
+pub(crate) async fn each_contained<I, E, W, P>(
     items: Vec<I>,
     mut key: impl FnMut(&I) -> i64,
-    mut work: impl AsyncFnMut(I) -> Result<(), E>,
-    mut park: impl AsyncFnMut(i64, Failure<E>) -> Result<(), E>,
-) -> Result<usize, E> {
+    mut work: impl FnMut(I) -> W,
+    mut park: impl FnMut(i64, Failure<E>) -> P,
+) -> Result<usize, E>
+where
+    W: Future<Output = Result<(), E>>,
+    P: Future<Output = Result<(), E>>,
+{
     let mut taken = 0;
     for item in items {
         let id = key(&item);
@@ -67,30 +71,34 @@ mod tests {
 
     #[tokio::test]
     async fn h10_a_panic_in_one_queue_item_parks_it_and_the_worker_goes_on() {
-        let mut done = Vec::new();
-        let mut parked = Vec::new();
+        let done = std::sync::Mutex::new(Vec::new());
+        let parked = std::sync::Mutex::new(Vec::new());
         let taken = each_contained(
             vec![1i64, 2, 3, 4],
             |i| *i,
-            async |i| {
-                match i {
-                    2 => panic!("quantity × price overflowed on item {i}"),
-                    3 => return Err(format!("database refused item {i}")),
-                    _ => {}
+            |i| {
+                let done = &done;
+                async move {
+                    match i {
+                        2 => panic!("quantity × price overflowed on item {i}"),
+                        3 => return Err(format!("database refused item {i}")),
+                        _ => {}
+                    }
+                    done.lock().unwrap().push(i);
+                    Ok(())
                 }
-                done.push(i);
-                Ok(())
             },
-            async |id, failure| {
+            |id, failure| {
                 let why = match failure {
                     Failure::Error(e) => e,
                     Failure::Panicked(p) => p.to_string(),
                 };
-                parked.push((id, why));
-                Ok::<(), String>(())
+                parked.lock().unwrap().push((id, why));
+                async { Ok::<(), String>(()) }
             },
         )
         .await;
+        let (done, parked) = (done.into_inner().unwrap(), parked.into_inner().unwrap());
         assert_eq!(taken, Ok(4));
         assert_eq!(done, vec![1, 4], "the items after the bad ones ran");
         assert_eq!(parked.len(), 2, "{parked:?}");
@@ -104,18 +112,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_queue_that_cannot_record_a_failure_stops_the_round() {
-        let mut ran = Vec::new();
+        let ran = std::sync::Mutex::new(Vec::new());
         let result = each_contained(
             vec![1i64, 2],
             |i| *i,
-            async |i| {
-                ran.push(i);
-                Err("down")
+            |i| {
+                ran.lock().unwrap().push(i);
+                async { Err("down") }
             },
-            async |_, _| Err("down"),
+            |_, _| async { Err("down") },
         )
         .await;
         assert_eq!(result, Err("down"));
-        assert_eq!(ran, vec![1]);
+        assert_eq!(ran.into_inner().unwrap(), vec![1]);
     }
 }

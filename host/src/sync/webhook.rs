@@ -212,14 +212,14 @@ impl SyncEngine {
             guard::each_contained(
                 due,
                 |d| d.id,
-                async |delivery| self.process_delivery(delivery).await,
-                async |id, failure| {
+                |delivery| self.process_delivery(delivery),
+                |id, failure| {
                     let attempts = attempts.get(&id).copied().unwrap_or(1);
                     let why = match failure {
                         Failure::Error(e) => (is_transient_db(&e), e.to_string()),
                         Failure::Panicked(p) => (false, p.to_string()),
                     };
-                    self.settle_delivery(id, attempts, why).await
+                    self.settle_delivery(id, attempts, why)
                 },
             )
             .await?;
