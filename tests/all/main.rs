@@ -15,5 +15,6 @@ mod sync_crash;
 mod sync_sepidar;
 mod sync_sepidar_sql;
 mod sync_store;
+mod sync_versions;
 mod sync_woo;
 mod versioning;
