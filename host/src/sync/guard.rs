@@ -17,15 +17,18 @@ pub struct Panicked(pub String);
 
 /// Run one item's work; a panic inside it comes back as [`Panicked`].
 pub(crate) async fn contained<T>(work: impl Future<Output = T>) -> Result<T, Panicked> {
-    AssertUnwindSafe(work).catch_unwind().await.map_err(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned());
-        tracing::error!("queue item handler panicked: {message}");
-        Panicked(message)
-    })
+    AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .map_err(|payload| {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            tracing::error!("queue item handler panicked: {message}");
+            Panicked(message)
+        })
 }
 
 /// How one item ended, for [`each_contained`]'s `park`.

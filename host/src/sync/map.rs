@@ -123,7 +123,12 @@ pub fn ledger_document_number(date: JalaliDate, number: &str, company: u16) -> S
 /// field: a connector may send amounts near `Decimal::MAX`, and a panic on
 /// them would take the queue worker down with the record (issue 13 §6).
 fn fits(field: impl Into<String>, value: Option<Decimal>) -> Result<Decimal, ValidationError> {
-    value.ok_or_else(|| TotalsError::Overflow { field: field.into() }.into())
+    value.ok_or_else(|| {
+        TotalsError::Overflow {
+            field: field.into(),
+        }
+        .into()
+    })
 }
 
 fn dec(field: &str, d: &wit::Decimal) -> Result<Decimal, ValidationError> {

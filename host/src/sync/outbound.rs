@@ -150,7 +150,9 @@ pub(crate) async fn route(
 enum Outcome {
     /// Pushed. `complete`: every change of the record up to now is in the
     /// ledger; otherwise later changes still have to go (issue 13 §8).
-    Delivered { complete: bool },
+    Delivered {
+        complete: bool,
+    },
     /// The ledger already has the record this row creates: an earlier
     /// attempt registered it and its answer was lost, and a pull has since
     /// recognised it by the idempotency key.
@@ -161,7 +163,10 @@ enum Outcome {
     /// Try again later, but the push was sent and its answer lost (a
     /// timeout, an error after the ledger processed it): the ledger may
     /// already hold the record's content up to change `upto`.
-    Unsure { reason: String, upto: i64 },
+    Unsure {
+        reason: String,
+        upto: i64,
+    },
     /// Will not succeed until someone changes something.
     Failed(String),
 }

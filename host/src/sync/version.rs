@@ -45,9 +45,8 @@ fn ordered(version: &str) -> Option<Ordered> {
 /// same form.
 pub fn compare(incoming: &str, known: &str) -> Option<Ordering> {
     match (ordered(incoming)?, ordered(known)?) {
-        (a @ Ordered::Number(_), b @ Ordered::Number(_)) | (a @ Ordered::Time(_), b @ Ordered::Time(_)) => {
-            Some(a.cmp(&b))
-        }
+        (a @ Ordered::Number(_), b @ Ordered::Number(_))
+        | (a @ Ordered::Time(_), b @ Ordered::Time(_)) => Some(a.cmp(&b)),
         _ => None,
     }
 }
