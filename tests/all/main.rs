@@ -15,6 +15,7 @@ mod sync_crash;
 mod sync_sepidar;
 mod sync_sepidar_sql;
 mod sync_store;
+mod sync_versions;
 mod sync_woo;
 mod versioning;
 mod webhook_limits;

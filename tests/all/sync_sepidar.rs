@@ -1127,3 +1127,65 @@ async fn sepidar_sessions_relogin_on_401_and_a_generation_mismatch_is_reported_a
     assert!(why.contains("version mismatch"), "{why}");
     assert!(why.contains("111") && why.contains("110"), "{why}");
 }
+
+#[tokio::test]
+async fn s8_a_push_retried_after_a_lost_answer_still_delivers_the_edit_made_meanwhile() {
+    let rig = Rig::start().await;
+    let sim = rig.sim(300);
+    rig.settle().await;
+    let registered = |sim: &Sepidar| {
+        sim.customers()
+            .into_iter()
+            .filter(|c| {
+                c.last_name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("کریمی"))
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // Sepidar registers the new customer, but its answer is lost.
+    sim.fail_next_on(
+        1,
+        Some("POST"),
+        Some("/api/customers"),
+        Fault::AfterProcessing(500),
+    );
+    let mine = rig.ok("POST", "parties", Some(crm_person("907-300"))).await;
+    let r = rig.engine.run_once(TENANT, "sepidar-300").await.unwrap();
+    assert_eq!(r.retrying, 1, "{r:?}");
+    assert_eq!(registered(sim).len(), 1, "the first attempt landed");
+
+    // The user edits the party before the retry, and the retry comes
+    // before any pull has linked the customer (the list read fails once):
+    // Sepidar answers the retry with the first attempt's customer.
+    let mut edited = crm_person("907-300");
+    edited["last_name"] = json!("کریمی‌پور");
+    rig.ok("PUT", &format!("parties/{}", mine["id"]), Some(edited))
+        .await;
+    sim.fail_next_on(1, Some("GET"), Some("/api/customers"), Fault::Status(503));
+    // Past the retry's backoff (1 ms base in these tests).
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let r = rig.engine.run_once(TENANT, "sepidar-300").await.unwrap();
+    assert!(!r.errors.is_empty(), "the pull was cut short: {r:?}");
+    assert!(r.delivered >= 1, "{r:?}");
+    rig.settle().await;
+
+    let ours = registered(sim);
+    assert_eq!(ours.len(), 1, "registered once: {ours:?}");
+    assert_eq!(
+        ours[0].last_name.as_deref(),
+        Some("کریمی‌پور"),
+        "the edit made during the retry never reached Sepidar"
+    );
+    let rows = hamgam::store::sync::outbox_of(
+        rig.engine.state().db(),
+        TENANT,
+        "party",
+        mine["id"].as_i64().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(rows.len() >= 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r.status == "delivered"), "{rows:?}");
+}

@@ -51,6 +51,11 @@ impl World {
 
     /// With extra `[server]` lines and extra shop settings.
     async fn with(server: &[&str], shop_settings: &[&str]) -> World {
+        World::on(None, server, shop_settings).await
+    }
+
+    /// On this database (default: SQLite in the world's directory).
+    async fn on(database: Option<String>, server: &[&str], shop_settings: &[&str]) -> World {
         let woo = WooSim::start(WooConfig::default().plain_http())
             .await
             .expect("shop simulator");
@@ -85,6 +90,7 @@ impl World {
         let mut server_lines = vec![format!("listen = \"{listen}\"")];
         server_lines.extend(server.iter().map(|s| s.to_string()));
         let opts = Options {
+            database,
             server: server_lines,
             sync: vec!["interval_s = 1".into()],
             schedule: true,
@@ -143,7 +149,10 @@ backoff_base_ms = 1
             shop_settings = shop_settings.join("\n"),
         ));
         std::fs::write(&config, text).unwrap();
-        let db_url = format!("sqlite://{}", dir.path().join("hamgam.db").display());
+        let db_url = opts
+            .database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("hamgam.db").display()));
         World {
             woo,
             products,
@@ -818,4 +827,424 @@ async fn a_shop_order_becomes_one_crm_invoice_and_one_sepidar_invoice_with_the_s
         .map(|e| e.status)
         .collect();
     assert_eq!(posts.first(), Some(&500), "{posts:?}");
+}
+
+// ------------------------------------------------------ issue 13 hardening
+
+/// Headers of a signed WooCommerce delivery of `topic` over `body`.
+fn signed(topic: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    let (resource, event) = topic.split_once('.').unwrap();
+    vec![
+        ("content-type", "application/json".to_owned()),
+        ("x-wc-webhook-topic", topic.to_owned()),
+        ("x-wc-webhook-resource", resource.to_owned()),
+        ("x-wc-webhook-event", event.to_owned()),
+        ("x-wc-webhook-id", "1".to_owned()),
+        ("x-wc-webhook-signature", signature(body, WEBHOOK_SECRET)),
+    ]
+}
+
+impl Host {
+    /// Deliver a signed `topic` over `body` to `tenant`'s shop; the queue
+    /// id it was stored as.
+    async fn deliver_to(&self, tenant: &str, topic: &str, body: Vec<u8>) -> i64 {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/hooks/{tenant}/{SHOP}", self.url))
+            .body(body.clone());
+        for (k, v) in signed(topic, &body) {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.expect("host answers");
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 200, "{topic} to {tenant}: {v}");
+        v["queued"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("not queued: {v}"))
+    }
+}
+
+/// Sales invoices of `tenant`'s CRM.
+async fn invoices_of(db: &Db, tenant: &str) -> Vec<hamgam::crm::Document> {
+    use hamgam::crm::DocumentKind;
+    hamgam::store::crm::list_documents(
+        db,
+        tenant,
+        DocumentKind::SalesInvoice,
+        &Default::default(),
+        0,
+        1000,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .collect()
+}
+
+fn of_order(invoices: &[hamgam::crm::Document], order_id: u64) -> Option<&hamgam::crm::Document> {
+    let suffix = format!("/WC-{order_id}-300");
+    invoices
+        .iter()
+        .find(|d| d.number.as_deref().is_some_and(|n| n.ends_with(&suffix)))
+}
+
+async fn delivery(db: &Db, tenant: &str, id: i64) -> queue::Delivery {
+    queue::list(db, tenant, None, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.id == id)
+        .unwrap_or_else(|| panic!("no delivery {id}"))
+}
+
+const BETA: &str = "beta";
+
+/// A second tenant with its own instance of the same shop.
+fn add_beta_tenant(world: &World) {
+    let dir = world.config.parent().unwrap();
+    std::fs::write(dir.join("beta.token"), "beta-secret\n").unwrap();
+    let text = std::fs::read_to_string(&world.config).unwrap();
+    let (ck, cs) = world.woo.credentials();
+    let mut more = format!(
+        r#"
+[tenants.{BETA}]
+api_token = {{ file = "{token}" }}
+
+[tenants.{BETA}.instances.{SHOP}]
+plugin = "woocommerce"
+enabled = true
+
+[tenants.{BETA}.instances.{SHOP}.settings]
+base_url = "{base}"
+company_code = "300"
+reconcile_interval_s = "3600"
+
+[tenants.{BETA}.instances.{SHOP}.secrets]
+consumer_key = {{ file = "{dir}/beta.ck" }}
+consumer_secret = {{ file = "{dir}/beta.cs" }}
+webhook_secret = {{ file = "{dir}/whsec" }}
+
+[tenants.{BETA}.instances.{SHOP}.grants]
+http = ["http://127.0.0.1:*"]
+state = true
+
+[tenants.{BETA}.instances.{SHOP}.sync]
+enabled = true
+"#,
+        token = dir.join("beta.token").display(),
+        base = world.woo.url(),
+        dir = dir.display(),
+    );
+    std::fs::write(dir.join("beta.ck"), format!("{ck}\n")).unwrap();
+    std::fs::write(dir.join("beta.cs"), format!("{cs}\n")).unwrap();
+    more.insert_str(0, &text);
+    std::fs::write(&world.config, more).unwrap();
+}
+
+/// A near-`Decimal::MAX` quantity: 3.961408125713217e28 × its unit price
+/// (the subtotal ÷ quantity, 1.99999999999999974…, which the connector
+/// rounds to 2) is past `Decimal::MAX`.
+fn huge_quantity(order: &Value) -> Vec<u8> {
+    let mut v = order.clone();
+    let line = &mut v["line_items"][0];
+    line["quantity"] = json!("QUANTITY");
+    for field in ["subtotal", "total"] {
+        line[field] = json!("7922816251426433000000000000");
+    }
+    line["subtotal_tax"] = json!("0.00");
+    line["total_tax"] = json!("0.00");
+    v["line_items"] = json!([v["line_items"][0].clone()]);
+    v["shipping_lines"] = json!([]);
+    v["fee_lines"] = json!([]);
+    v["total"] = json!("7922816251426433000000000000");
+    v["total_tax"] = json!("0.00");
+    // WooCommerce sends quantities as JSON numbers.
+    String::from_utf8(serde_json::to_vec(&v).unwrap())
+        .unwrap()
+        .replace("\"QUANTITY\"", "39614081257132170000000000000")
+        .into_bytes()
+}
+
+async fn poison_deliveries_are_parked(database: Option<String>) {
+    let on_postgres = database.is_some();
+    let world = World::on(database, &[], &[]).await;
+    add_beta_tenant(&world);
+    let host = Host::start(&world, false).await;
+    host.sync_all().await;
+    let report = host.engine.run_once(BETA, SHOP).await.unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+
+    // The poison: a quantity near Decimal::MAX and, on PostgreSQL (whose
+    // text cannot hold it), a NUL byte in a line's name.
+    let huge = world.cod_order("huge@example.ir", 0, 1);
+    let nul = world.cod_order("nul@example.ir", 1, 1);
+    world
+        .woo
+        .edit_order(nul.id, |o| o.line_items[0].name = "کالای\u{0}دو".into())
+        .unwrap();
+    // Good deliveries after them, of the same tenant and of another.
+    let same = world.cod_order("same@example.ir", 0, 1);
+    let other = world.cod_order("other@example.ir", 1, 2);
+
+    let huge_id = host
+        .deliver_to(
+            TENANT,
+            "order.created",
+            huge_quantity(&world.woo.order_json(huge.id)),
+        )
+        .await;
+    let nul_id = host
+        .deliver_to(
+            TENANT,
+            "order.created",
+            serde_json::to_vec(&world.woo.order_json(nul.id)).unwrap(),
+        )
+        .await;
+    let same_id = host
+        .deliver_to(
+            TENANT,
+            "order.created",
+            serde_json::to_vec(&world.woo.order_json(same.id)).unwrap(),
+        )
+        .await;
+    let other_id = host
+        .deliver_to(
+            BETA,
+            "order.created",
+            serde_json::to_vec(&world.woo.order_json(other.id)).unwrap(),
+        )
+        .await;
+    assert!(huge_id < nul_id && nul_id < same_id && same_id < other_id);
+
+    // The later deliveries are applied, in both tenants.
+    until(
+        "the good deliveries applied",
+        Duration::from_secs(60),
+        async || {
+            let acme = invoices_of(&host.db, TENANT).await;
+            let beta = invoices_of(&host.db, BETA).await;
+            (of_order(&acme, same.id).is_some() && of_order(&beta, other.id).is_some())
+                .then_some(())
+        },
+    )
+    .await;
+    for (tenant, id) in [(TENANT, same_id), (BETA, other_id)] {
+        let d = delivery(&host.db, tenant, id).await;
+        assert_eq!((d.status.as_str(), d.attempts), ("done", 1), "{d:?}");
+    }
+
+    // The huge quantity: counted, and the order's invoice refused with the
+    // field and the rule, not a panic that stops the worker.
+    let d = until(
+        "the huge delivery processed",
+        Duration::from_secs(30),
+        async || {
+            let d = delivery(&host.db, TENANT, huge_id).await;
+            (d.status != "pending").then_some(d)
+        },
+    )
+    .await;
+    assert_eq!(d.attempts, 1, "{d:?}");
+    let outcome = d.outcome.clone().unwrap_or_default();
+    assert!(
+        outcome.contains("refused") && !outcome.contains("refused 0"),
+        "{d:?}"
+    );
+    let failed = host.crm("sync/links?status=failed").await;
+    let refused = failed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["remote_id"] == json!(huge.id.to_string()))
+        .unwrap_or_else(|| panic!("the huge order's link: {failed}"));
+    let why = refused["error"].as_str().unwrap();
+    assert!(
+        why.contains("lines.0.quantity") && why.contains("overflows"),
+        "{why}"
+    );
+    assert!(of_order(&invoices_of(&host.db, TENANT).await, huge.id).is_none());
+
+    // The NUL byte: PostgreSQL refuses the text; the delivery is parked
+    // with the database's reason and its attempt counted. SQLite stores it.
+    let d = until(
+        "the NUL delivery processed",
+        Duration::from_secs(30),
+        async || {
+            let d = delivery(&host.db, TENANT, nul_id).await;
+            (d.status != "pending").then_some(d)
+        },
+    )
+    .await;
+    if on_postgres {
+        assert_eq!((d.status.as_str(), d.attempts), ("failed", 1), "{d:?}");
+        let why = d.outcome.unwrap_or_default();
+        assert!(why.starts_with("database:"), "{why}");
+        assert!(of_order(&invoices_of(&host.db, TENANT).await, nul.id).is_none());
+    } else {
+        assert_eq!((d.status.as_str(), d.attempts), ("done", 1), "{d:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h10_poison_deliveries_are_parked_with_their_reason_and_later_deliveries_of_every_tenant_apply()
+ {
+    poison_deliveries_are_parked(None).await;
+    if let Some(base) = crate::common::postgres_url() {
+        let url = crate::common::fresh_postgres(&base).await;
+        poison_deliveries_are_parked(Some(url)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s14_a_signed_body_replayed_as_order_or_product_deleted_deletes_nothing_the_shop_still_has()
+{
+    let world = World::new(&[]).await;
+    let host = Host::start(&world, false).await;
+    host.sync_all().await;
+    let order = world.cod_order("replay@example.ir", 0, 1);
+    let body = serde_json::to_vec(&world.woo.order_json(order.id)).unwrap();
+    host.deliver_to(TENANT, "order.created", body.clone()).await;
+    until("the order applied", Duration::from_secs(30), async || {
+        of_order(&invoices_of(&host.db, TENANT).await, order.id).map(|_| ())
+    })
+    .await;
+    let products_before = host.crm("products?limit=500").await["items"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    // The captured signed body, replayed with a deletion topic; and a
+    // signed `{"id": N}` naming a product the shop still sells.
+    let replayed = host.deliver_to(TENANT, "order.deleted", body).await;
+    let product_body = serde_json::to_vec(&json!({ "id": world.products[0] })).unwrap();
+    let product = host
+        .deliver_to(TENANT, "product.deleted", product_body)
+        .await;
+    until(
+        "the replays processed",
+        Duration::from_secs(30),
+        async || queue_drained(&host.db).await,
+    )
+    .await;
+    for id in [replayed, product] {
+        let d = delivery(&host.db, TENANT, id).await;
+        assert!(
+            d.outcome.as_deref().unwrap_or("").contains("deleted 0"),
+            "{d:?}"
+        );
+    }
+    assert!(
+        of_order(&invoices_of(&host.db, TENANT).await, order.id).is_some(),
+        "a replayed body deleted the order's invoice"
+    );
+    let products_after = host.crm("products?limit=500").await["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(
+        products_after, products_before,
+        "a replay deleted a product"
+    );
+
+    // A real deletion (the order is in the shop's trash) still deletes,
+    // with WooCommerce's `deleted` payload: only the id.
+    world.woo.trash_order(order.id).unwrap();
+    let gone = serde_json::to_vec(&json!({ "id": order.id })).unwrap();
+    let real = host.deliver_to(TENANT, "order.deleted", gone).await;
+    until(
+        "the deletion applied",
+        Duration::from_secs(30),
+        async || queue_drained(&host.db).await,
+    )
+    .await;
+    let d = delivery(&host.db, TENANT, real).await;
+    let outcome = d.outcome.unwrap_or_default();
+    assert!(
+        outcome.contains("deleted") && !outcome.contains("deleted 0"),
+        "{outcome}"
+    );
+    assert!(of_order(&invoices_of(&host.db, TENANT).await, order.id).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s19_an_older_order_updated_arriving_after_a_newer_one_does_not_roll_the_invoice_back() {
+    let world = World::new(&[]).await;
+    let host = Host::start(&world, false).await;
+    host.sync_all().await;
+    let order = world.cod_order("late@example.ir", 0, 1);
+    let older = serde_json::to_vec(&world.woo.order_json(order.id)).unwrap();
+    world.woo.advance_clock(Duration::from_secs(60));
+    world
+        .woo
+        .edit_order(order.id, |o| o.customer_note = "لطفاً عصر تحویل شود".into())
+        .unwrap();
+    let newer = serde_json::to_vec(&world.woo.order_json(order.id)).unwrap();
+
+    host.deliver_to(TENANT, "order.updated", newer).await;
+    until(
+        "the newer version applied",
+        Duration::from_secs(30),
+        async || of_order(&invoices_of(&host.db, TENANT).await, order.id).map(|_| ()),
+    )
+    .await;
+    // WooCommerce's background queue delivers the older one late.
+    let late = host.deliver_to(TENANT, "order.updated", older).await;
+    until(
+        "the late delivery processed",
+        Duration::from_secs(30),
+        async || queue_drained(&host.db).await,
+    )
+    .await;
+    let d = delivery(&host.db, TENANT, late).await;
+    let outcome = d.outcome.unwrap_or_default();
+    assert!(outcome.contains("applied 0"), "{outcome}");
+    assert!(!outcome.contains("older 0"), "{outcome}");
+    let invoices = invoices_of(&host.db, TENANT).await;
+    let invoice = of_order(&invoices, order.id).unwrap();
+    assert!(
+        invoice
+            .description
+            .as_deref()
+            .is_some_and(|d| d.contains("لطفاً عصر تحویل شود")),
+        "rolled back to the older version: {:?}",
+        invoice.description
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p7_an_acknowledgement_is_answered_while_a_pull_holds_the_instance() {
+    let world = World::new(&[]).await;
+    let host = Host::start(&world, false).await;
+    host.sync_all().await;
+    let order = world.cod_order("ack@example.ir", 0, 1);
+    let body = serde_json::to_vec(&world.woo.order_json(order.id)).unwrap();
+
+    // The shop gets stuck in the middle of a pull: the connector's call
+    // (and the instance's store) is held until the shop answers.
+    world.woo.stall();
+    let engine = host.engine.clone();
+    let pull = tokio::spawn(async move { engine.run_once(TENANT, SHOP).await });
+    world.woo.wait_stalled().await;
+
+    // WooCommerce's delivery gets its 200 meanwhile.
+    let queued = host.deliver_to(TENANT, "order.created", body).await;
+    assert!(
+        !pull.is_finished(),
+        "the acknowledgement waited until the pull was over"
+    );
+    world.woo.unstall();
+    let report = pull.await.unwrap().unwrap();
+    assert!(
+        report.errors.is_empty(),
+        "the pull was cut short while the acknowledgement waited: {report:?}"
+    );
+    until(
+        "the delivery applied",
+        Duration::from_secs(30),
+        async || {
+            let d = delivery(&host.db, TENANT, queued).await;
+            (d.status == "done").then_some(())
+        },
+    )
+    .await;
 }

@@ -140,6 +140,12 @@ pub struct PluginInstance {
     /// cost more than the rest of a call's bookkeeping.
     ticks_per_call: u64,
     live: tokio::sync::Mutex<Option<Live>>,
+    /// A second store of the same instance, only for `accept-webhook`: an
+    /// acknowledgement must not wait behind a pull that holds `live` for a
+    /// whole call (up to `call_timeout_ms`), or the sender gives up and
+    /// WooCommerce disables the hook (issue 13 §9). Same tenant, same
+    /// context and limits; a fault poisons only the store it happened in.
+    intake: tokio::sync::Mutex<Option<Live>>,
     /// Counters.
     pub stats: InstanceStats,
 }
@@ -152,6 +158,7 @@ impl PluginInstance {
             ctx: Arc::new(ctx),
             plugin,
             live: tokio::sync::Mutex::new(None),
+            intake: tokio::sync::Mutex::new(None),
             stats: InstanceStats::default(),
         }
     }
@@ -206,30 +213,41 @@ impl PluginInstance {
     /// instance; business errors stay inside its `Ok`.
     async fn call<R>(
         &self,
+        export: Export,
         name: &str,
         f: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        let slot = self.slot(export);
         // The span wraps the whole call as a future (not an `enter` guard,
         // which would leak across awaits onto other tasks).
         let span = tracing::debug_span!("plugin_call", tenant = %self.ctx.scope.tenant, instance = %self.ctx.scope.instance, plugin = %self.ctx.plugin_id, call = name);
         // Without a subscriber that wants the span, entering and leaving it
         // at every poll is pure cost on the hot path.
         if span.is_disabled() {
-            return self.call_inner(name, f).await;
+            return self.call_inner(slot, name, f).await;
         }
-        self.call_inner(name, f).instrument(span).await
+        self.call_inner(slot, name, f).instrument(span).await
+    }
+
+    /// The store an export runs in (see `intake`).
+    fn slot(&self, export: Export) -> &tokio::sync::Mutex<Option<Live>> {
+        match export {
+            Export::accept_webhook => &self.intake,
+            _ => &self.live,
+        }
     }
 
     async fn call_inner<R>(
         &self,
+        slot: &tokio::sync::Mutex<Option<Live>>,
         name: &str,
         f: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         // Uncontended (the usual case) the lock is taken without building
         // the waiter a contended `lock()` needs.
-        let mut guard = match self.live.try_lock() {
+        let mut guard = match slot.try_lock() {
             Ok(guard) => guard,
-            Err(_) => self.live.lock().await,
+            Err(_) => slot.lock().await,
         };
         if guard.is_none() {
             *guard = Some(self.instantiate().await?);
@@ -469,7 +487,7 @@ macro_rules! exports {
                         return Err(self.wrong_world($label));
                     }
                     let plugin = &self.plugin;
-                    self.call($label, async |live| {
+                    self.call(Export::$name, $label, async |live| {
                         let func = match live.exports.$name {
                             Some(func) => func,
                             None => {

@@ -494,6 +494,23 @@ pub async fn settle_covered(
         .execute(&mut *c).await.map(|_| ()))
 }
 
+/// Remember that an attempt of row `id` pushed the record's content up to
+/// change `upto` and its answer was lost, so the ledger may hold that
+/// content. The first such attempt is kept: every later attempt pushed at
+/// least that much, so whichever of them landed delivered it.
+pub async fn mark_unsure(tx: &mut Tx, tenant: &str, id: i64, upto: i64) -> Result<()> {
+    on_tx!(tx, c => sqlx::query("UPDATE crm_outbox SET unsure_upto = COALESCE(unsure_upto, $1) WHERE tenant = $2 AND id = $3")
+        .bind(upto).bind(tenant).bind(id)
+        .execute(&mut *c).await.map(|_| ()))
+}
+
+/// What [`mark_unsure`] recorded for row `id`, if an attempt's answer was
+/// lost.
+pub async fn unsure_upto(db: &Db, tenant: &str, id: i64) -> Result<Option<i64>> {
+    on_pool!(db, p => sqlx::query_scalar("SELECT unsure_upto FROM crm_outbox WHERE tenant = $1 AND id = $2")
+        .bind(tenant).bind(id).fetch_optional(p).await.map(Option::flatten))
+}
+
 /// Put a failed (or skipped) row back in the queue, due now (F2 retry).
 /// Returns whether a row was reset.
 pub async fn retry(db: &Db, tenant: &str, id: i64, at: &str) -> Result<bool> {

@@ -2,6 +2,7 @@
 //! one transaction, and confirm deletions found by full scans.
 
 use super::map::{self, Refs};
+use super::version;
 use super::{Ctx, RunReport, SyncError, now};
 use crate::crm::{Actor, DocumentKind, PaymentKind};
 use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
@@ -167,6 +168,23 @@ pub(crate) async fn apply_change(
             let hash = map::content_hash(&record.entity, record.version.as_deref());
             let link = links::link_by_remote(tx, ctx.tenant, ctx.instance, name, &record.remote_id)
                 .await?;
+            // An older version than the one already applied (a late
+            // webhook, an overlapping page) never rolls the record back,
+            // whatever the connector (issue 13 §7; see `version`).
+            if let Some(l) = &link
+                && version::is_older(record.version.as_deref(), l.remote_version.as_deref())
+            {
+                report.stale += 1;
+                tracing::info!(tenant = ctx.tenant, instance = ctx.instance, kind = name, remote_id = %record.remote_id,
+                    incoming = record.version.as_deref().unwrap_or(""), known = l.remote_version.as_deref().unwrap_or(""),
+                    "older version of a ledger record not applied");
+                if l.seen_scan != scan {
+                    let mut seen = l.clone();
+                    seen.seen_scan = scan;
+                    links::put_link(tx, &seen).await?;
+                }
+                return Ok(());
+            }
             // A record refused earlier (a missing party or product) is
             // tried again whenever it is seen, even unchanged.
             if let Some(l) = &link

@@ -10,7 +10,8 @@ use crate::crm::{
 use crate::runtime::bindings::types as wit;
 use crate::runtime::sql::{from_wit_decimal, to_wit_decimal};
 use hamgam_domain::{
-    Currency, Decimal, JalaliDate, Rule, ValidationError, normalize_phone, round_half_away,
+    Currency, Decimal, JalaliDate, Rule, TotalsError, ValidationError, normalize_phone,
+    round_half_away,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -116,6 +117,18 @@ pub fn with_company(number: &str, company: u16) -> String {
 /// years' invoice 15 apart (S17, S18).
 pub fn ledger_document_number(date: JalaliDate, number: &str, company: u16) -> String {
     with_company(&format!("{}/{number}", date.year()), company)
+}
+
+/// The result of a checked decimal operation, or a range error naming the
+/// field: a connector may send amounts near `Decimal::MAX`, and a panic on
+/// them would take the queue worker down with the record (issue 13 §6).
+fn fits(field: impl Into<String>, value: Option<Decimal>) -> Result<Decimal, ValidationError> {
+    value.ok_or_else(|| {
+        TotalsError::Overflow {
+            field: field.into(),
+        }
+        .into()
+    })
 }
 
 fn dec(field: &str, d: &wit::Decimal) -> Result<Decimal, ValidationError> {
@@ -385,23 +398,34 @@ pub fn document_from_ledger(
         let tax = dec(&f("tax"), &l.tax)?;
         let toll = dec(&f("toll"), &l.toll)?;
         let total = dec(&f("total"), &l.total)?;
-        let gross = round_half_away(quantity * unit_price, scale);
-        let net = gross - discount + additions;
-        if net + tax + toll != total {
+        let gross = round_half_away(
+            fits(f("quantity"), quantity.checked_mul(unit_price))?,
+            scale,
+        );
+        let net = fits(
+            f("total"),
+            gross
+                .checked_sub(discount)
+                .and_then(|v| v.checked_add(additions)),
+        )?;
+        let sum = fits(
+            f("total"),
+            net.checked_add(tax).and_then(|v| v.checked_add(toll)),
+        )?;
+        if sum != total {
             return Err(invalid(
                 f("total"),
                 Rule::Mismatch,
                 format!(
-                    "the ledger's line total {total} is not quantity × price − discount + additions + tax + toll = {}",
-                    net + tax + toll
+                    "the ledger's line total {total} is not quantity × price − discount + additions + tax + toll = {sum}"
                 ),
             ));
         }
-        totals.gross += gross;
-        totals.discount += discount;
-        totals.additions += additions;
-        totals.tax_total += tax;
-        totals.toll_total += toll;
+        totals.gross = fits("total", totals.gross.checked_add(gross))?;
+        totals.discount = fits("discount", totals.discount.checked_add(discount))?;
+        totals.additions = fits("additions", totals.additions.checked_add(additions))?;
+        totals.tax_total = fits("tax_total", totals.tax_total.checked_add(tax))?;
+        totals.toll_total = fits("toll_total", totals.toll_total.checked_add(toll))?;
         lines.push(Line {
             product_id,
             description: text(&l.description),
@@ -421,10 +445,22 @@ pub fn document_from_ledger(
     }
     let discount = dec("discount", &d.discount)?;
     let additions = dec("additions", &d.additions)?;
-    totals.discount += discount;
-    totals.additions += additions;
-    totals.net = totals.gross - totals.discount + totals.additions;
-    totals.grand_total = totals.net + totals.tax_total + totals.toll_total;
+    totals.discount = fits("discount", totals.discount.checked_add(discount))?;
+    totals.additions = fits("additions", totals.additions.checked_add(additions))?;
+    totals.net = fits(
+        "total",
+        totals
+            .gross
+            .checked_sub(totals.discount)
+            .and_then(|v| v.checked_add(totals.additions)),
+    )?;
+    totals.grand_total = fits(
+        "total",
+        totals
+            .net
+            .checked_add(totals.tax_total)
+            .and_then(|v| v.checked_add(totals.toll_total)),
+    )?;
     let total = dec("total", &d.total)?;
     if totals.grand_total != total {
         return Err(invalid(
@@ -582,6 +618,67 @@ pub fn payment_from_ledger(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sales invoice of one line with these amounts, otherwise empty.
+    fn one_line(quantity: Decimal, unit_price: Decimal, total: Decimal) -> wit::Document {
+        let zero = to_wit_decimal(Decimal::ZERO);
+        wit::Document {
+            kind: wit::DocumentKind::SalesInvoice,
+            number: Some("15".into()),
+            date: wit::Date {
+                year: 2025,
+                month: 6,
+                day: 1,
+            },
+            party_ref: "7".into(),
+            currency: "IRR".into(),
+            lines: vec![wit::DocumentLine {
+                product_ref: String::new(),
+                description: None,
+                quantity: to_wit_decimal(quantity),
+                unit_price: to_wit_decimal(unit_price),
+                discount: zero,
+                additions: zero,
+                tax_rate: zero,
+                toll_rate: zero,
+                tax_exempt: true,
+                tax: zero,
+                toll: zero,
+                total: to_wit_decimal(total),
+                serial_numbers: Vec::new(),
+            }],
+            discount: zero,
+            additions: zero,
+            tax_total: zero,
+            toll_total: zero,
+            total: to_wit_decimal(total),
+            settlements: Vec::new(),
+            related_ref: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn h10_a_quantity_near_decimal_max_is_a_range_error_on_the_line_not_a_panic() {
+        // 2^95 × 2 is one past Decimal::MAX: a shop can send both numbers.
+        let quantity = Decimal::from_i128_with_scale(1i128 << 95, 0);
+        let doc = one_line(quantity, Decimal::TWO, Decimal::MAX);
+        let refs = Refs::default();
+        let err = document_from_ledger(&doc, DocumentKind::SalesInvoice, &refs)
+            .expect_err("an overflowing line is refused");
+        assert_eq!(err.field, "lines.0.quantity", "{err:?}");
+        assert_eq!(err.rule, Rule::Range, "{err:?}");
+        // Lines that fit, but whose sum does not, are refused on the total.
+        let mut two = one_line(Decimal::ONE, Decimal::MAX, Decimal::MAX);
+        two.lines.push(two.lines[0].clone());
+        let err = document_from_ledger(&two, DocumentKind::SalesInvoice, &refs)
+            .expect_err("an overflowing sum is refused");
+        assert_eq!(err.field, "total", "{err:?}");
+        // The ordinary case still adds up.
+        let fine = one_line(Decimal::from(3), Decimal::from(1000), Decimal::from(3000));
+        let doc = document_from_ledger(&fine, DocumentKind::SalesInvoice, &refs).unwrap();
+        assert_eq!(doc.totals.grand_total, Decimal::from(3000));
+    }
 
     #[test]
     fn s5_ledger_phone_types_fold_into_three() {

@@ -18,11 +18,13 @@
 //!   behalf of instance `I` carries the origin tag `connector:I` and is
 //!   never sent back to `I`. No time windows.
 
+pub mod guard;
 pub mod inbound;
 pub mod lookup;
 pub mod map;
 pub mod outbound;
 pub mod schedule;
+pub mod version;
 pub mod webhook;
 
 use crate::api::AppState;
@@ -92,6 +94,9 @@ pub struct RunReport {
     pub unchanged: usize,
     /// Received, but an edit of a CRM-origin record (S8, S11): not applied.
     pub ignored: usize,
+    /// Received, but older than the version already applied (a late
+    /// webhook, an overlapping page): not applied, nothing rolled back.
+    pub stale: usize,
     /// Could not be applied (see the failed links).
     pub refused: usize,
     /// Deleted in the CRM because the ledger deleted them.
@@ -115,6 +120,7 @@ impl RunReport {
         self.applied += other.applied;
         self.unchanged += other.unchanged;
         self.ignored += other.ignored;
+        self.stale += other.stale;
         self.refused += other.refused;
         self.deleted += other.deleted;
         self.delivered += other.delivered;

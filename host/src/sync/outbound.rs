@@ -148,7 +148,11 @@ pub(crate) async fn route(
 
 /// How one delivery attempt ended.
 enum Outcome {
-    Delivered,
+    /// Pushed. `complete`: every change of the record up to now is in the
+    /// ledger; otherwise later changes still have to go (issue 13 §8).
+    Delivered {
+        complete: bool,
+    },
     /// The ledger already has the record this row creates: an earlier
     /// attempt registered it and its answer was lost, and a pull has since
     /// recognised it by the idempotency key.
@@ -156,6 +160,13 @@ enum Outcome {
     Skipped(String),
     /// Try again later (the ledger is down, a dependency is not there yet).
     Later(String),
+    /// Try again later, but the push was sent and its answer lost (a
+    /// timeout, an error after the ledger processed it): the ledger may
+    /// already hold the record's content up to change `upto`.
+    Unsure {
+        reason: String,
+        upto: i64,
+    },
     /// Will not succeed until someone changes something.
     Failed(String),
 }
@@ -177,13 +188,21 @@ pub(crate) async fn deliver(
         if blocked.contains(&entity) || covered.contains(&entity) {
             continue;
         }
-        let outcome = deliver_one(ctx, installation, &row).await?;
+        // A panic on one row parks that row; the rows after it still go.
+        let outcome = match super::guard::contained(deliver_one(ctx, installation, &row)).await {
+            Ok(delivered) => delivered?,
+            Err(panicked) => Outcome::Failed(panicked.to_string()),
+        };
         let (settlement, record_status) = match &outcome {
-            Outcome::Delivered => {
+            Outcome::Delivered { complete } => {
                 // The link and the row's status were written by
-                // deliver_one's transaction; nothing more to record.
+                // deliver_one's transaction; nothing more to record. When
+                // an earlier attempt's content may be what landed, the
+                // record's later rows still go, with its content as now.
                 report.delivered += 1;
-                covered.insert(entity);
+                if *complete {
+                    covered.insert(entity);
+                }
                 continue;
             }
             Outcome::AlreadyThere => {
@@ -197,7 +216,7 @@ pub(crate) async fn deliver(
                 report.skipped += 1;
                 (settled("skipped", row.attempts, None, Some(reason)), None)
             }
-            Outcome::Later(reason) => {
+            Outcome::Later(reason) | Outcome::Unsure { reason, .. } => {
                 blocked.insert(entity);
                 let attempts = row.attempts + 1;
                 if attempts >= ctx.settings.max_attempts as i32 {
@@ -234,6 +253,9 @@ pub(crate) async fn deliver(
             error: settlement.3.as_deref(),
         };
         links::settle(&mut tx, ctx.tenant, &[row.id], settlement, &at).await?;
+        if let Outcome::Unsure { upto, .. } = &outcome {
+            links::mark_unsure(&mut tx, ctx.tenant, row.id, *upto).await?;
+        }
         if let Some(status) = record_status {
             links::set_sync_status(&mut tx, ctx.tenant, &row.entity_kind, row.entity_id, status)
                 .await?;
@@ -313,6 +335,10 @@ async fn deliver_one(
         Err(outcome) => return Ok(outcome),
     };
     let key = idempotency_key(installation, ctx.tenant, row.id);
+    // An earlier attempt whose answer was lost may have landed; a ledger
+    // that recognises the key then answers with that record as it was
+    // then, not with what this attempt sends.
+    let unsure = links::unsure_upto(ctx.db, ctx.tenant, row.id).await?;
     let (remote_id, version) = match &prepared.link {
         Some(l) if l.status != "deleted" => (Some(l.remote_id.clone()), l.remote_version.clone()),
         _ => (None, None),
@@ -322,8 +348,18 @@ async fn deliver_one(
         .push(prepared.kind, prepared.entity, remote_id, version, key)
         .await;
     let outcome = match pushed {
-        Err(call) => return Ok(Outcome::Later(call.to_string())),
-        Ok(Err(e)) if is_transient(&e) => return Ok(Outcome::Later(render(&e))),
+        Err(call) => {
+            return Ok(Outcome::Unsure {
+                reason: call.to_string(),
+                upto,
+            });
+        }
+        Ok(Err(e)) if is_transient(&e) => {
+            return Ok(Outcome::Unsure {
+                reason: render(&e),
+                upto,
+            });
+        }
         Ok(Err(e)) => return Ok(Outcome::Failed(render(&e))),
         Ok(Ok(outcome)) => outcome,
     };
@@ -370,13 +406,16 @@ async fn deliver_one(
         &at,
     )
     .await?;
+    // Settle only what is surely in the ledger: with a lost answer behind
+    // it, what landed may be the first such attempt's content (issue 13 §8).
+    let delivered_upto = unsure.map_or(upto, |first| first.min(upto));
     links::settle_covered(
         &mut tx,
         ctx.tenant,
         &row.entity_kind,
         row.entity_id,
         ctx.instance,
-        upto,
+        delivered_upto,
         &at,
     )
     .await?;
@@ -389,7 +428,9 @@ async fn deliver_one(
     )
     .await?;
     tx.commit().await?;
-    Ok(Outcome::Delivered)
+    Ok(Outcome::Delivered {
+        complete: delivered_upto >= upto,
+    })
 }
 
 /// The record as it is now; a record deleted since its change was

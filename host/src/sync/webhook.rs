@@ -11,6 +11,7 @@
 //! least once and may repeat: applying is idempotent because links carry a
 //! content hash (order id + `date_modified_gmt` + content).
 
+use super::guard::{self, Failure};
 use super::{Ctx, RunReport, SyncEngine, SyncError, inbound, is_transient, now, render};
 use crate::plugins::manifest::PluginKind;
 use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
@@ -73,6 +74,34 @@ pub enum IntakeError {
     /// The queue could not be written.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+}
+
+/// Whether a database failure on one delivery may pass if tried again (a
+/// lost connection, a busy database) or belongs to the delivery's content
+/// (PostgreSQL refusing a NUL byte in text, a constraint), which no retry
+/// changes. Either way the attempt counts: a transient one waits with
+/// backoff behind the other deliveries, a permanent one is parked.
+fn is_transient_db(e: &SyncError) -> bool {
+    let SyncError::Db(e) = e else {
+        return false;
+    };
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLSTATE class 22 (data exception) and 23 (integrity
+            // constraint violation) are the content's fault; SQLite's
+            // constraint errors come back as a kind, not a class.
+            !(code.starts_with("22")
+                || code.starts_with("23")
+                || !matches!(db.kind(), sqlx::error::ErrorKind::Other))
+        }
+        _ => false,
+    }
 }
 
 /// The worker's handle: wake it after a delivery was queued.
@@ -174,9 +203,26 @@ impl SyncEngine {
                 return Ok(taken);
             }
             let n = due.len();
-            for delivery in due {
-                self.process_delivery(delivery).await?;
-            }
+            // One delivery that fails in a way nobody foresaw (the database
+            // refuses its content, the host panics on it) is parked with
+            // its attempt counted; the deliveries after it, of every
+            // tenant, still run (issue 13 §6).
+            let attempts: std::collections::HashMap<i64, i32> =
+                due.iter().map(|d| (d.id, d.attempts + 1)).collect();
+            guard::each_contained(
+                due,
+                |d| d.id,
+                |delivery| self.process_delivery(delivery),
+                |id, failure| {
+                    let attempts = attempts.get(&id).copied().unwrap_or(1);
+                    let why = match failure {
+                        Failure::Error(e) => (is_transient_db(&e), e.to_string()),
+                        Failure::Panicked(p) => (false, p.to_string()),
+                    };
+                    self.settle_delivery(id, attempts, why)
+                },
+            )
+            .await?;
             taken += n;
             if n < BATCH as usize {
                 return Ok(taken);
@@ -286,8 +332,8 @@ impl SyncEngine {
         }
         let at = now();
         let summary = format!(
-            "applied {}, unchanged {}, refused {}, deleted {}",
-            report.applied, report.unchanged, report.refused, report.deleted
+            "applied {}, unchanged {}, refused {}, deleted {}, older {}",
+            report.applied, report.unchanged, report.refused, report.deleted, report.stale
         );
         queue::finish(
             &mut tx,

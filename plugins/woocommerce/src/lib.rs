@@ -81,7 +81,10 @@
 //! for it (party, order document, receipt, returns), so repeated
 //! deliveries are content-identical and no-ops for the host. A cancelled,
 //! failed or trashed order deletes its document and receipt; `*.deleted`
-//! topics report `deleted(<id>)` (orders also `deleted(order:<id>:payment)`).
+//! topics report `deleted(<id>)` (orders also `deleted(order:<id>:payment)`)
+//! once the shop confirms it: the signature does not cover the topic
+//! header, so a signed body replayed as `*.deleted` is checked with a
+//! re-read, and only a 404 or `status: trash` deletes anything.
 //! A `deleted` change names only a remote id: customers, products and
 //! orders all use WooCommerce's numeric ids, so the host must take the kind
 //! from the delivery's topic (`X-WC-Webhook-Topic`).
@@ -299,6 +302,16 @@ impl Connector for WooCommerce {
                 kind,
                 change: Change::Deleted(remote_id),
             };
+            // The signature covers the body, not `X-WC-Webhook-Topic`: a
+            // captured `{"id": N}` of any signed delivery can be replayed
+            // as a deletion. Only the shop's own answer confirms one.
+            let client = Client::connect(settings.clone())?;
+            if !deletion_confirmed(&client, &resource, id)? {
+                warn!(
+                    "{resource}.deleted for {id} not applied: the shop still has it (not in the trash)"
+                );
+                return Ok(Vec::new());
+            }
             return Ok(match resource.as_str() {
                 "order" => vec![
                     gone(document_kind_of(&settings), id.to_string()),
@@ -360,6 +373,23 @@ impl Connector for WooCommerce {
             _ => Ok(Vec::new()),
         }
     }
+}
+
+/// Whether the shop confirms that resource `id` is gone: it answers 404
+/// (deleted for good) or has it in the trash (`status: trash`, which is
+/// what `*.deleted` means for orders and products). Resources the host
+/// does not delete from a delivery need no confirmation.
+fn deletion_confirmed(client: &Client, resource: &str, id: i64) -> Result<bool> {
+    let path = match resource {
+        "order" => format!("orders/{id}"),
+        "product" => format!("products/{id}"),
+        "customer" => format!("customers/{id}"),
+        _ => return Ok(true),
+    };
+    Ok(match client.get_opt::<Value>(&path, &[])? {
+        None => true,
+        Some(found) => found.get("status").and_then(Value::as_str) == Some("trash"),
+    })
 }
 
 /// A webhook delivery that passed the checks every look at it makes.

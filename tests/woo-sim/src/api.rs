@@ -213,6 +213,7 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    sh.stall.hold().await;
     let started = Instant::now();
     let time = Utc::now();
     let raw_query = uri.query().map(str::to_string);

@@ -178,6 +178,39 @@ pub(crate) struct Shared {
     webhook_timeout: Mutex<Duration>,
     notify: Notify,
     shutdown: watch::Receiver<bool>,
+    stall: Stall,
+}
+
+/// A stuck site (a long database query, a busy PHP worker pool): while
+/// set, REST requests are held before they are processed, then answered
+/// normally once it is lifted. Tests use it to hold a connector's call
+/// open for as long as they need, without timing anything.
+#[derive(Debug)]
+pub(crate) struct Stall {
+    on: watch::Sender<bool>,
+    held: watch::Sender<usize>,
+}
+
+impl Default for Stall {
+    fn default() -> Self {
+        Stall {
+            on: watch::channel(false).0,
+            held: watch::channel(0).0,
+        }
+    }
+}
+
+impl Stall {
+    /// Wait here while the site is stuck.
+    pub(crate) async fn hold(&self) {
+        let mut on = self.on.subscribe();
+        if !*on.borrow_and_update() {
+            return;
+        }
+        self.held.send_modify(|n| *n += 1);
+        let _ = on.wait_for(|stuck| !*stuck).await;
+        self.held.send_modify(|n| *n -= 1);
+    }
 }
 
 impl Shared {
@@ -514,6 +547,7 @@ impl WooSim {
             stats: Mutex::new(Stats::default()),
             notify: Notify::new(),
             shutdown: shutdown.clone(),
+            stall: Stall::default(),
         });
         let app = Router::new()
             .fallback(api::handle)
@@ -1050,6 +1084,23 @@ impl WooSim {
     /// Moves a product to the trash (fires `product.deleted`).
     pub fn trash_product(&self, id: u64) -> Result<Product, WooError> {
         self.shared.write(|db| db.delete_product(id, false))
+    }
+
+    /// The site gets stuck: REST requests from now on wait (unanswered)
+    /// until [`WooSim::unstall`]. Webhook deliveries still go out.
+    pub fn stall(&self) {
+        self.shared.stall.on.send_replace(true);
+    }
+
+    /// The site answers again, the held requests first.
+    pub fn unstall(&self) {
+        self.shared.stall.on.send_replace(false);
+    }
+
+    /// Waits until at least one REST request is held by [`WooSim::stall`].
+    pub async fn wait_stalled(&self) {
+        let mut held = self.shared.stall.held.subscribe();
+        let _ = held.wait_for(|n| *n > 0).await;
     }
 
     /// Loads the demo data set (see [`seed::demo`]).
