@@ -10,4 +10,5 @@ pub mod bundle;
 pub mod keys;
 pub mod license;
 pub mod manifest;
+pub mod sql_statements;
 pub mod url_pattern;

@@ -15,6 +15,8 @@ pub mod host;
 pub mod instance;
 pub mod port;
 pub mod sql;
+pub mod sql_convert;
+pub mod sql_gate;
 mod stderr;
 
 use crate::plugins::manifest::{Manifest, PluginKind};

@@ -22,6 +22,9 @@
 //! | `/config?key=K` | `{"value":"…"}` or `{"value":null}` |
 //! | `/secret?name=N` | `{"value":"…"}` or `{"error":"…"}` |
 //! | `/sleep-loop?ms=N` | busy-waits on the host clock for N ms, then 200 |
+//! | `/sql-text?db=D&sql=S` | SQL text of its own through the 0.1.0 `sql.query`: rows or `{"error":…}` |
+//! | `/sql-read?db=D&name=N&p1=…` | a declared read by name: `{"columns":…,"rows":…}` or `{"error":…}` |
+//! | `/sql-write?db=D&name=N&p1=…` | a declared write by name: `{"affected":N}` or `{"error":…}` |
 
 use std::hint::black_box;
 
@@ -30,6 +33,8 @@ use hamgam_sdk::{
     Event, HttpRequest, HttpResponse, Module, ModuleInfo, Result, Route, clock, config, state,
 };
 use serde_json::{Value, json};
+
+mod sql_probe;
 
 const ROUTES: &[&str] = &[
     "/ok",
@@ -46,6 +51,9 @@ const ROUTES: &[&str] = &[
     "/config",
     "/secret",
     "/sleep-loop",
+    "/sql-text",
+    "/sql-read",
+    "/sql-write",
 ];
 
 struct Hostile;
@@ -103,6 +111,9 @@ impl Module for Hostile {
                 }
                 json!({ "slept_ms": clock::now_millis() - start, "spins": spins })
             }
+            "/sql-text" => sql_probe::text(&request),
+            "/sql-read" => sql_probe::read(&request),
+            "/sql-write" => sql_probe::write(&request),
             other => {
                 return Ok(HttpResponse::json(
                     404,
