@@ -434,13 +434,44 @@ pub struct SqlGrant {
     /// Connection string (ADO-style for SQL Server, URL for PostgreSQL),
     /// a secret because it holds credentials.
     pub connection: SecretRef,
-    /// Most rows one query may return.
+    /// Most rows one read may return; the read is refused when the host
+    /// reads the row past it.
     #[serde(default = "default_max_rows")]
     pub max_rows: u32,
+    /// Most bytes one read may bring into the host (the values' sizes:
+    /// text and bytes by length, other values 16 bytes, plus the column
+    /// names), in KiB. Rows are streamed and counted as they arrive; the
+    /// read is refused at the row that crosses the limit, so the host never
+    /// holds more than that plus one row.
+    #[serde(default = "default_max_result_kib")]
+    pub max_result_kib: u32,
+    /// Names of the plugin's declared `write` statements the operator lets
+    /// it run here. Reads need no naming: every declared read may run, in a
+    /// transaction that is rolled back. A name the plugin does not declare
+    /// as a write is refused at config check.
+    #[serde(default)]
+    pub writes: Vec<String>,
 }
 
 fn default_max_rows() -> u32 {
     10_000
+}
+
+fn default_max_result_kib() -> u32 {
+    8 * 1024
+}
+
+impl SqlGrant {
+    /// A grant with the default limits and no writes.
+    pub fn new(backend: SqlBackendKind, connection: SecretRef) -> SqlGrant {
+        SqlGrant {
+            backend,
+            connection,
+            max_rows: default_max_rows(),
+            max_result_kib: default_max_result_kib(),
+            writes: Vec::new(),
+        }
+    }
 }
 
 /// SQL backends the host speaks.
@@ -674,6 +705,20 @@ impl Config {
                 for pattern in &inst.grants.http {
                     crate::runtime::grants::UrlPattern::parse(pattern)
                         .map_err(|m| field(format!("{at}.grants.http"), m))?;
+                }
+                for (db, grant) in &inst.grants.sql {
+                    if grant.max_rows == 0 {
+                        return Err(field(
+                            format!("{at}.grants.sql.{db}.max_rows"),
+                            "must be at least 1".into(),
+                        ));
+                    }
+                    if grant.max_result_kib == 0 {
+                        return Err(field(
+                            format!("{at}.grants.sql.{db}.max_result_kib"),
+                            "must be at least 1".into(),
+                        ));
+                    }
                 }
                 if let Some(port) = &inst.grants.port
                     && port.tcp.is_some() == port.serial.is_some()

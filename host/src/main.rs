@@ -267,7 +267,12 @@ fn inspect(path: PathBuf) -> anyhow::Result<()> {
     println!("  http:    {}", list(&caps.http));
     println!("  files:   {}", list(&caps.files));
     println!("  state:   {}", caps.state);
-    println!("  sql:     {}", list(&caps.sql));
+    println!("  sql:     {}", list(&caps.sql.databases));
+    // Every statement the plugin can ever run, so the operator reviews the
+    // SQL itself before granting a database or a write.
+    for st in &caps.sql.statements {
+        println!("    {} ({}): {}", st.name, st.access, st.text);
+    }
     println!("  secrets: {}", list(&caps.secrets));
     println!("  crm:     {:?}", caps.crm);
     println!("  port:    {}", caps.port);

@@ -5,7 +5,7 @@ use crate::{Date, Timestamp};
 
 /// The current instant.
 pub fn now() -> Timestamp {
-    crate::wit::hamgam::platform::clock::now()
+    crate::platform::clock::now()
 }
 
 /// The current instant in milliseconds since the Unix epoch.

@@ -4,7 +4,7 @@ use crate::{Error, Result};
 
 /// A setting, or `None` when the operator did not set it.
 pub fn get(key: &str) -> Option<String> {
-    crate::wit::hamgam::platform::config::get(key)
+    crate::platform::config::get(key)
 }
 
 /// A setting the plugin cannot work without: `invalid-input` naming the key
@@ -15,11 +15,11 @@ pub fn require(key: &str) -> Result<String> {
 
 /// Every setting as `(key, value)` pairs.
 pub fn all() -> Vec<(String, String)> {
-    crate::wit::hamgam::platform::config::all()
+    crate::platform::config::all()
 }
 
 /// A secret by its name in the operator config. `denied` when the operator
 /// did not give it to this instance. Never log the value.
 pub fn secret(name: &str) -> Result<String> {
-    crate::wit::hamgam::platform::config::secret(name)
+    crate::platform::config::secret(name)
 }

@@ -145,6 +145,11 @@ with_world! {
     /// The result every fallible SDK call and trait method returns.
     pub type Result<T, E = Error> = core::result::Result<T, E>;
 
+    // `wit/deps` holds every released `hamgam:platform` (0.1.0 frozen, 0.1.1
+    // current), so wit-bindgen puts the version in the module name; the
+    // helpers reach the current one through this alias.
+    pub(crate) use wit::hamgam::platform0_1_1 as platform;
+
     mod convert;
     pub mod clock;
     pub mod config;

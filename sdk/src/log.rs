@@ -4,11 +4,11 @@
 //! carry only what happened. Use the macros ([`info!`](crate::info) …) for
 //! `format!`-style messages.
 
-pub use crate::wit::hamgam::platform::log::Level;
+pub use crate::platform::log::Level;
 
 /// Log `message` at `level`.
 pub fn log(level: Level, message: &str) {
-    crate::wit::hamgam::platform::log::log(level, message);
+    crate::platform::log::log(level, message);
 }
 
 /// Log at `trace` level.

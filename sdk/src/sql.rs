@@ -1,14 +1,49 @@
-//! Host-mediated, read-only SQL against a database the operator granted to
-//! this instance by name. The host holds the connection and credentials.
+//! Host-mediated SQL against a database the operator granted to this
+//! instance by name. The host holds the connection and credentials.
+//!
+//! A plugin runs only the statements its `plugin.toml` declares, by name:
+//!
+//! ```toml
+//! [capabilities.sql]
+//! databases = ["ledger"]
+//!
+//! [[capabilities.sql.statements]]
+//! name = "stock-by-product"
+//! access = "read"
+//! text = "SELECT warehouse, quantity FROM stock WHERE product_id = $1"
+//! ```
+//!
+//! ```ignore
+//! let rows = sql::read("ledger", "stock-by-product", &[Value::Text(id)])?;
+//! ```
+//!
+//! Parameters are numbered `$1`, `$2`… in every declared text, also for
+//! SQL Server (the host renames them). A read runs in a transaction the
+//! host rolls back; a write runs in its own transaction and only when the
+//! operator granted it by name. A result larger than the grant's
+//! `max_rows` or `max_result_kib` is refused: page with `OFFSET … FETCH`
+//! parameters.
 
-pub use crate::wit::hamgam::platform::sql::{Rows, Value};
+pub use crate::platform::sql::{Rows, Value};
 
 use crate::{Decimal, Result};
 
-/// Run a read query with positional parameters (`@P1`… for SQL Server,
-/// `$1`… for PostgreSQL) against the granted database `database`.
+/// Run the declared read statement `name` against the granted `database`.
+pub fn read(database: &str, name: &str, params: &[Value]) -> Result<Rows> {
+    crate::platform::sql::read(database, name, params)
+}
+
+/// Run the declared write statement `name` against the granted `database`;
+/// the number of rows it changed. Refused (`denied`, naming the statement)
+/// unless the operator granted this write.
+pub fn write(database: &str, name: &str, params: &[Value]) -> Result<u64> {
+    crate::platform::sql::write(database, name, params)
+}
+
+/// The 0.1.0 call: runs the declared read whose text is exactly
+/// `statement`, and refuses any other text. Prefer [`read`].
 pub fn query(database: &str, statement: &str, params: &[Value]) -> Result<Rows> {
-    crate::wit::hamgam::platform::sql::query(database, statement, params)
+    crate::platform::sql::query(database, statement, params)
 }
 
 impl Rows {

@@ -9,18 +9,18 @@ use crate::{Error, Result};
 
 /// The raw bytes under `key`, if any.
 pub fn get(key: &str) -> Option<Vec<u8>> {
-    crate::wit::hamgam::platform::state::get(key)
+    crate::platform::state::get(key)
 }
 
 /// Store `value` under `key`. `invalid-input` when the key or value exceeds
 /// the host's limits, `denied` when state was not granted.
 pub fn set(key: &str, value: &[u8]) -> Result<()> {
-    crate::wit::hamgam::platform::state::set(key, value)
+    crate::platform::state::set(key, value)
 }
 
 /// Remove `key` (no error when it was absent).
 pub fn delete(key: &str) -> Result<()> {
-    crate::wit::hamgam::platform::state::delete(key)
+    crate::platform::state::delete(key)
 }
 
 /// The UTF-8 string under `key`, if any; bytes that are not UTF-8 are an

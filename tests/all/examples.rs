@@ -305,11 +305,8 @@ async fn hello_connector_reads_stock_through_granted_sql() {
     .await
     .unwrap();
     let host = TestHost::new();
-    let grant = SqlGrant {
-        backend: SqlBackendKind::Postgres,
-        connection: SecretRef::Value(url.clone()),
-        max_rows: 100,
-    };
+    let mut grant = SqlGrant::new(SqlBackendKind::Postgres, SecretRef::Value(url.clone()));
+    grant.max_rows = 100;
     let c = host
         .plugin(plugin("hello-connector"))
         .unwrap()

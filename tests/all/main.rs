@@ -9,6 +9,7 @@ mod egress;
 mod examples;
 mod licensing;
 mod sandbox;
+mod sql_gate;
 mod sql_server;
 mod store;
 mod sync_crash;

@@ -1,10 +1,12 @@
-//! P1: a plugin built against `hamgam:platform@0.1.0` keeps loading when a
-//! compatible 0.1.x addition lands.
+//! P1: a plugin built against the current `hamgam:platform` keeps loading
+//! when a compatible 0.1.x addition lands.
 //!
 //! `fixtures/wit-next` is the WIT as the next minor release would have it:
-//! `hamgam:platform@0.1.1` with one function added to `log`. This test
-//! builds a host from that WIT and loads the real, unchanged plugins that
-//! `cargo xtask build-plugins` built against today's 0.1.0.
+//! `hamgam:platform@0.1.2`, today's 0.1.1 with one function added to `log`.
+//! This test builds a host from that WIT and loads the real, unchanged
+//! plugins that `cargo xtask build-plugins` built against today's WIT.
+//! (0.1.1 itself was such an addition over the frozen 0.1.0: `sql.read`
+//! and `sql.write`; plugins still built against 0.1.0 load the same way.)
 
 use crate::common::plugin;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -101,10 +103,26 @@ impl sql::Host for NextHost {
     ) -> wasmtime::Result<Result<sql::Rows, types::Error>> {
         Ok(Err(types::Error::Unsupported("no sql here".into())))
     }
+    async fn read(
+        &mut self,
+        _d: String,
+        _n: String,
+        _p: Vec<sql::Value>,
+    ) -> wasmtime::Result<Result<sql::Rows, types::Error>> {
+        Ok(Err(types::Error::Unsupported("no sql here".into())))
+    }
+    async fn write(
+        &mut self,
+        _d: String,
+        _n: String,
+        _p: Vec<sql::Value>,
+    ) -> wasmtime::Result<Result<u64, types::Error>> {
+        Ok(Err(types::Error::Unsupported("no sql here".into())))
+    }
 }
 
 #[tokio::test]
-async fn p1_plugin_built_against_0_1_0_loads_in_a_0_1_1_host() {
+async fn p1_plugin_built_against_today_loads_in_the_next_minor_host() {
     let mut config = Config::new();
     config.async_support(true);
     let engine = Engine::new(&config).unwrap();
@@ -114,20 +132,21 @@ async fn p1_plugin_built_against_0_1_0_loads_in_a_0_1_1_host() {
     next::Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
 
     let bytes = std::fs::read(plugin("hello-connector")).unwrap();
-    // The plugin really was built against 0.1.0…
+    // The plugin really was built against an older 0.1.x (0.1.1 today; a
+    // build left from before 0.1.1 imports 0.1.0)…
     let text = String::from_utf8_lossy(&bytes);
     assert!(
-        text.contains("hamgam:platform/log@0.1.0"),
-        "fixture plugin is not a 0.1.0 build"
+        text.contains("hamgam:platform/log@0.1.1") || text.contains("hamgam:platform/log@0.1.0"),
+        "fixture plugin is not a 0.1.0 or 0.1.1 build"
     );
-    assert!(!text.contains("hamgam:platform/log@0.1.1"));
-    // …and the host really is 0.1.1.
+    assert!(!text.contains("hamgam:platform/log@0.1.2"));
+    // …and the host really is 0.1.2.
     let world = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/fixtures/wit-next/worlds.wit"
     ))
     .unwrap();
-    assert!(world.contains("hamgam:platform/imports@0.1.1"));
+    assert!(world.contains("hamgam:platform/imports@0.1.2"));
 
     let component = Component::new(&engine, &bytes).unwrap();
     let pre = next::ConnectorPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();

@@ -11,4 +11,5 @@ pub mod keys;
 pub mod license;
 pub mod manifest;
 pub mod scope;
+pub mod sql_statements;
 pub mod url_pattern;

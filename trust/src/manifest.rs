@@ -107,8 +107,8 @@ pub struct Capabilities {
     pub files: Vec<String>,
     /// Whether it uses the key-value state.
     pub state: bool,
-    /// Database names for host-mediated SQL.
-    pub sql: Vec<String>,
+    /// Databases and the declared statements for host-mediated SQL.
+    pub sql: crate::sql_statements::SqlCapability,
     /// Secret names it reads.
     pub secrets: Vec<String>,
     /// CRM store access (module world).
@@ -190,6 +190,10 @@ impl Manifest {
                 }
             })?;
         }
+        self.capabilities
+            .sql
+            .check()
+            .map_err(|(field, message)| ManifestError::Field { field, message })?;
         if self.capabilities.port && self.kind != PluginKind::DeviceDriver {
             return Err(ManifestError::Field {
                 field: "capabilities.port",

@@ -464,13 +464,9 @@ fn resolve_checked(
             )));
         }
     }
-    for db in inst.grants.sql.keys() {
-        if !declared.sql.contains(db) {
-            return Err(grant_err(format!(
-                "grants.sql.{db}: plugin `{}` does not declare that database",
-                plugin.manifest.id
-            )));
-        }
+    for (db, grant) in &inst.grants.sql {
+        crate::runtime::sql_gate::check_grant(&declared.sql, db, grant)
+            .map_err(|message| grant_err(format!("{message} (plugin `{}`)", plugin.manifest.id)))?;
     }
     for secret in inst.secrets.keys() {
         if !declared.secrets.contains(secret) {

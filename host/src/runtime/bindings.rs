@@ -32,7 +32,7 @@ pub mod connector {
         require_store_data_send: true,
         with: {
             "hamgam:types": super::module::hamgam::types,
-            "hamgam:platform": super::module::hamgam::platform,
+            "hamgam:platform": super::module::hamgam::platform0_1_1,
         },
     });
 }
@@ -47,7 +47,7 @@ pub mod notifier {
         require_store_data_send: true,
         with: {
             "hamgam:types": super::module::hamgam::types,
-            "hamgam:platform": super::module::hamgam::platform,
+            "hamgam:platform": super::module::hamgam::platform0_1_1,
         },
     });
 }
@@ -62,10 +62,14 @@ pub mod device_driver {
         require_store_data_send: true,
         with: {
             "hamgam:types": super::module::hamgam::types,
-            "hamgam:platform": super::module::hamgam::platform,
+            "hamgam:platform": super::module::hamgam::platform0_1_1,
         },
     });
 }
 
-pub use module::hamgam::platform;
+// Two versions of `hamgam:platform` sit in `wit/deps` (0.1.0 frozen, 0.1.1
+// current), so bindgen puts the version in the module name. The host binds
+// the newest; wasmtime's semver-aware linker gives plugins built against
+// 0.1.0 the same definitions.
+pub use module::hamgam::platform0_1_1 as platform;
 pub use module::hamgam::types::types;

@@ -5,7 +5,7 @@
 //! capability the manifest did not declare is never granted, whatever the
 //! operator wrote.
 
-use crate::config::{Grants, SqlGrant};
+use crate::config::Grants;
 use crate::plugins::manifest::{Capabilities, CrmAccess};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -87,8 +87,8 @@ pub struct Effective {
     pub files: BTreeMap<String, PathBuf>,
     /// Key-value state.
     pub state: bool,
-    /// Declared database name → grant.
-    pub sql: BTreeMap<String, SqlGrant>,
+    /// Declared and granted databases with the declared statements.
+    pub sql: super::sql_gate::SqlGate,
     /// Secret names the plugin may read.
     pub secrets: Vec<String>,
     /// CRM store access.
@@ -114,12 +114,7 @@ impl Effective {
                 .map(|(n, p)| (n.clone(), p.clone()))
                 .collect(),
             state: declared.state && granted.state,
-            sql: granted
-                .sql
-                .iter()
-                .filter(|(name, _)| declared.sql.contains(name))
-                .map(|(n, g)| (n.clone(), g.clone()))
-                .collect(),
+            sql: super::sql_gate::SqlGate::new(&declared.sql, &granted.sql),
             secrets: declared.secrets.clone(),
             crm: declared.crm.min(granted.crm),
             port: if declared.port {

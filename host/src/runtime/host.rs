@@ -429,23 +429,69 @@ impl sql::Host for HostState {
         statement: String,
         params: Vec<sql::Value>,
     ) -> Result<Result<sql::Rows, types::Error>> {
-        let Some(grant) = self.ctx.effective.sql.get(&database).cloned() else {
-            return Ok(Err(self.denied(
-                "sql.query",
-                &database,
-                format!("database `{database}` is not granted to this instance"),
-            )));
+        // 0.1.0's call: text, accepted only as the exact text of a declared
+        // read, so no plugin runs SQL of its own making.
+        let (grant, name, text) = match self.ctx.effective.sql.read_text(&database, &statement) {
+            Ok(c) => (
+                c.grant.clone(),
+                c.statement.name.clone(),
+                c.statement.text.clone(),
+            ),
+            Err(refused) => {
+                let detail = format!("{database}: {}", first_line(&statement));
+                return Ok(Err(self.denied("sql.query", &detail, refused.to_string())));
+            }
         };
-        self.record(
-            "sql.query",
-            format!("{database}: {}", first_line(&statement)),
-            true,
-        );
+        self.record("sql.query", format!("{database}: {name}"), true);
         Ok(self
             .ctx
             .services
             .sql
-            .query(&database, &grant, &statement, params)
+            .read(&database, &grant, &text, params)
+            .await)
+    }
+
+    async fn read(
+        &mut self,
+        database: String,
+        name: String,
+        params: Vec<sql::Value>,
+    ) -> Result<Result<sql::Rows, types::Error>> {
+        let (grant, text) = match self.ctx.effective.sql.read(&database, &name) {
+            Ok(c) => (c.grant.clone(), c.statement.text.clone()),
+            Err(refused) => {
+                let detail = format!("{database}: {}", first_line(&name));
+                return Ok(Err(self.denied("sql.read", &detail, refused.to_string())));
+            }
+        };
+        self.record("sql.read", format!("{database}: {name}"), true);
+        Ok(self
+            .ctx
+            .services
+            .sql
+            .read(&database, &grant, &text, params)
+            .await)
+    }
+
+    async fn write(
+        &mut self,
+        database: String,
+        name: String,
+        params: Vec<sql::Value>,
+    ) -> Result<Result<u64, types::Error>> {
+        let (grant, text) = match self.ctx.effective.sql.write(&database, &name) {
+            Ok(c) => (c.grant.clone(), c.statement.text.clone()),
+            Err(refused) => {
+                let detail = format!("{database}: {}", first_line(&name));
+                return Ok(Err(self.denied("sql.write", &detail, refused.to_string())));
+            }
+        };
+        self.record("sql.write", format!("{database}: {name}"), true);
+        Ok(self
+            .ctx
+            .services
+            .sql
+            .write(&database, &grant, &text, params)
             .await)
     }
 }

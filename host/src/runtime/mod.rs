@@ -18,6 +18,8 @@ pub mod log_line;
 pub mod outgoing;
 pub mod port;
 pub mod sql;
+pub mod sql_convert;
+pub mod sql_gate;
 mod stderr;
 
 use crate::plugins::manifest::{Manifest, PluginKind};

@@ -174,11 +174,7 @@ impl Connector for DemoLedger {
     }
 
     fn product_stock(remote_id: String) -> Result<Vec<StockLevel>> {
-        let rows = sql::query(
-            "ledger",
-            "SELECT warehouse, quantity FROM stock WHERE product_id = $1",
-            &[Value::Text(remote_id)],
-        )?;
+        let rows = sql::read("ledger", "stock-by-product", &[Value::Text(remote_id)])?;
         let (Some(warehouse), Some(quantity)) = (rows.column("warehouse"), rows.column("quantity"))
         else {
             return Err(Error::Other(format!(

@@ -29,6 +29,9 @@
 //! | `/record-get?type=T&id=I` | `{"body":"…"}`, `{"body":null}` or `{"error":"…"}` |
 //! | `/record-list?type=T` | `{"ids":[…]}` or `{"error":"…"}` |
 //! | `/respond?status=N&header=name:value…` | answers status N with those headers, body `hostile` |
+//! | `/sql-text?db=D&sql=S` | SQL text of its own through the 0.1.0 `sql.query`: rows or `{"error":…}` |
+//! | `/sql-read?db=D&name=N&p1=…` | a declared read by name: `{"columns":…,"rows":…}` or `{"error":…}` |
+//! | `/sql-write?db=D&name=N&p1=…` | a declared write by name: `{"affected":N}` or `{"error":…}` |
 
 use std::hint::black_box;
 
@@ -38,6 +41,8 @@ use hamgam_sdk::{
     Event, HttpRequest, HttpResponse, Module, ModuleInfo, Result, Route, clock, config, state,
 };
 use serde_json::{Value, json};
+
+mod sql_probe;
 
 const ROUTES: &[&str] = &[
     "/ok",
@@ -61,6 +66,9 @@ const ROUTES: &[&str] = &[
     "/record-get",
     "/record-list",
     "/respond",
+    "/sql-text",
+    "/sql-read",
+    "/sql-write",
 ];
 
 struct Hostile;
@@ -173,6 +181,9 @@ impl Module for Hostile {
                     body: b"hostile".to_vec(),
                 });
             }
+            "/sql-text" => sql_probe::text(&request),
+            "/sql-read" => sql_probe::read(&request),
+            "/sql-write" => sql_probe::write(&request),
             other => {
                 return Ok(HttpResponse::json(
                     404,

@@ -3,7 +3,8 @@
 //! Talks to Sepidar's e-commerce web service (GenerationVersion 110) as
 //! described in `/work/sepidar-contract.md` and integrations.md §1, and,
 //! when the operator grants Sepidar's database, reads purchases, receipts,
-//! payments and employees from it with read-only SQL.
+//! payments and employees from it with the read statements `plugin.toml`
+//! declares.
 //!
 //! # Settings and secrets
 //!
@@ -388,7 +389,8 @@ fn read_page(client: &mut Client, source: Src, step: &Step, limit: u32) -> Resul
         }
         Src::Sql(src) => {
             let db = database(&client.settings)?;
-            let rows = sql::query(&db, &src.page_statement(step, limit), &[])?;
+            let page = src.page(step, limit)?;
+            let rows = sql::read(&db, &page.name, &page.params)?;
             let ids: Vec<i64> = Row::all(&rows).filter_map(|r| r.int("Id")).collect();
             let fresh: Vec<i64> = ids.iter().copied().filter(|id| is_new(*id)).collect();
             let changes = sql_changes(client, src, &db, &rows, &fresh)?;
@@ -555,8 +557,12 @@ fn employee_customers(client: &Client, customers: &[Customer]) -> Result<HashSet
     }
     let db = database(&client.settings)?;
     let ids: Vec<i64> = customers.iter().map(|c| c.customer_id).collect();
-    let rows = sql::query(&db, &sqlsrc::employees_among_statement(&ids), &[])?;
-    Ok(Row::all(&rows).filter_map(|r| r.int("Id")).collect())
+    let call = sqlsrc::employees_among(&ids);
+    let rows = sql::read(&db, &call.name, &call.params)?;
+    Ok(Row::all(&rows)
+        .filter_map(|r| r.int("Id"))
+        .filter(|id| ids.contains(id))
+        .collect())
 }
 
 /// Administrative divisions, cached in state (they rarely change);
@@ -584,8 +590,8 @@ fn sql_changes(
         return Ok(Vec::new());
     }
     let mut results: Vec<(Detail, Rows)> = Vec::new();
-    for (detail, statement) in src.detail_statements(fresh) {
-        results.push((detail, sql::query(db, &statement, &[])?));
+    for (detail, call) in src.details(fresh) {
+        results.push((detail, sql::read(db, &call.name, &call.params)?));
     }
     let details = sqlsrc::group_details(&results);
     let divisions = if src == Source::Employee {
@@ -695,7 +701,8 @@ fn sql_or_web_id(kind: EntityKind, remote_id: &str) -> Result<(Option<Source>, i
 
 fn sql_one(client: &mut Client, source: Source, id: i64) -> Result<Option<Change>> {
     let db = database(&client.settings)?;
-    let rows = sql::query(&db, &source.by_id_statement(id), &[])?;
+    let call = source.by_id(id);
+    let rows = sql::read(&db, &call.name, &call.params)?;
     if rows.rows.is_empty() {
         return Ok(None);
     }

@@ -2,9 +2,11 @@
 //! (S15, S16) through the host's `sql` import, plus employee parties (S3).
 //!
 //! Tables and columns are Sepidar's own (`baapar1101/Sepidar`,
-//! `SqlScripts/Table/*.sql`, Sepidar 5.8.7). Statements run unchanged on
-//! SQL Server and PostgreSQL: quoted identifiers, `OFFSET … FETCH NEXT`,
-//! integers formatted into the text (they are ours, never user input), and
+//! `SqlScripts/Table/*.sql`, Sepidar 5.8.7). The statements themselves are
+//! declared in `plugin.toml` (`[[capabilities.sql.statements]]`), which the
+//! bundle's signature covers; this module only names them and passes their
+//! parameters (offsets, limits, ids) as values. They run unchanged on SQL
+//! Server and PostgreSQL: quoted identifiers, `OFFSET … FETCH NEXT`, and
 //! `bit` flags compared with `'1'`/`'0'` (SQL Server converts the text to
 //! bit, PostgreSQL reads it as a boolean literal).
 //!
@@ -13,7 +15,6 @@
 //! receipts…) are not the CRM's business and are left out by the join.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use hamgam_sdk::sql::{Rows, Value};
 use hamgam_sdk::{
@@ -59,119 +60,67 @@ impl Source {
         }
     }
 
-    /// `SELECT … FROM … <JOIN> WHERE <filter>`: the header query without
-    /// ordering; the id column for ordering and lookups.
-    fn header(self) -> (&'static str, &'static str) {
+    /// The prefix of this source's statement names in `plugin.toml`.
+    fn prefix(self) -> &'static str {
         match self {
-            Source::WarehouseReceipt => (
-                r#"SELECT r."InventoryReceiptID" AS "Id", r."Number" AS "Number", r."Date" AS "Date", p."PartyId" AS "PartyId", r."Description" AS "Description", r."Version" AS "Version", r."TotalPrice" AS "TotalPrice", r."TotalTax" AS "TotalTax", r."TotalDuty" AS "TotalDuty", r."TotalNetPrice" AS "TotalNetPrice" FROM "INV"."InventoryReceipt" r INNER JOIN "GNR"."Party" p ON p."DLRef" = r."DelivererDLRef""#,
-                r#"r."InventoryReceiptID""#,
-            ),
-            // A return carries its own value in the `TotalReturned…` columns
-            // when Sepidar filled them, and names the receipt it returns
-            // through its lines' `ReturnBase`.
-            Source::WarehouseReturn => (
-                r#"SELECT r."InventoryReceiptID" AS "Id", r."Number" AS "Number", r."Date" AS "Date", p."PartyId" AS "PartyId", r."Description" AS "Description", r."Version" AS "Version", COALESCE(r."TotalReturnedPrice", r."TotalPrice") AS "TotalPrice", r."TotalTax" AS "TotalTax", r."TotalDuty" AS "TotalDuty", COALESCE(r."TotalReturnedNetPrice", r."TotalNetPrice") AS "TotalNetPrice", (SELECT MIN(b."InventoryReceiptRef") FROM "INV"."InventoryReceiptItem" ri INNER JOIN "INV"."InventoryReceiptItem" b ON b."InventoryReceiptItemID" = ri."ReturnBase" WHERE ri."InventoryReceiptRef" = r."InventoryReceiptID") AS "BaseId" FROM "INV"."InventoryReceipt" r INNER JOIN "GNR"."Party" p ON p."DLRef" = r."DelivererDLRef""#,
-                r#"r."InventoryReceiptID""#,
-            ),
-            Source::ServicePurchaseInvoice => (
-                r#"SELECT v."InventoryPurchaseInvoiceID" AS "Id", v."Number" AS "Number", v."Date" AS "Date", p."PartyId" AS "PartyId", v."Description" AS "Description", v."Version" AS "Version", v."TotalPrice" AS "TotalPrice", v."TotalTax" AS "TotalTax", v."TotalDuty" AS "TotalDuty", v."TotalNetPrice" AS "TotalNetPrice" FROM "INV"."InventoryPurchaseInvoice" v INNER JOIN "GNR"."Party" p ON p."DLRef" = v."VendorDLRef""#,
-                r#"v."InventoryPurchaseInvoiceID""#,
-            ),
-            Source::Receipt => (
-                r#"SELECT h."ReceiptHeaderId" AS "Id", h."Number" AS "Number", h."Date" AS "Date", p."PartyId" AS "PartyId", h."Description" AS "Description", h."Version" AS "Version", h."TotalAmount" AS "TotalAmount", h."Discount" AS "Discount", h."Amount" AS "CashAmount" FROM "RPA"."ReceiptHeader" h INNER JOIN "GNR"."Party" p ON p."DLRef" = h."DlRef""#,
-                r#"h."ReceiptHeaderId""#,
-            ),
-            Source::Payment => (
-                r#"SELECT h."PaymentHeaderId" AS "Id", h."Number" AS "Number", h."Date" AS "Date", p."PartyId" AS "PartyId", h."Description" AS "Description", h."Version" AS "Version", h."TotalAmount" AS "TotalAmount", h."Discount" AS "Discount", h."Amount" AS "CashAmount" FROM "RPA"."PaymentHeader" h INNER JOIN "GNR"."Party" p ON p."DLRef" = h."DlRef""#,
-                r#"h."PaymentHeaderId""#,
-            ),
-            Source::Employee => (
-                r#"SELECT p."PartyId" AS "Id", p."Type" AS "Type", p."Name" AS "Name", p."LastName" AS "LastName", p."IdentificationCode" AS "NationalId", p."EconomicCode" AS "EconomicCode", p."RegistrationCode" AS "RegistrationCode", p."BirthDate" AS "BirthDate", p."Version" AS "Version", l."Code" AS "Code" FROM "GNR"."Party" p LEFT JOIN "ACC"."DL" l ON l."DLId" = p."DLRef""#,
-                r#"p."PartyId""#,
-            ),
+            Source::WarehouseReceipt => "warehouse-receipt",
+            Source::WarehouseReturn => "warehouse-return",
+            Source::ServicePurchaseInvoice => "service-purchase-invoice",
+            Source::Receipt => "receipt",
+            Source::Payment => "payment",
+            Source::Employee => "employee",
         }
     }
 
-    fn filter(self) -> &'static str {
-        match self {
-            Source::WarehouseReceipt => r#"r."IsReturn" = '0'"#,
-            Source::WarehouseReturn => r#"r."IsReturn" = '1'"#,
-            Source::ServicePurchaseInvoice => r#"v."Type" = 2"#,
-            Source::Receipt | Source::Payment => "1 = 1",
-            Source::Employee => r#"p."IsEmployee" = '1' AND p."IsCustomer" = '0'"#,
-        }
-    }
-
-    /// One page of headers for a cursor step.
-    pub fn page_statement(self, step: &Step, limit: u32) -> String {
-        let (select, id) = self.header();
-        let order = if step.descending { "DESC" } else { "ASC" };
-        format!(
-            "{select} WHERE {} ORDER BY {id} {order} OFFSET {} ROWS FETCH NEXT {limit} ROWS ONLY",
-            self.filter(),
-            step.offset
-        )
+    /// One page of headers for a cursor step: `<source>-page-asc|desc`
+    /// with the offset and the page size.
+    pub fn page(self, step: &Step, limit: u32) -> Result<Call> {
+        let order = if step.descending { "desc" } else { "asc" };
+        let offset = i64::try_from(step.offset)
+            .map_err(|_| Error::invalid("cursor", "offset out of range"))?;
+        Ok(Call {
+            name: format!("{}-page-{order}", self.prefix()),
+            params: vec![Value::Integer(offset), Value::Integer(limit.into())],
+        })
     }
 
     /// The header with table id `id`, if it passes the source's filter.
-    pub fn by_id_statement(self, id: i64) -> String {
-        let (select, column) = self.header();
-        format!("{select} WHERE {} AND {column} = {id}", self.filter())
+    pub fn by_id(self, id: i64) -> Call {
+        Call {
+            name: format!("{}-by-id", self.prefix()),
+            params: vec![Value::Integer(id)],
+        }
     }
 
-    /// Detail queries (lines, settlements, phones…) for the given headers.
-    pub fn detail_statements(self, ids: &[i64]) -> Vec<(Detail, String)> {
-        let list = id_list(ids);
-        let q = |detail: Detail, sql: &str| (detail, sql.replace("{ids}", &list));
-        match self {
-            Source::WarehouseReceipt => vec![q(
-                Detail::Line,
-                r#"SELECT i."InventoryReceiptRef" AS "HeaderId", i."ItemRef" AS "ItemRef", i."Quantity" AS "Quantity", i."Price" AS "Price", i."Tax" AS "Tax", i."Duty" AS "Duty", i."Description" AS "Description" FROM "INV"."InventoryReceiptItem" i WHERE i."InventoryReceiptRef" IN ({ids}) ORDER BY i."InventoryReceiptRef", i."RowNumber""#,
-            )],
-            Source::WarehouseReturn => vec![q(
-                Detail::Line,
-                r#"SELECT i."InventoryReceiptRef" AS "HeaderId", i."ItemRef" AS "ItemRef", i."Quantity" AS "Quantity", COALESCE(i."ReturnedPrice", i."Price") AS "Price", i."Tax" AS "Tax", i."Duty" AS "Duty", i."Description" AS "Description" FROM "INV"."InventoryReceiptItem" i WHERE i."InventoryReceiptRef" IN ({ids}) ORDER BY i."InventoryReceiptRef", i."RowNumber""#,
-            )],
-            Source::ServicePurchaseInvoice => vec![q(
-                Detail::Line,
-                r#"SELECT i."InventoryPurchaseInvoiceRef" AS "HeaderId", i."ItemRef" AS "ItemRef", i."Quantity" AS "Quantity", i."Fee" AS "Fee", i."Price" AS "Price", i."Discount" AS "Discount", i."Addition" AS "Addition", i."Tax" AS "Tax", i."Duty" AS "Duty", i."Description" AS "Description" FROM "INV"."InventoryPurchaseInvoiceItem" i WHERE i."InventoryPurchaseInvoiceRef" IN ({ids}) ORDER BY i."InventoryPurchaseInvoiceRef", i."RowNumber""#,
-            )],
-            Source::Receipt => vec![
-                q(
-                    Detail::Draft,
-                    r#"SELECT d."ReceiptHeaderRef" AS "HeaderId", d."Number" AS "Reference", d."Date" AS "DueDate", d."Amount" AS "Amount" FROM "RPA"."ReceiptDraft" d WHERE d."ReceiptHeaderRef" IN ({ids}) ORDER BY d."ReceiptDraftId""#,
-                ),
-                q(
-                    Detail::Cheque,
-                    r#"SELECT c."ReceiptHeaderRef" AS "HeaderId", c."Number" AS "Reference", c."Date" AS "DueDate", c."Amount" AS "Amount", b."Title" AS "Bank" FROM "RPA"."ReceiptCheque" c LEFT JOIN "RPA"."Bank" b ON b."BankId" = c."BankRef" WHERE c."ReceiptHeaderRef" IN ({ids}) ORDER BY c."ReceiptChequeId""#,
-                ),
-                q(
-                    Detail::Card,
-                    r#"SELECT s."ReceiptHeaderRef" AS "HeaderId", s."TrackingCode" AS "Reference", s."Amount" AS "Amount" FROM "RPA"."ReceiptPos" s WHERE s."ReceiptHeaderRef" IN ({ids}) ORDER BY s."ReceiptPosId""#,
-                ),
+    /// Detail statements (lines, settlements, phones…) for the headers
+    /// `ids`: each takes the lowest and highest id, so rows of headers in
+    /// between that are not in `ids` may come back too (they are grouped
+    /// by header id and only `ids`' are used).
+    pub fn details(self, ids: &[i64]) -> Vec<(Detail, Call)> {
+        let details: &[(Detail, &str)] = match self {
+            Source::WarehouseReceipt | Source::WarehouseReturn | Source::ServicePurchaseInvoice => {
+                &[(Detail::Line, "lines")]
+            }
+            Source::Receipt => &[
+                (Detail::Draft, "drafts"),
+                (Detail::Cheque, "cheques"),
+                (Detail::Card, "cards"),
             ],
-            Source::Payment => vec![
-                q(
-                    Detail::Draft,
-                    r#"SELECT d."PaymentHeaderRef" AS "HeaderId", d."Number" AS "Reference", d."Date" AS "DueDate", d."Amount" AS "Amount" FROM "RPA"."PaymentDraft" d WHERE d."PaymentHeaderRef" IN ({ids}) ORDER BY d."PaymentDraftId""#,
-                ),
-                q(
-                    Detail::Cheque,
-                    r#"SELECT c."PaymentHeaderRef" AS "HeaderId", c."Number" AS "Reference", c."Date" AS "DueDate", c."Amount" AS "Amount" FROM "RPA"."PaymentCheque" c WHERE c."PaymentHeaderRef" IN ({ids}) ORDER BY c."PaymentChequeId""#,
-                ),
-            ],
-            Source::Employee => vec![
-                q(
-                    Detail::Phone,
-                    r#"SELECT "PartyRef" AS "HeaderId", "Phone" AS "Phone", "Type" AS "Type", "IsMain" AS "IsMain" FROM "GNR"."PartyPhone" WHERE "PartyRef" IN ({ids}) ORDER BY "PartyPhoneId""#,
-                ),
-                q(
-                    Detail::Address,
-                    r#"SELECT "PartyRef" AS "HeaderId", "Address" AS "Address", "LocationRef" AS "LocationRef", "ZipCode" AS "ZipCode", "IsMain" AS "IsMain" FROM "GNR"."PartyAddress" WHERE "PartyRef" IN ({ids}) ORDER BY "PartyAddressId""#,
-                ),
-            ],
-        }
+            Source::Payment => &[(Detail::Draft, "drafts"), (Detail::Cheque, "cheques")],
+            Source::Employee => &[(Detail::Phone, "phones"), (Detail::Address, "addresses")],
+        };
+        details
+            .iter()
+            .map(|(detail, suffix)| {
+                (
+                    *detail,
+                    Call {
+                        name: format!("{}-{suffix}", self.prefix()),
+                        params: id_range(ids),
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The document kind of a document source (employees are parties).
@@ -188,28 +137,30 @@ impl Source {
     }
 }
 
-/// The customers among `ids` that are employees (S3: skipped unless
-/// `sync_employees`).
-pub fn employees_among_statement(ids: &[i64]) -> String {
-    format!(
-        r#"SELECT "PartyId" AS "Id" FROM "GNR"."Party" WHERE "IsEmployee" = '1' AND "PartyId" IN ({})"#,
-        id_list(ids)
-    )
+/// A declared statement to run: its name in `plugin.toml` and its
+/// parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub name: String,
+    pub params: Vec<Value>,
 }
 
-fn id_list(ids: &[i64]) -> String {
-    let mut out = String::new();
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let _ = write!(out, "{id}");
+/// The employees among the parties `ids` (S3: skipped unless
+/// `sync_employees`); the answer may name employees between them that are
+/// not in `ids`.
+pub fn employees_among(ids: &[i64]) -> Call {
+    Call {
+        name: "employees-among".into(),
+        params: id_range(ids),
     }
-    if out.is_empty() {
-        // `IN ()` is a syntax error; no real id is negative.
-        out.push_str("-1");
-    }
-    out
+}
+
+/// `$1` and `$2` of a range statement: the lowest and highest id. No id
+/// is negative, so an empty list becomes a range nothing falls in.
+fn id_range(ids: &[i64]) -> Vec<Value> {
+    let low = ids.iter().copied().min().unwrap_or(-1);
+    let high = ids.iter().copied().max().unwrap_or(-2);
+    vec![Value::Integer(low), Value::Integer(high)]
 }
 
 /// What a detail query returns.
@@ -528,6 +479,19 @@ mod tests {
         })
     }
 
+    /// The text `plugin.toml` declares for statement `name`, which must be
+    /// a read.
+    fn declared(name: &str) -> &'static str {
+        let manifest = include_str!("../plugin.toml");
+        let head = format!("name = \"{name}\"\naccess = \"read\"\ntext = '''");
+        let start = manifest
+            .find(&head)
+            .unwrap_or_else(|| panic!("plugin.toml does not declare the read `{name}`"))
+            + head.len();
+        let len = manifest[start..].find("'''").unwrap();
+        &manifest[start..start + len]
+    }
+
     #[test]
     fn statements_page_in_both_directions_with_portable_syntax() {
         let scan = Step {
@@ -536,25 +500,67 @@ mod tests {
             descending: false,
             newer_than: None,
         };
-        let sql = Source::Receipt.page_statement(&scan, 100);
+        let page = Source::Receipt.page(&scan, 100).unwrap();
+        assert_eq!(page.params, [Value::Integer(200), Value::Integer(100)]);
+        let sql = declared(&page.name);
         assert!(sql.contains(r#"FROM "RPA"."ReceiptHeader" h INNER JOIN "GNR"."Party" p"#));
         assert!(sql.ends_with(
-            r#"ORDER BY h."ReceiptHeaderId" ASC OFFSET 200 ROWS FETCH NEXT 100 ROWS ONLY"#
+            r#"ORDER BY h."ReceiptHeaderId" ASC OFFSET $1 ROWS FETCH NEXT $2 ROWS ONLY"#
         ));
         let tail = Step {
             descending: true,
             offset: 0,
             ..scan
         };
-        let sql = Source::WarehouseReturn.page_statement(&tail, 10);
+        let sql = declared(&Source::WarehouseReturn.page(&tail, 10).unwrap().name);
         assert!(sql.contains(r#"WHERE r."IsReturn" = '1' ORDER BY r."InventoryReceiptID" DESC"#));
         assert!(!sql.contains(';'));
-        let by_id = Source::ServicePurchaseInvoice.by_id_statement(7);
-        assert!(by_id.ends_with(r#"WHERE v."Type" = 2 AND v."InventoryPurchaseInvoiceID" = 7"#));
-        let details = Source::Receipt.detail_statements(&[3, 4]);
+        let by_id = Source::ServicePurchaseInvoice.by_id(7);
+        assert_eq!(by_id.params, [Value::Integer(7)]);
+        assert!(
+            declared(&by_id.name)
+                .ends_with(r#"WHERE v."Type" = 2 AND v."InventoryPurchaseInvoiceID" = $1"#)
+        );
+        let details = Source::Receipt.details(&[4, 3]);
         assert_eq!(details.len(), 3);
-        assert!(details[0].1.contains("IN (3, 4)"));
-        assert!(employees_among_statement(&[]).contains("IN (-1)"));
+        assert_eq!(details[0].1.params, [Value::Integer(3), Value::Integer(4)]);
+        assert!(declared(&details[0].1.name).contains("BETWEEN $1 AND $2"));
+        // An empty list is a range no id falls in.
+        let none = employees_among(&[]);
+        assert_eq!(none.params, [Value::Integer(-1), Value::Integer(-2)]);
+        declared(&none.name);
+    }
+
+    #[test]
+    fn every_statement_the_connector_runs_is_a_declared_read() {
+        let step = |descending| Step {
+            source: 0,
+            offset: 0,
+            descending,
+            newer_than: None,
+        };
+        for source in [
+            Source::WarehouseReceipt,
+            Source::WarehouseReturn,
+            Source::ServicePurchaseInvoice,
+            Source::Receipt,
+            Source::Payment,
+            Source::Employee,
+        ] {
+            let mut calls = vec![
+                source.page(&step(false), 1).unwrap(),
+                source.page(&step(true), 1).unwrap(),
+                source.by_id(1),
+            ];
+            calls.extend(source.details(&[1]).into_iter().map(|(_, c)| c));
+            for call in calls {
+                let sql = declared(&call.name);
+                // Each `$n` the text uses has a parameter, and no more.
+                let used = (1..=9).filter(|n| sql.contains(&format!("${n}"))).count();
+                assert_eq!(used, call.params.len(), "{}", call.name);
+                assert!(!sql.contains(';'), "{}", call.name);
+            }
+        }
     }
 
     #[test]
