@@ -751,14 +751,16 @@ async fn p7_isolation_walk_every_openapi_route_refuses_the_other_tenant() {
                 Some(r) if r.ends_with("ProductInput") => {
                     Some(json!({"code": "Z", "name": "n", "unit": "u", "sales_price": "1"}))
                 }
-                Some(r) if r.ends_with("DocumentRequest") => Some(doc_body(
-                    &parties[A],
-                    Some(&json!(
-                        ids[&(A.to_string(), "sales-invoices".to_string())]
-                            .parse::<i64>()
-                            .unwrap()
-                    )),
-                )),
+                Some(r) if r.ends_with("DocumentRequest") || r.ends_with("CorrectionRequest") => {
+                    Some(doc_body(
+                        &parties[A],
+                        Some(&json!(
+                            ids[&(A.to_string(), "sales-invoices".to_string())]
+                                .parse::<i64>()
+                                .unwrap()
+                        )),
+                    ))
+                }
                 Some(r) if r.ends_with("PaymentRequest") => Some(
                     json!({"party_id": parties[A], "date": "1403/02/01", "amount": "10", "method": "cash"}),
                 ),
@@ -1071,7 +1073,11 @@ async fn s6_a_nul_character_in_a_text_field_is_a_422_naming_the_field_on_sqlite_
             (&bad_address, "addresses.0.line"),
         ] {
             let (status, e) = call(&app, "POST", &url(A, "parties"), &token(A), Some(body)).await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend} {field}: {e}");
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{backend} {field}: {e}"
+            );
             assert_eq!(e["error"]["field"], field, "{backend}: {e}");
             assert!(
                 e["error"]["message"].as_str().unwrap().contains("NUL"),
@@ -1087,7 +1093,14 @@ async fn s6_a_nul_character_in_a_text_field_is_a_422_naming_the_field_on_sqlite_
         // Nothing was written, and the same text without the NUL goes in.
         let (_, list) = call(&app, "GET", &url(A, "parties"), &token(A), None).await;
         assert_eq!(list["items"], json!([]), "{backend}");
-        let (status, e) = call(&app, "POST", &url(A, "parties"), &token(A), Some(&person("625-300"))).await;
+        let (status, e) = call(
+            &app,
+            "POST",
+            &url(A, "parties"),
+            &token(A),
+            Some(&person("625-300")),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{backend}: {e}");
         // A document line's description, nested in a list.
         let party = e["id"].clone();
@@ -1101,4 +1114,34 @@ async fn s6_a_nul_character_in_a_text_field_is_a_422_naming_the_field_on_sqlite_
         assert_eq!(e["error"]["field"], "lines.1.description", "{backend}: {e}");
     })
     .await;
+}
+
+#[tokio::test]
+async fn f1_approving_a_payment_a_century_after_another_gets_a_free_number_not_a_500() {
+    // `{SHYY}` shows two digits of the year, so 1300 and 1400 render the
+    // same first number from their separate counters; the second approval
+    // must take the next free one.
+    let (app, _db, _dir) = setup().await;
+    let party = create(&app, A, "parties", &person("625-300")).await;
+    let mut numbers = Vec::new();
+    for date in ["1300/08/01", "1400/08/01"] {
+        let p = create(
+            &app,
+            A,
+            "payments",
+            &json!({"party_id": party["id"], "date": date, "amount": "1000", "method": "cash"}),
+        )
+        .await;
+        let (status, approved) = call(
+            &app,
+            "POST",
+            &url(A, &format!("payments/{}/approve", p["id"])),
+            &token(A),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{date}: {approved}");
+        numbers.push(approved["number"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(numbers[0], numbers[1], "{numbers:?}");
 }
