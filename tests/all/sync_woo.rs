@@ -825,9 +825,11 @@ async fn a_shop_order_becomes_one_crm_invoice_and_one_sepidar_invoice_with_the_s
 async fn shop_guest(world: &World, host: &Host, email: &str) -> Value {
     world.add_webhooks();
     let order = world.cod_order(email, 0, 1);
-    until("the order by webhook", Duration::from_secs(30), async || {
-        for_order(&host.invoices().await, order.id).pop()
-    })
+    until(
+        "the order by webhook",
+        Duration::from_secs(30),
+        async || for_order(&host.invoices().await, order.id).pop(),
+    )
     .await;
     let number = format!("{}-300", 1_000_000 + order.id);
     let parties = host.crm("parties?limit=500").await;
@@ -882,15 +884,19 @@ async fn s7_the_balance_of_a_shop_party_pushed_to_sepidar_comes_from_the_books_i
     let party = shop_guest(&world, &host, "leila@example.ir").await;
     let id = party["id"].as_i64().unwrap();
     // The books' run pushes the shop's customer on to Sepidar (H10).
-    let remote = until("the party in Sepidar", Duration::from_secs(60), async || {
-        host.sync_all().await;
-        links::links_of_local(&host.db, TENANT, "party", id)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|l| l.instance == "sepidar-300" && l.status == "synced")
-            .map(|l| l.remote_id)
-    })
+    let remote = until(
+        "the party in Sepidar",
+        Duration::from_secs(60),
+        async || {
+            host.sync_all().await;
+            links::links_of_local(&host.db, TENANT, "party", id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|l| l.instance == "sepidar-300" && l.status == "synced")
+                .map(|l| l.remote_id)
+        },
+    )
     .await;
     let customer: i32 = remote.parse().unwrap();
     world
@@ -903,5 +909,9 @@ async fn s7_the_balance_of_a_shop_party_pushed_to_sepidar_comes_from_the_books_i
     assert_eq!(items.len(), 1, "only the books answer: {body}");
     assert_eq!(items[0]["instance"], "sepidar-300", "{body}");
     assert_eq!(items[0]["remote_id"], remote.as_str(), "{body}");
-    assert_eq!(dec(items[0]["balance"].as_str().unwrap()), dec("4200000"), "{body}");
+    assert_eq!(
+        dec(items[0]["balance"].as_str().unwrap()),
+        dec("4200000"),
+        "{body}"
+    );
 }

@@ -266,10 +266,9 @@ impl AppState {
                 let snapshot = self.snapshot();
                 // Every token is compared (no early exit), so the time
                 // does not tell which tenant's token came closest.
-                let known = snapshot
-                    .tokens
-                    .values()
-                    .fold(false, |hit, t| hit | bearer_matches(header, t.expose().as_bytes()));
+                let known = snapshot.tokens.values().fold(false, |hit, t| {
+                    hit | bearer_matches(header, t.expose().as_bytes())
+                });
                 if known {
                     Err(ApiError::Forbidden(tenant.to_owned()))
                 } else {
