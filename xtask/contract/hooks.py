@@ -105,10 +105,22 @@ DOCUMENT_KINDS = [
     "correction-notes",
 ]
 RETURN_KINDS = {"sales-returns", "purchase-returns", "correction-notes"}
-PARTIES = [p["id"] for p in _get("parties?limit=500")]
-PRODUCTS = [p["id"] for p in _get("products?limit=500")]
-DOCUMENTS = {kind: _get(f"{kind}?limit=500") for kind in DOCUMENT_KINDS}
-ANY_DOCUMENT = [d["id"] for docs in DOCUMENTS.values() for d in docs]
+
+def _parties():
+    return [p["id"] for p in _get("parties?limit=500")]
+
+
+def _products():
+    return [p["id"] for p in _get("products?limit=500")]
+
+
+def _documents(kind):
+    return _get(f"{kind}?limit=500")
+
+
+def _any_document():
+    return [d["id"] for kind in DOCUMENT_KINDS for d in _documents(kind)]
+
 # What a receipt or a payment may settle (store::crm::settles).
 SETTLES = {"receipts": "sales-invoices", "payments": "purchase-invoices"}
 
@@ -143,21 +155,27 @@ def _party(body):
 
 
 def _document(kind, body):
-    if PARTIES:
-        body["party_id"] = random.choice(PARTIES)
+    # Read afresh: the run itself deletes parties, products and documents.
+    parties, products = _parties(), _products()
+    if parties:
+        body["party_id"] = random.choice(parties)
     # Client totals must equal the API's own (check_totals): a generator
     # cannot know them, so it sends none.
     body.pop("totals", None)
-    if body.get("date", "9999") < FIRST_RATE_DATE:
+    if isinstance(body.get("date"), str) and body["date"] < FIRST_RATE_DATE:
         body["date"] = FIRST_RATE_DATE
     if kind in RETURN_KINDS or "related_id" in body:
-        if ANY_DOCUMENT:
-            body["related_id"] = random.choice(ANY_DOCUMENT)
+        documents = _any_document()
+        if documents:
+            body["related_id"] = random.choice(documents)
     net = Decimal(0)
-    for line in body.get("lines") or []:
+    lines = body.get("lines")
+    for line in lines if isinstance(lines, list) else []:
+        if not isinstance(line, dict):
+            continue
         if "product_id" in line:
-            if PRODUCTS:
-                line["product_id"] = random.choice(PRODUCTS)
+            if products:
+                line["product_id"] = random.choice(products)
             else:
                 del line["product_id"]
         gross = _dec(line.get("quantity", 0)) * _dec(line.get("unit_price", 0))
@@ -171,12 +189,13 @@ def _document(kind, body):
 
 
 def _payment(kind, body):
-    if PARTIES:
-        body["party_id"] = random.choice(PARTIES)
+    parties = _parties()
+    if parties:
+        body["party_id"] = random.choice(parties)
     if body.get("method") == "cheque" and not str(body.get("cheque_number", "")).strip():
         body["cheque_number"] = "1234567"
     if "invoice_id" in body:
-        invoices = DOCUMENTS.get(SETTLES[kind], [])
+        invoices = _documents(SETTLES[kind])
         if invoices:
             invoice = random.choice(invoices)
             body["invoice_id"] = invoice["id"]
