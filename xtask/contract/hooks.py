@@ -21,6 +21,7 @@ Generated bodies are adjusted to those rules just before they are sent
 import json
 import os
 import random
+import time
 import urllib.request
 from decimal import Decimal, InvalidOperation
 
@@ -86,7 +87,22 @@ schemathesis.openapi.format("ir-economic-code", economic_codes)
 # ----------------------------------------------------- records that exist
 
 
+# Listings are read at most once a second: fresh enough to follow the
+# run's own deletions, cheap enough not to dominate it.
+_CACHE = {}
+
+
 def _get(path):
+    now = time.monotonic()
+    hit = _CACHE.get(path)
+    if hit and now - hit[0] < 1.0:
+        return hit[1]
+    items = _fetch(path)
+    _CACHE[path] = (now, items)
+    return items
+
+
+def _fetch(path):
     req = urllib.request.Request(
         f"{BASE}/api/v1/tenants/{TENANT}/{path}",
         headers={"Authorization": f"Bearer {TOKEN}"},
