@@ -546,6 +546,19 @@ impl fmt::Display for Secret {
 impl SecretRef {
     /// Resolve the reference now. `name` is only used in errors.
     pub fn resolve(&self, name: &str) -> Result<Secret, ConfigError> {
+        let secret = self.resolve_any(name)?;
+        // An empty token would let an empty `Bearer ` in, and an empty
+        // password is never what an operator meant: refuse, naming the key.
+        if secret.0.trim().is_empty() {
+            return Err(ConfigError::Secret {
+                name: name.into(),
+                message: format!("{self:?} is empty"),
+            });
+        }
+        Ok(secret)
+    }
+
+    fn resolve_any(&self, name: &str) -> Result<Secret, ConfigError> {
         match self {
             SecretRef::Env(var) => {
                 std::env::var(var)
@@ -678,12 +691,18 @@ impl Config {
                 ));
             }
         }
+        if let Some(r) = &self.server.admin_token {
+            check_reference(r, "server.admin_token")?;
+        }
         for (tenant_id, tenant) in &self.tenants {
             if !is_slug(tenant_id) {
                 return Err(field(
                     format!("tenants.{tenant_id}"),
                     "tenant ids are 1–64 lowercase letters, digits or dashes".into(),
                 ));
+            }
+            if let Some(r) = &tenant.api_token {
+                check_reference(r, &format!("tenants.{tenant_id}.api_token"))?;
             }
             tenant.crm.settings(&format!("tenants.{tenant_id}"))?;
             for (name, inst) in &tenant.instances {
@@ -693,6 +712,12 @@ impl Config {
                         at,
                         "instance names are 1–64 lowercase letters, digits or dashes".into(),
                     ));
+                }
+                for (key, r) in &inst.secrets {
+                    check_reference(r, &format!("{at}.secrets.{key}"))?;
+                }
+                for (db, g) in &inst.grants.sql {
+                    check_reference(&g.connection, &format!("{at}.grants.sql.{db}.connection"))?;
                 }
                 if let Some(req) = &inst.version {
                     semver::VersionReq::parse(req).map_err(|e| {
@@ -742,6 +767,23 @@ impl Config {
                 .map(move |(n, ic)| (t.as_str(), n.as_str(), ic))
         })
     }
+}
+
+/// A secret reference must name something: `{ env = "" }` or
+/// `{ file = "" }` can only resolve to nothing.
+fn check_reference(r: &SecretRef, at: &str) -> Result<(), ConfigError> {
+    let empty = match r {
+        SecretRef::Env(var) => var.trim().is_empty(),
+        SecretRef::File(path) => path.as_os_str().is_empty(),
+        SecretRef::Value(v) => v.trim().is_empty(),
+    };
+    if empty {
+        return Err(ConfigError::Field {
+            field: at.to_owned(),
+            message: "a secret reference must name an environment variable or a file".into(),
+        });
+    }
+    Ok(())
 }
 
 fn check_limits(l: &Limits, at: &str) -> Result<(), ConfigError> {
@@ -860,6 +902,46 @@ limits = { call_deadline_ms = 100 }
             .resolve("pw")
             .unwrap_err();
         assert!(err.to_string().contains("HAMGAM_SURELY_UNSET_VAR"));
+    }
+
+    #[test]
+    fn s9_an_empty_token_or_secret_in_config_is_refused_at_load_with_the_key_named() {
+        // An empty reference is refused when the file is parsed.
+        for (from, to, key) in [
+            (
+                r#"api_token = { env = "ACME_TOKEN" }"#,
+                r#"api_token = { env = "" }"#,
+                "tenants.acme.api_token",
+            ),
+            (
+                r#"api_key = { file = "key.txt" }"#,
+                r#"api_key = { file = "" }"#,
+                "tenants.acme.instances.shop.secrets.api_key",
+            ),
+            (
+                "[server]\n",
+                "[server]\nadmin_token = { env = \"\" }\n",
+                "server.admin_token",
+            ),
+        ] {
+            let bad = SAMPLE.replacen(from, to, 1);
+            assert_ne!(bad, SAMPLE);
+            let err = Config::parse(&bad).unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        // A reference whose value is empty (or only a newline) is refused
+        // when it is resolved, naming the key and where it points.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("token");
+        for empty in ["", "\n", "  \r\n"] {
+            std::fs::write(&f, empty).unwrap();
+            let err = SecretRef::File(f.clone())
+                .resolve("tenants.acme.api_token")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("tenants.acme.api_token"), "{err}");
+            assert!(err.contains("empty"), "{err}");
+        }
     }
 
     #[test]

@@ -24,6 +24,9 @@ enabled = true
 grants = { state = true, crm = "read-write" }
 "#;
 
+const ADMIN: &str = "admin-token";
+const LICENSE_PATH: &str = "/srv/hamgam/license.json";
+
 async fn router() -> (axum::Router, tempfile::TempDir) {
     router_with(CONFIG, &["petty-cash"]).await
 }
@@ -50,7 +53,8 @@ async fn router_with(config: &str, plugins: &[&str]) -> (axum::Router, tempfile:
     };
     let license = hamgam::plugins::licensing::LicenseState {
         license: None,
-        problem: Some("no license in this test".into()),
+        // A problem that names a file, as a real one does.
+        problem: Some(format!("cannot read license {LICENSE_PATH}: not found")),
         today: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
     };
     let registry = Registry::build(host.runtime(), &catalog, &config, &services, &license).await;
@@ -62,7 +66,7 @@ async fn router_with(config: &str, plugins: &[&str]) -> (axum::Router, tempfile:
     let snapshot = Snapshot {
         registry,
         tokens,
-        admin_token: None,
+        admin_token: Some(secret(ADMIN)),
         license,
         rejected: Vec::new(),
         crm: BTreeMap::new(),
@@ -106,7 +110,7 @@ async fn send(
 #[tokio::test]
 async fn health_and_metrics() {
     let (app, _dir) = router().await;
-    let (status, body) = send(&app, "GET", "/healthz", None, "").await;
+    let (status, body) = send(&app, "GET", "/healthz", Some(ADMIN), "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
     assert_eq!(body["instances"], 2);
@@ -118,14 +122,74 @@ async fn health_and_metrics() {
             .unwrap_or_else(|| panic!("no acme counter in {text}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };
-    let (status, before) = send(&app, "GET", "/metrics", None, "").await;
+    let (status, before) = send(&app, "GET", "/metrics", Some(ADMIN), "").await;
     assert_eq!(status, StatusCode::OK);
     let before = calls(before.as_str().unwrap());
     let uri = "/api/v1/tenants/acme/modules/petty-cash/bills";
     let (status, _) = send(&app, "GET", uri, Some("acme-token"), "").await;
     assert_eq!(status, StatusCode::OK);
-    let (_, after) = send(&app, "GET", "/metrics", None, "").await;
+    let (_, after) = send(&app, "GET", "/metrics", Some(ADMIN), "").await;
     assert_eq!(calls(after.as_str().unwrap()), before + 1);
+}
+
+#[tokio::test]
+async fn s9_metrics_and_healthz_without_the_admin_token_reveal_no_tenant_instance_plugin_or_path() {
+    let (app, _dir) = router().await;
+    // One call, so the public totals have something to count.
+    let uri = "/api/v1/tenants/acme/modules/petty-cash/bills";
+    let (status, _) = send(&app, "GET", uri, Some("acme-token"), "").await;
+    assert_eq!(status, StatusCode::OK);
+    let secrets = ["acme", "globex", "petty-cash", LICENSE_PATH, "license.json"];
+    // No token: up or not, and label-free totals.
+    let (status, health) = send(&app, "GET", "/healthz", None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health, serde_json::json!({ "status": "ok" }));
+    let (status, metrics) = send(&app, "GET", "/metrics", None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = metrics.as_str().unwrap().to_owned();
+    for word in secrets {
+        assert!(
+            !metrics.contains(word),
+            "{word} in public /metrics:\n{metrics}"
+        );
+    }
+    assert!(
+        !metrics.contains('{'),
+        "labels in public /metrics:\n{metrics}"
+    );
+    let total: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hamgam_plugin_calls_total "))
+        .unwrap_or_else(|| panic!("no unlabelled call total in {metrics}"))
+        .parse()
+        .unwrap();
+    assert!(total >= 1, "{metrics}");
+    // A tenant's token is not the admin token, and a wrong token is refused
+    // rather than quietly answered with the public view.
+    for token in ["acme-token", "wrong"] {
+        for path in ["/healthz", "/metrics"] {
+            let (status, body) = send(&app, "GET", path, Some(token), "").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {token}");
+            let text = body.to_string();
+            assert!(!text.contains("petty-cash"), "{path}: {text}");
+        }
+    }
+    // The admin token: the details.
+    let (_, health) = send(&app, "GET", "/healthz", Some(ADMIN), "").await;
+    assert!(
+        health["license"].as_str().unwrap().contains(LICENSE_PATH),
+        "{health}"
+    );
+    assert_eq!(health["database"], "sqlite", "{health}");
+    assert_eq!(health["instances"], 2, "{health}");
+    let (_, metrics) = send(&app, "GET", "/metrics", Some(ADMIN), "").await;
+    let metrics = metrics.as_str().unwrap();
+    for tenant in ["acme", "globex"] {
+        let line = format!(
+            "hamgam_plugin_calls_total{{tenant=\"{tenant}\",instance=\"petty-cash\",plugin=\"petty-cash\"}}"
+        );
+        assert!(metrics.contains(&line), "{line} missing:\n{metrics}");
+    }
 }
 
 #[tokio::test]

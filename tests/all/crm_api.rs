@@ -29,6 +29,11 @@ async fn setup() -> (axum::Router, Db, tempfile::TempDir) {
     let db = Db::connect(&format!("sqlite://{}", dir.path().join("crm.db").display()))
         .await
         .unwrap();
+    (router_over(db.clone()), db, dir)
+}
+
+/// The API of tenants A and B over `db` (any backend).
+fn router_over(db: Db) -> axum::Router {
     let tokens: BTreeMap<String, Secret> = [
         (A.to_string(), secret("acme-token")),
         (B.to_string(), secret("globex-token")),
@@ -47,8 +52,7 @@ async fn setup() -> (axum::Router, Db, tempfile::TempDir) {
         crm: BTreeMap::new(),
         sync: BTreeMap::new(),
     };
-    let router = app(AppState::new(snapshot, db.clone()));
-    (router, db, dir)
+    app(AppState::new(snapshot, db))
 }
 
 async fn call(
@@ -747,14 +751,16 @@ async fn p7_isolation_walk_every_openapi_route_refuses_the_other_tenant() {
                 Some(r) if r.ends_with("ProductInput") => {
                     Some(json!({"code": "Z", "name": "n", "unit": "u", "sales_price": "1"}))
                 }
-                Some(r) if r.ends_with("DocumentRequest") => Some(doc_body(
-                    &parties[A],
-                    Some(&json!(
-                        ids[&(A.to_string(), "sales-invoices".to_string())]
-                            .parse::<i64>()
-                            .unwrap()
-                    )),
-                )),
+                Some(r) if r.ends_with("DocumentRequest") || r.ends_with("CorrectionRequest") => {
+                    Some(doc_body(
+                        &parties[A],
+                        Some(&json!(
+                            ids[&(A.to_string(), "sales-invoices".to_string())]
+                                .parse::<i64>()
+                                .unwrap()
+                        )),
+                    ))
+                }
                 Some(r) if r.ends_with("PaymentRequest") => Some(
                     json!({"party_id": parties[A], "date": "1403/02/01", "amount": "10", "method": "cash"}),
                 ),
@@ -1048,4 +1054,94 @@ async fn f1_c2_approval_numbering_filters_and_statement_through_the_api() {
 
     let (_, metrics) = call_raw(&app, "GET", "/metrics", "", "text/plain", vec![]).await;
     let _ = metrics;
+}
+
+#[tokio::test]
+async fn s6_a_nul_character_in_a_text_field_is_a_422_naming_the_field_on_sqlite_and_postgres() {
+    crate::common::for_each_db(async |db: Db| {
+        let app = router_over(db.clone());
+        let backend = db.backend();
+        let mut bad_name = person("625-300");
+        bad_name["first_name"] = json!("مریم\u{0}");
+        let mut bad_phone = person("626-300");
+        bad_phone["phones"][0]["extension"] = json!("12\u{0}");
+        let mut bad_address = person("627-300");
+        bad_address["addresses"][0]["line"] = json!("\u{0}");
+        for (body, field) in [
+            (&bad_name, "first_name"),
+            (&bad_phone, "phones.0.extension"),
+            (&bad_address, "addresses.0.line"),
+        ] {
+            let (status, e) = call(&app, "POST", &url(A, "parties"), &token(A), Some(body)).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{backend} {field}: {e}"
+            );
+            assert_eq!(e["error"]["field"], field, "{backend}: {e}");
+            assert!(
+                e["error"]["message"].as_str().unwrap().contains("NUL"),
+                "{backend}: {e}"
+            );
+        }
+        let product = json!({
+            "code": "P\u{0}1", "name": "x", "unit": "u", "sales_price": "1"
+        });
+        let (status, e) = call(&app, "POST", &url(A, "products"), &token(A), Some(&product)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}: {e}");
+        assert_eq!(e["error"]["field"], "code", "{backend}: {e}");
+        // Nothing was written, and the same text without the NUL goes in.
+        let (_, list) = call(&app, "GET", &url(A, "parties"), &token(A), None).await;
+        assert_eq!(list["items"], json!([]), "{backend}");
+        let (status, e) = call(
+            &app,
+            "POST",
+            &url(A, "parties"),
+            &token(A),
+            Some(&person("625-300")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{backend}: {e}");
+        // A document line's description, nested in a list.
+        let party = e["id"].clone();
+        let doc = json!({
+            "party_id": party, "date": "1403/05/01",
+            "lines": [{"quantity": "1", "unit_price": "1000", "description": "ok"},
+                      {"quantity": "1", "unit_price": "1000", "description": "bad\u{0}"}]
+        });
+        let (status, e) = call(&app, "POST", &url(A, "quotes"), &token(A), Some(&doc)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}: {e}");
+        assert_eq!(e["error"]["field"], "lines.1.description", "{backend}: {e}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn f1_approving_a_payment_a_century_after_another_gets_a_free_number_not_a_500() {
+    // `{SHYY}` shows two digits of the year, so 1300 and 1400 render the
+    // same first number from their separate counters; the second approval
+    // must take the next free one.
+    let (app, _db, _dir) = setup().await;
+    let party = create(&app, A, "parties", &person("625-300")).await;
+    let mut numbers = Vec::new();
+    for date in ["1300/08/01", "1400/08/01"] {
+        let p = create(
+            &app,
+            A,
+            "payments",
+            &json!({"party_id": party["id"], "date": date, "amount": "1000", "method": "cash"}),
+        )
+        .await;
+        let (status, approved) = call(
+            &app,
+            "POST",
+            &url(A, &format!("payments/{}/approve", p["id"])),
+            &token(A),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{date}: {approved}");
+        numbers.push(approved["number"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(numbers[0], numbers[1], "{numbers:?}");
 }

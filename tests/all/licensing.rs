@@ -352,7 +352,7 @@ async fn p4_grace_period_warns_loudly_but_runs() {
     assert!(s.running);
     assert!(s.warning.unwrap().contains("grace"));
     let router = app(server.state().clone());
-    let (_, health) = get(&router, "/healthz", None).await;
+    let (_, health) = get(&router, "/healthz", Some("admin-secret")).await;
     assert!(
         health["license"]
             .as_str()

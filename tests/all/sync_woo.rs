@@ -1248,3 +1248,99 @@ async fn p7_an_acknowledgement_is_answered_while_a_pull_holds_the_instance() {
     )
     .await;
 }
+
+/// A guest's cash-on-delivery order, arrived by webhook and applied: the
+/// CRM party it brought (shop origin, so far linked to the shop only).
+async fn shop_guest(world: &World, host: &Host, email: &str) -> Value {
+    world.add_webhooks();
+    let order = world.cod_order(email, 0, 1);
+    until(
+        "the order by webhook",
+        Duration::from_secs(30),
+        async || for_order(&host.invoices().await, order.id).pop(),
+    )
+    .await;
+    let number = format!("{}-300", 1_000_000 + order.id);
+    let parties = host.crm("parties?limit=500").await;
+    parties["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["customer_number"] == number)
+        .cloned()
+        .unwrap_or_else(|| panic!("no party {number}: {parties}"))
+}
+
+/// `GET …/parties/{id}/balance` as a client sees it: status and body.
+async fn balance_of(host: &Host, party: &Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/tenants/{TENANT}/parties/{}/balance",
+            host.url, party["id"]
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s7_a_party_with_no_ledger_link_gets_a_409_with_a_clear_message_not_a_5xx() {
+    let world = World::new(&[]).await;
+    let host = Host::start(&world, false).await;
+    host.sync_all().await;
+    // The guest is in the CRM and linked to the shop; the books have not
+    // run since, so it is in no ledger. The shop keeps no balance.
+    let party = shop_guest(&world, &host, "nima@example.ir").await;
+    let (status, body) = balance_of(&host, &party).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "conflict", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("party {}", party["id"])) && message.contains("books"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s7_the_balance_of_a_shop_party_pushed_to_sepidar_comes_from_the_books_instance() {
+    use hamgam::store::sync as links;
+    let world = World::new(&[]).await;
+    let host = Host::start(&world, false).await;
+    host.sync_all().await;
+    let party = shop_guest(&world, &host, "leila@example.ir").await;
+    let id = party["id"].as_i64().unwrap();
+    // The books' run pushes the shop's customer on to Sepidar (H10).
+    let remote = until(
+        "the party in Sepidar",
+        Duration::from_secs(60),
+        async || {
+            host.sync_all().await;
+            links::links_of_local(&host.db, TENANT, "party", id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|l| l.instance == "sepidar-300" && l.status == "synced")
+                .map(|l| l.remote_id)
+        },
+    )
+    .await;
+    let customer: i32 = remote.parse().unwrap();
+    world
+        .sepidar
+        .set_customer_balance(customer, dec("4200000"), dec("4200000"))
+        .unwrap();
+    let (status, body) = balance_of(&host, &party).await;
+    assert_eq!(status, 200, "{body}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "only the books answer: {body}");
+    assert_eq!(items[0]["instance"], "sepidar-300", "{body}");
+    assert_eq!(items[0]["remote_id"], remote.as_str(), "{body}");
+    assert_eq!(
+        dec(items[0]["balance"].as_str().unwrap()),
+        dec("4200000"),
+        "{body}"
+    );
+}

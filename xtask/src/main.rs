@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use std::{env, fs};
 
+mod contract;
 mod vendor;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -114,6 +115,9 @@ enum Task {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// Check that the API keeps its OpenAPI document: a pinned schemathesis
+    /// against a host on a fresh database (also a step of `ci`).
+    Contract,
 }
 
 #[derive(Subcommand)]
@@ -225,6 +229,7 @@ fn main() -> ExitCode {
             out: root.join(out),
         }),
         Task::Fuzz { seconds } => fuzz(&root, seconds),
+        Task::Contract => contract::contract(&root),
     });
     // Print the error chain ourselves: a chore's failure is a message for
     // a person, and anyhow's backtrace (with RUST_BACKTRACE set) buries it.
@@ -671,6 +676,10 @@ fn ci(root: &Path) -> Result<()> {
         let mut cmd = cargo();
         cmd.arg("test").env("HAMGAM_TEST_POSTGRES", &url);
         run(cmd)
+    }));
+    let contract_root = root.to_path_buf();
+    steps.push(step("api contract (schemathesis)", move || {
+        contract::contract(&contract_root)
     }));
     steps.push(step("test (plugins)", move || {
         for names in by_kind.values() {

@@ -7,7 +7,7 @@
 //! manager's F1 decisions; approval numbers the document.
 
 use super::extract::{ApiJson, ApiQuery, Id, Tenant, page, paging, query_value};
-use super::openapi::{Op, Resp, Routes, collection};
+use super::openapi::{Op, Param, Query, Resp, Routes, collection};
 use super::{ApiError, AppState};
 use crate::crm::{Actor, Document, DocumentKind, DocumentRequest, Page, Status};
 use crate::store::crm::{self as repo, DocFilter};
@@ -30,16 +30,54 @@ pub(super) fn pascal(path: &str) -> String {
         .collect()
 }
 
-pub(super) const LIST_QUERY: &[(&str, &str)] = &[
-    ("cursor", "opaque cursor from the previous page"),
-    ("limit", "page size, 1..=500 (default 50)"),
-    ("party_id", "customer / supplier id"),
-    ("date_from", "Jalali YYYY/MM/DD, inclusive"),
-    ("date_to", "Jalali YYYY/MM/DD, inclusive"),
-    ("status", "pending | approved | rejected"),
-    ("paid", "true | false (documents only)"),
-    ("sync_status", "pending | synced | failed"),
+pub(super) const LIST_QUERY: &[Query] = &[
+    (
+        "cursor",
+        "opaque cursor from the previous page",
+        Param::Cursor,
+    ),
+    (
+        "limit",
+        "page size, 1..=500 (default 50)",
+        Param::Limit(500),
+    ),
+    ("party_id", "customer / supplier id", Param::Id),
+    ("date_from", "Jalali YYYY/MM/DD, inclusive", Param::Date),
+    ("date_to", "Jalali YYYY/MM/DD, inclusive", Param::Date),
+    (
+        "status",
+        "pending | approved | rejected",
+        Param::OneOf(&["pending", "approved", "rejected"]),
+    ),
+    ("paid", "true | false", Param::Bool),
+    (
+        "sync_status",
+        "pending | synced | failed",
+        Param::OneOf(&["pending", "synced", "failed"]),
+    ),
 ];
+
+/// The same filters for receipts and payments, which have no `paid`.
+pub(super) const PAYMENT_LIST_QUERY: &[Query] = &[
+    LIST_QUERY[0],
+    LIST_QUERY[1],
+    LIST_QUERY[2],
+    LIST_QUERY[3],
+    LIST_QUERY[4],
+    LIST_QUERY[5],
+    LIST_QUERY[7],
+];
+
+/// The body a kind takes: returns and correction notes must name the
+/// invoice they correct (`DocumentRequest::prepare`).
+fn body_schema(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::SalesReturn | DocumentKind::PurchaseReturn | DocumentKind::CorrectionNote => {
+            "CorrectionRequest"
+        }
+        _ => "DocumentRequest",
+    }
+}
 
 pub(super) fn routes(mut r: Routes) -> Routes {
     for kind in DocumentKind::ALL {
@@ -72,7 +110,7 @@ pub(super) fn routes(mut r: Routes) -> Routes {
                     format!("Create a pending {}", kind.as_str()),
                     tag,
                 )
-                .body("DocumentRequest")
+                .body(body_schema(kind))
                 .responds(Resp::Created("Document")),
                 post(
                     move |s: State<AppState>, t: Tenant, b: ApiJson<DocumentRequest>| {
@@ -99,7 +137,7 @@ pub(super) fn routes(mut r: Routes) -> Routes {
                     format!("Replace a pending {}", kind.as_str()),
                     tag,
                 )
-                .body("DocumentRequest")
+                .body(body_schema(kind))
                 .responds(Resp::Ok("Document")),
                 put(
                     move |s: State<AppState>, t: Tenant, i: Id, b: ApiJson<DocumentRequest>| {

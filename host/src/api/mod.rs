@@ -223,9 +223,15 @@ impl AppState {
     /// Check a tenant's bearer token; constant time.
     pub(crate) fn authorize(&self, tenant: &str, header: Option<&str>) -> Result<(), ApiError> {
         let snapshot = self.snapshot();
-        // An unknown tenant and a wrong token look the same to the caller.
-        let expected = snapshot.tokens.get(tenant).ok_or(ApiError::Unauthorized)?;
-        check_bearer(header, expected)
+        // An unknown tenant and a wrong token look the same to the caller,
+        // in the answer and in the time it takes: both run one comparison.
+        match snapshot.tokens.get(tenant) {
+            Some(expected) => check_bearer(header, expected),
+            None => {
+                let _ = bearer_matches(header, &[]);
+                Err(ApiError::Unauthorized)
+            }
+        }
     }
 
     /// Check the admin bearer token.
@@ -240,14 +246,20 @@ impl AppState {
 }
 
 fn check_bearer(header: Option<&str>, expected: &Secret) -> Result<(), ApiError> {
-    let presented = header
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    if constant_time_eq(presented.as_bytes(), expected.expose().as_bytes()) {
+    if bearer_matches(header, expected.expose().as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::Unauthorized)
     }
+}
+
+/// Whether `header` is `Bearer <expected>`. A missing header or prefix is
+/// compared like a wrong token, and an empty expected token never matches
+/// (config load refuses those; this is the second lock).
+fn bearer_matches(header: Option<&str>, expected: &[u8]) -> bool {
+    let presented = header.and_then(|h| h.strip_prefix("Bearer "));
+    let equal = constant_time_eq(presented.unwrap_or("").as_bytes(), expected);
+    equal & presented.is_some() & !expected.is_empty()
 }
 
 impl AppState {
@@ -262,13 +274,11 @@ impl AppState {
         match self.authorize(tenant, header) {
             Ok(()) => Ok(()),
             Err(_) => {
-                let presented = header.and_then(|h| h.strip_prefix("Bearer "));
                 let snapshot = self.snapshot();
-                let known = presented.is_some_and(|p| {
-                    snapshot
-                        .tokens
-                        .values()
-                        .any(|t| constant_time_eq(p.as_bytes(), t.expose().as_bytes()))
+                // Every token is compared (no early exit), so the time
+                // does not tell which tenant's token came closest.
+                let known = snapshot.tokens.values().fold(false, |hit, t| {
+                    hit | bearer_matches(header, t.expose().as_bytes())
                 });
                 if known {
                     Err(ApiError::Forbidden(tenant.to_owned()))
@@ -280,11 +290,19 @@ impl AppState {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Equality of two secrets in time that depends on neither their contents
+/// nor their lengths: both are hashed to fixed-size SHA-256 digests first
+/// (so a length mismatch is not an early exit), and the digests are
+/// compared byte by byte without branching. Equal digests mean equal
+/// inputs (a collision is not a practical worry for bearer tokens).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    let (da, db) = (Sha256::digest(a), Sha256::digest(b));
+    let diff = da
+        .iter()
+        .zip(db.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
 }
 
 /// Largest request body the API accepts.
@@ -313,4 +331,31 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::router(doc))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bearer_matches, constant_time_eq};
+
+    #[test]
+    fn s9_token_comparison_is_constant_time_on_equal_unequal_and_different_length_inputs() {
+        // Equal.
+        assert!(constant_time_eq(b"acme-secret", b"acme-secret"));
+        assert!(constant_time_eq(b"", b""));
+        // Unequal, same length: first byte, last byte.
+        assert!(!constant_time_eq(b"acme-secret", b"xcme-secret"));
+        assert!(!constant_time_eq(b"acme-secret", b"acme-secreT"));
+        // Different lengths, including a prefix of the other.
+        assert!(!constant_time_eq(b"acme-secret", b"acme-secret!"));
+        assert!(!constant_time_eq(b"acme", b"acme-secret"));
+        assert!(!constant_time_eq(b"", b"acme-secret"));
+        // The bearer check on top of it.
+        assert!(bearer_matches(Some("Bearer acme-secret"), b"acme-secret"));
+        assert!(!bearer_matches(Some("Bearer acme"), b"acme-secret"));
+        assert!(!bearer_matches(Some("acme-secret"), b"acme-secret"));
+        assert!(!bearer_matches(None, b"acme-secret"));
+        // An empty configured token opens nothing, not even an empty bearer.
+        assert!(!bearer_matches(Some("Bearer "), b""));
+        assert!(!bearer_matches(None, b""));
+    }
 }

@@ -14,7 +14,7 @@ use super::sync::{
     BalanceList, LedgerBalance, LedgerStock, LinkList, OutboxList, StockList, SyncRecord,
 };
 use crate::crm::{
-    Address, Document, DocumentKind, DocumentRequest, Line, LineRequest, Party, PartyInput,
+    Address, Document, DocumentKind, DocumentRequest, Line, LineRequest, Party, PartyInputSchema,
     PartyKind, Payment, PaymentKind, PaymentMethod, PaymentRequest, PhoneEntry, PhoneInput,
     PhoneType, Product, ProductInput, Statement, StatementEntry, Status, Totals,
 };
@@ -41,6 +41,61 @@ pub enum Resp {
     NoContent,
 }
 
+/// What a query parameter accepts: its schema in the document, mirroring
+/// the parse in the handler that reads it (`extract::paging`,
+/// `extract::query_value`, the handlers' own checks), so a value the
+/// document allows is one the handler takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Param {
+    /// A cursor this API issued (`extract::encode_cursor`: hex of `v1:<id>`).
+    Cursor,
+    /// An integer in `1..=max`.
+    Limit(u32),
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// A record id.
+    Id,
+    /// A Jalali date `YYYY/MM/DD`.
+    Date,
+    /// `true` or `false`.
+    Bool,
+    /// Any text (an exact-match filter).
+    Text,
+    /// A company code, 100..=999.
+    CompanyCode,
+    /// A three-letter currency code (any case).
+    Currency,
+    /// A tenant or instance name: 1–64 lowercase letters, digits, dashes.
+    Slug,
+}
+
+/// A Jalali date `YYYY/MM/DD` as the API parses it
+/// (`hamgam_domain::JalaliDate::parse`). Days 30 and 31 exist only in some
+/// months and years, so the pattern stops at 29: every date it admits is
+/// a real one.
+pub const JALALI_DATE_PATTERN: &str = "^[12][0-9]{3}/(0[1-9]|1[0-2])/(0[1-9]|1[0-9]|2[0-9])$";
+
+impl Param {
+    /// The JSON schema of the parameter's value.
+    pub fn schema(self) -> Value {
+        match self {
+            Param::Cursor => json!({"type": "string", "pattern": "^76313a(3[0-9]){1,18}$"}),
+            Param::Limit(max) => json!({"type": "integer", "minimum": 1, "maximum": max}),
+            Param::OneOf(words) => json!({"type": "string", "enum": words}),
+            Param::Id => json!({"type": "integer", "format": "int64"}),
+            Param::Date => json!({"type": "string", "pattern": JALALI_DATE_PATTERN}),
+            Param::Bool => json!({"type": "boolean"}),
+            Param::Text => json!({"type": "string"}),
+            Param::CompanyCode => json!({"type": "integer", "minimum": 100, "maximum": 999}),
+            Param::Currency => json!({"type": "string", "pattern": "^[A-Za-z]{3}$"}),
+            Param::Slug => json!({"type": "string", "pattern": "^[a-z0-9-]{1,64}$"}),
+        }
+    }
+}
+
+/// A query parameter: name, description, what it accepts.
+pub type Query = (&'static str, &'static str, Param);
+
 /// One documented route.
 #[derive(Debug, Clone)]
 pub struct Op {
@@ -54,12 +109,14 @@ pub struct Op {
     pub summary: String,
     /// Grouping tag.
     pub tag: &'static str,
-    /// Query parameters: name and description.
-    pub query: &'static [(&'static str, &'static str)],
+    /// Query parameters.
+    pub query: &'static [Query],
     /// Request body schema.
     pub body: Option<&'static str>,
     /// Response.
     pub response: Resp,
+    /// Error answers beyond the ones every route documents.
+    pub errors: &'static [(&'static str, &'static str)],
 }
 
 impl Op {
@@ -80,11 +137,12 @@ impl Op {
             query: &[],
             body: None,
             response: Resp::NoContent,
+            errors: &[],
         }
     }
 
     /// With query parameters.
-    pub fn query(mut self, q: &'static [(&'static str, &'static str)]) -> Op {
+    pub fn query(mut self, q: &'static [Query]) -> Op {
         self.query = q;
         self
     }
@@ -92,6 +150,12 @@ impl Op {
     /// With a JSON body.
     pub fn body(mut self, schema: &'static str) -> Op {
         self.body = Some(schema);
+        self
+    }
+
+    /// With more error answers (status, when).
+    pub fn errors(mut self, e: &'static [(&'static str, &'static str)]) -> Op {
+        self.errors = e;
         self
     }
 
@@ -137,7 +201,7 @@ impl Routes {
 #[derive(OpenApi)]
 #[openapi(components(schemas(
     Party,
-    PartyInput,
+    PartyInputSchema,
     PartyKind,
     PhoneEntry,
     PhoneInput,
@@ -180,6 +244,32 @@ fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": schema_ref("Error") } } })
 }
 
+/// Rules between fields, which the derives cannot state.
+fn refine(schemas: &mut Value) {
+    // A cheque needs its serial (`PaymentRequest::validate`).
+    schemas["PaymentRequest"]["if"] =
+        json!({"properties": {"method": {"const": "cheque"}}, "required": ["method"]});
+    schemas["PaymentRequest"]["then"] = json!({
+        "required": ["cheque_number"],
+        "properties": {"cheque_number": {"type": "string", "minLength": 1, "pattern": "\\S"}}
+    });
+    // One object per party kind, each closed like the type it documents
+    // (`deny_unknown_fields`).
+    if let Some(kinds) = schemas["PartyInput"]["oneOf"].as_array_mut() {
+        for kind in kinds {
+            kind["additionalProperties"] = json!(false);
+        }
+    }
+    // Returns and correction notes name the invoice they correct.
+    let mut correction = schemas["DocumentRequest"].clone();
+    if let Some(required) = correction["required"].as_array_mut() {
+        required.push(json!("related_id"));
+    }
+    correction["properties"]["related_id"] =
+        json!({"type": "integer", "format": "int64", "description": "The invoice this corrects"});
+    schemas["CorrectionRequest"] = correction;
+}
+
 /// The OpenAPI document for `ops`.
 pub fn document(ops: &[Op]) -> Value {
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
@@ -189,16 +279,16 @@ pub fn document(ops: &[Op]) -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
             .map(|name| {
-                let schema = if name == "id" {
-                    json!({"type": "integer", "format": "int64"})
-                } else {
-                    json!({"type": "string"})
+                let schema = match name {
+                    "id" => Param::Id.schema(),
+                    "tenant" | "instance" => Param::Slug.schema(),
+                    _ => json!({"type": "string"}),
                 };
                 json!({ "name": name, "in": "path", "required": true, "schema": schema })
             })
             .collect();
-        params.extend(op.query.iter().map(|(name, description)| {
-            json!({ "name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"} })
+        params.extend(op.query.iter().map(|(name, description, param)| {
+            json!({ "name": name, "in": "query", "required": false, "description": description, "schema": param.schema() })
         }));
         let mut responses = Map::new();
         match op.response {
@@ -241,6 +331,9 @@ pub fn document(ops: &[Op]) -> Value {
                 error_response("Conflicts with the record's state"),
             );
         }
+        for (code, what) in op.errors {
+            responses.insert((*code).into(), error_response(what));
+        }
         let mut operation = json!({
             "operationId": op.id,
             "summary": op.summary,
@@ -264,6 +357,7 @@ pub fn document(ops: &[Op]) -> Value {
             .unwrap_or_default(),
     )
     .unwrap_or_else(|_| json!({}));
+    refine(&mut schemas);
     schemas["Error"] = json!({
         "type": "object",
         "required": ["error"],
@@ -282,7 +376,7 @@ pub fn document(ops: &[Op]) -> Value {
         "info": {
             "title": "Hamgam CRM API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "CRM data core: parties, products, documents, receipts and payments, per tenant. Amounts are decimal strings; dates are Jalali YYYY/MM/DD."
+            "description": "CRM data core: parties, products, documents, receipts and payments, per tenant. Amounts are decimal strings; dates are Jalali YYYY/MM/DD. Text never holds the NUL character (U+0000): a body with one anywhere is a 422 naming the field. A refused body is a 422 naming the field and the rule. Formats ir-national-id, ir-legal-entity-id and ir-economic-code are Iranian identifiers whose last digit is a check digit."
         },
         "paths": paths,
         "components": {

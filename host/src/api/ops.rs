@@ -1,10 +1,17 @@
 //! `/healthz` and Prometheus `/metrics`.
+//!
+//! Both are reachable without a token (load balancers and scrapers), so
+//! without one they say only what reveals nothing about the installation:
+//! up or not, and label-free totals. The details — the license and its
+//! problem (which may carry a file path), the database backend, and every
+//! tenant, instance and plugin as metric labels — need the admin token.
+//! A wrong token is a 401, not a quiet downgrade to the public answer.
 
-use super::AppState;
+use super::{ApiError, AppState};
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -15,38 +22,56 @@ pub(super) fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let db = state.db().ping().await;
-    let instances = state.snapshot().registry.all().count();
-    let snapshot = state.snapshot();
-    let license = match snapshot.license.standing() {
-        Some(hamgam_trust::license::Standing::Grace { days_left }) => {
-            format!("EXPIRED: in grace period, {days_left} day(s) left")
-        }
-        Some(hamgam_trust::license::Standing::Expired) => {
-            "EXPIRED: orderable modules stopped".to_string()
-        }
-        Some(hamgam_trust::license::Standing::Valid { days_left }) => {
-            format!("valid, {days_left} day(s) left")
-        }
-        None => snapshot.license.problem.clone().unwrap_or_default(),
+/// Whether the caller asked for details with the admin token: `Ok(false)`
+/// without an `Authorization` header, an error with a wrong one.
+fn wants_details(state: &AppState, headers: &HeaderMap) -> Result<bool, ApiError> {
+    match headers.get(header::AUTHORIZATION) {
+        None => Ok(false),
+        Some(v) => state.authorize_admin(v.to_str().ok()).map(|()| true),
+    }
+}
+
+async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let details = match wants_details(&state, &headers) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
     };
-    let body = serde_json::json!({
-        "license": license,
-        "status": if db.is_ok() { "ok" } else { "degraded" },
-        "database": state.db().backend(),
-        "database_ok": db.is_ok(),
-        "instances": instances,
-    });
+    let db = state.db().ping().await;
     let status = if db.is_ok() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, axum::Json(body))
+    let mut body = serde_json::json!({
+        "status": if db.is_ok() { "ok" } else { "degraded" },
+    });
+    if details {
+        let snapshot = state.snapshot();
+        let license = match snapshot.license.standing() {
+            Some(hamgam_trust::license::Standing::Grace { days_left }) => {
+                format!("EXPIRED: in grace period, {days_left} day(s) left")
+            }
+            Some(hamgam_trust::license::Standing::Expired) => {
+                "EXPIRED: orderable modules stopped".to_string()
+            }
+            Some(hamgam_trust::license::Standing::Valid { days_left }) => {
+                format!("valid, {days_left} day(s) left")
+            }
+            None => snapshot.license.problem.clone().unwrap_or_default(),
+        };
+        body["license"] = license.into();
+        body["database"] = state.db().backend().into();
+        body["database_ok"] = db.is_ok().into();
+        body["instances"] = snapshot.registry.all().count().into();
+    }
+    (status, axum::Json(body)).into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let details = match wants_details(&state, &headers) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
     let snapshot = state.snapshot();
     let registry = &snapshot.registry;
     let mut out = String::new();
@@ -69,15 +94,25 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ];
     for (name, help, which) in families {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for inst in registry.all() {
-            let ctx = inst.context();
+        let value = |inst: &crate::runtime::instance::PluginInstance| {
             let s = &inst.stats;
-            let v = [&s.calls, &s.faults, &s.instantiations][which].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "{name}{{tenant=\"{}\",instance=\"{}\",plugin=\"{}\"}} {v}",
-                ctx.scope.tenant, ctx.scope.instance, ctx.plugin_id
-            );
+            [&s.calls, &s.faults, &s.instantiations][which].load(Ordering::Relaxed)
+        };
+        if details {
+            for inst in registry.all() {
+                let ctx = inst.context();
+                let _ = writeln!(
+                    out,
+                    "{name}{{tenant=\"{}\",instance=\"{}\",plugin=\"{}\"}} {}",
+                    ctx.scope.tenant,
+                    ctx.scope.instance,
+                    ctx.plugin_id,
+                    value(inst.as_ref())
+                );
+            }
+        } else {
+            let total: u64 = registry.all().map(|i| value(i.as_ref())).sum();
+            let _ = writeln!(out, "{name} {total}");
         }
     }
     match snapshot.license.standing() {
@@ -121,5 +156,5 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "# HELP hamgam_crm_invalid_total CRM inputs refused for breaking a rule.\n# TYPE hamgam_crm_invalid_total counter\nhamgam_crm_invalid_total {}",
         m.invalid.load(Ordering::Relaxed)
     );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

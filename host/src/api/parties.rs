@@ -2,7 +2,7 @@
 //! and each party's statement (F1, C2).
 
 use super::extract::{ApiJson, ApiQuery, Id, Tenant, page, paging, query_value};
-use super::openapi::{Op, Resp, Routes};
+use super::openapi::{Op, Param, Resp, Routes};
 use super::{ApiError, AppState};
 use crate::crm::{Actor, Page, Party, PartyInput, PartyKind, Statement};
 use crate::store::crm::{self as repo, PartyFilter};
@@ -20,11 +20,23 @@ pub(super) fn routes(r: Routes) -> Routes {
     r.add(
         Op::new(Method::GET, BASE, "listParties", "List parties", "parties")
             .query(&[
-                ("cursor", "opaque cursor from the previous page"),
-                ("limit", "page size, 1..=500 (default 50)"),
-                ("kind", "person | organisation"),
-                ("customer_number", "exact customer number"),
-                ("company_code", "company code 100..=999"),
+                (
+                    "cursor",
+                    "opaque cursor from the previous page",
+                    Param::Cursor,
+                ),
+                (
+                    "limit",
+                    "page size, 1..=500 (default 50)",
+                    Param::Limit(500),
+                ),
+                (
+                    "kind",
+                    "person | organisation",
+                    Param::OneOf(&["person", "organisation"]),
+                ),
+                ("customer_number", "exact customer number", Param::Text),
+                ("company_code", "company code 100..=999", Param::CompanyCode),
             ])
             .responds(Resp::Page("Party")),
         get(list),
@@ -79,6 +91,7 @@ pub(super) fn routes(r: Routes) -> Routes {
         .query(&[(
             "currency",
             "statement currency (default IRR; IRR includes Toman items ×10)",
+            Param::Currency,
         )])
         .responds(Resp::Ok("Statement")),
         get(statement),

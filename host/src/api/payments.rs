@@ -2,7 +2,7 @@
 //! cheque, card, bank draft, optionally linked to the invoice they settle.
 //! Approval (F1) numbers the item and adds it to the invoice's paid amount.
 
-use super::documents::{LIST_QUERY, ListQuery, pascal};
+use super::documents::{ListQuery, PAYMENT_LIST_QUERY, pascal};
 use super::extract::{ApiJson, ApiQuery, Id, Tenant, page};
 use super::openapi::{Op, Resp, Routes, payment_collection};
 use super::{ApiError, AppState};
@@ -28,7 +28,7 @@ pub(super) fn routes(mut r: Routes) -> Routes {
                     format!("List {}", kind.path()),
                     tag,
                 )
-                .query(LIST_QUERY)
+                .query(PAYMENT_LIST_QUERY)
                 .responds(Resp::Page("Payment")),
                 get(
                     move |s: State<AppState>, t: Tenant, q: ApiQuery<ListQuery>| {

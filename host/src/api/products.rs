@@ -1,7 +1,7 @@
 //! `/api/v1/tenants/{tenant}/products` (S13, H2).
 
 use super::extract::{ApiJson, ApiQuery, Id, Tenant, page, paging};
-use super::openapi::{Op, Resp, Routes};
+use super::openapi::{Op, Param, Resp, Routes};
 use super::{ApiError, AppState};
 use crate::crm::{Actor, Page, Product, ProductInput};
 use crate::store::crm as repo;
@@ -24,9 +24,17 @@ pub(super) fn routes(r: Routes) -> Routes {
             "products",
         )
         .query(&[
-            ("cursor", "opaque cursor from the previous page"),
-            ("limit", "page size, 1..=500 (default 50)"),
-            ("code", "exact item code"),
+            (
+                "cursor",
+                "opaque cursor from the previous page",
+                Param::Cursor,
+            ),
+            (
+                "limit",
+                "page size, 1..=500 (default 50)",
+                Param::Limit(500),
+            ),
+            ("code", "exact item code", Param::Text),
         ])
         .responds(Resp::Page("Product")),
         get(list),

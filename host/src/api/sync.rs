@@ -4,7 +4,7 @@
 //! S13 stock).
 
 use super::extract::{ApiQuery, Id, Tenant};
-use super::openapi::{Op, Resp, Routes};
+use super::openapi::{Op, Param, Resp, Routes};
 use super::{ApiError, AppState};
 use crate::store::sync::{self as links, Link, OutboxItem};
 use crate::sync::{RunReport, SyncError};
@@ -17,6 +17,25 @@ use utoipa::ToSchema;
 
 const BASE: &str = "/api/v1/tenants/{tenant}/sync";
 
+/// A route that calls a connector: the ledger may fail or be away.
+const LEDGER_CALL: &[(&str, &str)] = &[
+    (
+        "502",
+        "The ledger or its connector failed; the message names it",
+    ),
+    ("503", "The ledger cannot be reached now; try later"),
+];
+
+/// A live lookup: also the record that is in no (books) ledger yet.
+const LEDGER_LOOKUP: &[(&str, &str)] = &[
+    (
+        "409",
+        "The record is in no ledger that keeps this value (not synced yet)",
+    ),
+    LEDGER_CALL[0],
+    LEDGER_CALL[1],
+];
+
 pub(super) fn routes(r: Routes) -> Routes {
     r.add(
         Op::new(
@@ -27,8 +46,12 @@ pub(super) fn routes(r: Routes) -> Routes {
             "sync",
         )
         .query(&[
-            ("status", "pending | delivered | skipped | failed (default failed)"),
-            ("limit", "1..=500 (default 100)"),
+            (
+                "status",
+                "pending | delivered | skipped | failed (default failed)",
+                Param::OneOf(&["pending", "delivered", "skipped", "failed"]),
+            ),
+            ("limit", "1..=500 (default 100)", Param::Limit(500)),
         ])
         .responds(Resp::Ok("OutboxList")),
         get(outbox),
@@ -53,9 +76,13 @@ pub(super) fn routes(r: Routes) -> Routes {
             "sync",
         )
         .query(&[
-            ("status", "synced | failed | deleted (default failed)"),
-            ("instance", "one connector instance"),
-            ("limit", "1..=500 (default 100)"),
+            (
+                "status",
+                "synced | failed | deleted (default failed)",
+                Param::OneOf(&["synced", "failed", "deleted"]),
+            ),
+            ("instance", "one connector instance", Param::Text),
+            ("limit", "1..=500 (default 100)", Param::Limit(500)),
         ])
         .responds(Resp::Ok("LinkList")),
         get(link_list),
@@ -68,6 +95,7 @@ pub(super) fn routes(r: Routes) -> Routes {
             "Apply a refused ledger record again on the next pull",
             "sync",
         )
+        .errors(LEDGER_CALL)
         .responds(Resp::Ok("RunReport")),
         post(retry_link),
     )
@@ -90,6 +118,7 @@ pub(super) fn routes(r: Routes) -> Routes {
             "Run one connector instance now and report what moved",
             "sync",
         )
+        .errors(LEDGER_CALL)
         .responds(Resp::Ok("RunReport")),
         post(run),
     )
@@ -98,9 +127,10 @@ pub(super) fn routes(r: Routes) -> Routes {
             Method::GET,
             "/api/v1/tenants/{tenant}/parties/{id}/balance",
             "getPartyBalance",
-            "The party's balance in each ledger, read live (S7)",
+            "The party's balance in each books ledger it is in, read live (S7)",
             "sync",
         )
+        .errors(LEDGER_LOOKUP)
         .responds(Resp::Ok("BalanceList")),
         get(balance),
     )
@@ -112,6 +142,7 @@ pub(super) fn routes(r: Routes) -> Routes {
             "The product's stock per warehouse in its ledger, read live (S13)",
             "sync",
         )
+        .errors(LEDGER_LOOKUP)
         .responds(Resp::Ok("StockList")),
         get(stock),
     )

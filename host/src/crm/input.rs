@@ -96,18 +96,26 @@ pub struct PhoneInput {
     /// Type (S5).
     #[serde(rename = "type")]
     pub phone_type: PhoneType,
-    /// Any common form: `0912 123 4567`, `+98 912…`, Persian digits.
+    /// Any common form: `0912 123 4567`, `+98 912…`, Persian digits. The
+    /// pattern is the plain forms: a mobile (`09…`, `+989…`, `00989…`), a
+    /// landline with a province area code, or 8 local digits.
+    #[schema(
+        pattern = "^((0|\\+98|0098)9[0-9]{9}|0(11|13|17|21|23|24|25|26|28|31|34|35|38|41|44|45|51|54|56|58|61|66|71|74|76|77|81|83|84|86|87)[0-9]{8}|[1-9][0-9]{7})$"
+    )]
     pub number: String,
-    /// Extension.
+    /// Extension, up to 6 digits.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]{0,6}$")]
     pub extension: Option<String>,
     /// Default flag (S4).
     #[serde(default)]
     pub default: bool,
 }
 
-/// A party as sent (create and replace).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// A party as sent (create and replace). The document shows it as
+/// [`PartyInputSchema`]: one shape per kind, with that kind's required
+/// fields, which is what [`PartyInput::validate`] enforces.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartyInput {
     /// Person or organisation.
@@ -134,7 +142,6 @@ pub struct PartyInput {
     pub economic_code: Option<String>,
     /// Person: birth date, Jalali `YYYY/MM/DD`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub birth_date: Option<JalaliDate>,
     /// E-mail.
     #[serde(default)]
@@ -145,6 +152,108 @@ pub struct PartyInput {
     /// Addresses.
     #[serde(default)]
     pub addresses: Vec<Address>,
+}
+
+/// The documented shape of a party as sent: [`PartyInput`] as the API
+/// really takes it, one object per `kind` with that kind's required
+/// fields and the rule of every field. The handler reads [`PartyInput`];
+/// this type exists for the OpenAPI document (`PartyInput` there), and
+/// `crm::tests` checks both read the same bodies alike.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[schema(as = PartyInput)]
+pub enum PartyInputSchema {
+    /// هویت حقیقی: first and last name required; `national_id` is a
+    /// 10-digit national ID with its check digit.
+    Person {
+        /// Required, at most 500 characters.
+        #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+        first_name: String,
+        /// Required, at most 500 characters.
+        #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+        last_name: String,
+        /// Optional display name.
+        #[serde(default)]
+        #[schema(max_length = 500)]
+        name: Option<String>,
+        /// `<number>-<company code>` (S6), e.g. `625-300`.
+        #[schema(pattern = "^[0-9]{1,15}-[1-9][0-9]{2}$", example = "625-300")]
+        customer_number: String,
+        /// National ID (کد ملی): 10 digits, the last a check digit.
+        #[serde(default)]
+        #[schema(format = "ir-national-id", example = "0013542419")]
+        national_id: Option<String>,
+        /// Registration number, digits.
+        #[serde(default)]
+        #[schema(max_length = 500, pattern = "^[0-9]*$")]
+        registration_number: Option<String>,
+        /// Economic code: a national ID, a legal-entity ID, or 12 or 14 digits.
+        #[serde(default)]
+        #[schema(format = "ir-economic-code")]
+        economic_code: Option<String>,
+        /// Birth date, Jalali `YYYY/MM/DD`.
+        #[serde(default)]
+        #[schema(value_type = Option<String>, pattern = "^[12][0-9]{3}/(0[1-9]|1[0-2])/(0[1-9]|1[0-9]|2[0-9])$", example = "1370/05/14")]
+        birth_date: Option<JalaliDate>,
+        /// E-mail.
+        #[serde(default)]
+        #[schema(
+            pattern = "^[A-Za-z0-9_%+-]{1,32}(\\.[A-Za-z0-9_%+-]{1,16})?@[A-Za-z0-9]{1,30}(\\.[A-Za-z0-9]{1,30}){1,3}$"
+        )]
+        email: Option<String>,
+        /// Phones; at most one is the default (S4).
+        #[serde(default)]
+        phones: Vec<PhoneInput>,
+        /// Addresses; at most one is the default (S4).
+        #[serde(default)]
+        addresses: Vec<Address>,
+    },
+    /// هویت حقوقی: name required; `national_id` is an 11-digit
+    /// legal-entity ID with its check digit.
+    Organisation {
+        /// Not used for organisations; ignored when sent.
+        #[serde(default)]
+        #[schema(max_length = 500)]
+        first_name: Option<String>,
+        /// Not used for organisations; ignored when sent.
+        #[serde(default)]
+        #[schema(max_length = 500)]
+        last_name: Option<String>,
+        /// Required, at most 500 characters.
+        #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+        name: String,
+        /// `<number>-<company code>` (S6), e.g. `625-300`.
+        #[schema(pattern = "^[0-9]{1,15}-[1-9][0-9]{2}$", example = "625-300")]
+        customer_number: String,
+        /// Legal-entity ID (شناسه ملی): 11 digits, the last a check digit.
+        #[serde(default)]
+        #[schema(format = "ir-legal-entity-id", example = "10101234565")]
+        national_id: Option<String>,
+        /// Registration number (شماره ثبت), digits.
+        #[serde(default)]
+        #[schema(max_length = 500, pattern = "^[0-9]*$")]
+        registration_number: Option<String>,
+        /// Economic code: a national ID, a legal-entity ID, or 12 or 14 digits.
+        #[serde(default)]
+        #[schema(format = "ir-economic-code")]
+        economic_code: Option<String>,
+        /// Not used for organisations.
+        #[serde(default)]
+        #[schema(value_type = Option<String>, pattern = "^[12][0-9]{3}/(0[1-9]|1[0-2])/(0[1-9]|1[0-9]|2[0-9])$")]
+        birth_date: Option<JalaliDate>,
+        /// E-mail.
+        #[serde(default)]
+        #[schema(
+            pattern = "^[A-Za-z0-9_%+-]{1,32}(\\.[A-Za-z0-9_%+-]{1,16})?@[A-Za-z0-9]{1,30}(\\.[A-Za-z0-9]{1,30}){1,3}$"
+        )]
+        email: Option<String>,
+        /// Phones; at most one is the default (S4).
+        #[serde(default)]
+        phones: Vec<PhoneInput>,
+        /// Addresses; at most one is the default (S4).
+        #[serde(default)]
+        addresses: Vec<Address>,
+    },
 }
 
 /// A checked party, ready to store.
@@ -283,27 +392,30 @@ impl PartyInput {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
-    /// Item code, unique per tenant.
+    /// Item code, unique per tenant (a used one is a 409).
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub code: String,
     /// Name.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub name: String,
     /// Unit of measure.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub unit: String,
-    /// The one sales price (S13).
+    /// The one sales price (S13), a decimal string (an integer is taken too).
     #[serde(deserialize_with = "amount::de")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$", example = "1250000")]
     pub sales_price: Decimal,
-    /// Currency; IRR when absent.
+    /// Currency, a three-letter code; IRR when absent.
     #[serde(default = "irr")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[A-Za-z]{3}$", example = "IRR")]
     pub currency: Currency,
-    /// Product VAT percent (H2).
+    /// Product VAT percent (H2), 0..=100.
     #[serde(default, deserialize_with = "amount::de_opt")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(100(\\.0{1,8})?|[0-9]{1,2}(\\.[0-9]{1,8})?)$")]
     pub tax_percent: Option<Decimal>,
-    /// Product toll percent (H2).
+    /// Product toll percent (H2), 0..=100.
     #[serde(default, deserialize_with = "amount::de_opt")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(100(\\.0{1,8})?|[0-9]{1,2}(\\.[0-9]{1,8})?)$")]
     pub toll_percent: Option<Decimal>,
     /// Exempt from tax and toll.
     #[serde(default)]
@@ -366,33 +478,34 @@ pub struct LineRequest {
     pub product_id: Option<i64>,
     /// Free text.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
-    /// Quantity.
+    /// Quantity, a decimal string (an integer is taken too).
     #[serde(deserialize_with = "amount::de")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{1,6}(\\.[0-9]{1,3})?$", example = "2")]
     pub quantity: Decimal,
     /// Unit price.
     #[serde(deserialize_with = "amount::de")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$", example = "1250000")]
     pub unit_price: Decimal,
-    /// Discount amount.
+    /// Discount amount; at most the line's gross plus its additions.
     #[serde(default, deserialize_with = "amount::de")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$")]
     pub discount: Decimal,
     /// Additions amount.
     #[serde(default, deserialize_with = "amount::de")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$")]
     pub additions: Decimal,
     /// Exempt from tax and toll.
     #[serde(default)]
     pub tax_exempt: bool,
-    /// VAT percent for this line (wins over product and table).
+    /// VAT percent for this line (wins over product and table), 0..=100.
     #[serde(default, deserialize_with = "amount::de_opt")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(100(\\.0{1,8})?|[0-9]{1,2}(\\.[0-9]{1,8})?)$")]
     pub tax_percent: Option<Decimal>,
-    /// Toll percent for this line.
+    /// Toll percent for this line, 0..=100.
     #[serde(default, deserialize_with = "amount::de_opt")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(100(\\.0{1,8})?|[0-9]{1,2}(\\.[0-9]{1,8})?)$")]
     pub toll_percent: Option<Decimal>,
 }
 
@@ -402,28 +515,31 @@ pub struct LineRequest {
 pub struct DocumentRequest {
     /// Customer or supplier.
     pub party_id: i64,
-    /// Jalali `YYYY/MM/DD`; selects the tax rates in force.
-    #[schema(value_type = String, example = "1403/12/30")]
+    /// Jalali `YYYY/MM/DD`; selects the tax rates in force, so it must be
+    /// on or after the first date of the tenant's rate table.
+    #[schema(value_type = String, pattern = "^[12][0-9]{3}/(0[1-9]|1[0-2])/(0[1-9]|1[0-9]|2[0-9])$", example = "1403/12/20")]
     pub date: JalaliDate,
-    /// Currency of every amount; IRR when absent (C5).
+    /// Currency of every amount, a three-letter code; IRR when absent (C5).
     #[serde(default = "irr")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[A-Za-z]{3}$", example = "IRR")]
     pub currency: Currency,
     /// Lines (1..=1000).
+    #[schema(min_items = 1, max_items = 1000)]
     pub lines: Vec<LineRequest>,
-    /// Document discount (not taxed).
+    /// Document discount (not taxed); at most the lines' net plus additions.
     #[serde(default, deserialize_with = "amount::de")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$")]
     pub discount: Decimal,
     /// Document additions (not taxed).
     #[serde(default, deserialize_with = "amount::de")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$")]
     pub additions: Decimal,
     /// The invoice a return or correction note refers to.
     #[serde(default)]
     pub related_id: Option<i64>,
     /// Free text.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// Totals as the client computed them; if present they must equal ours,
     /// or the request fails naming the first wrong field.
@@ -614,33 +730,37 @@ pub struct PaymentRequest {
     /// Party.
     pub party_id: i64,
     /// Jalali `YYYY/MM/DD`.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[12][0-9]{3}/(0[1-9]|1[0-2])/(0[1-9]|1[0-9]|2[0-9])$", example = "1403/12/20")]
     pub date: JalaliDate,
-    /// Currency; IRR when absent.
+    /// Currency, a three-letter code; IRR when absent.
     #[serde(default = "irr")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[A-Za-z]{3}$", example = "IRR")]
     pub currency: Currency,
-    /// Amount, positive.
+    /// Amount, positive, with no more decimals than the currency has
+    /// (none for IRR): a whole number always fits.
     #[serde(deserialize_with = "amount::de")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[1-9][0-9]{0,17}$", example = "2500000")]
     pub amount: Decimal,
     /// Cash, cheque, card, bank draft.
     pub method: PaymentMethod,
     /// The invoice this settles (H5).
     #[serde(default)]
     pub invoice_id: Option<i64>,
-    /// Cheque: required.
+    /// Cheque serial; required (not blank) when `method` is `cheque`.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub cheque_number: Option<String>,
-    /// Cheque: due date.
+    /// Cheque: due date, Jalali `YYYY/MM/DD`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[12][0-9]{3}/(0[1-9]|1[0-2])/(0[1-9]|1[0-9]|2[0-9])$")]
     pub cheque_due: Option<JalaliDate>,
     /// Trace or reference number.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub reference: Option<String>,
     /// Free text.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
 }
 
@@ -710,5 +830,53 @@ impl PaymentRequest {
             reference: text("reference", self.reference)?,
             description: text("description", self.description)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PartyInput, PartyInputSchema};
+    use serde_json::{Value, json};
+
+    fn both(body: &Value) -> (bool, bool) {
+        (
+            serde_json::from_value::<PartyInput>(body.clone()).is_ok(),
+            serde_json::from_value::<PartyInputSchema>(body.clone()).is_ok(),
+        )
+    }
+
+    /// The documented party shape reads bodies as the handler's type does:
+    /// the same fields, the same `kind` words, unknown fields refused.
+    #[test]
+    fn the_documented_party_shape_reads_what_the_handler_reads() {
+        let person = json!({
+            "kind": "person", "first_name": "مریم", "last_name": "احمدی",
+            "customer_number": "625-300", "national_id": "0013542419",
+            "registration_number": "", "economic_code": "0013542419",
+            "birth_date": "1370/05/14", "email": "m@example.ir",
+            "phones": [{"type": "mobile", "number": "09121234567", "extension": "12", "default": true}],
+            "addresses": [{"line": "تهران", "province": "تهران", "city": "تهران", "postal_code": "1234567890", "default": true}]
+        });
+        let organisation = json!({
+            "kind": "organisation", "name": "شرکت", "customer_number": "626-300",
+            "national_id": "10101234565", "registration_number": "1234"
+        });
+        assert_eq!(both(&person), (true, true));
+        assert_eq!(both(&organisation), (true, true));
+        let mut unknown = person.clone();
+        unknown["nickname"] = json!("x");
+        assert_eq!(both(&unknown), (false, false));
+        let mut no_kind = organisation.clone();
+        no_kind.as_object_mut().unwrap().remove("kind");
+        assert_eq!(both(&no_kind), (false, false));
+        let mut other_kind = organisation.clone();
+        other_kind["kind"] = json!("robot");
+        assert_eq!(both(&other_kind), (false, false));
+        // The handler's type leaves the per-kind requirements to
+        // `validate`; the document states them, and `validate` agrees.
+        let nameless = json!({"kind": "organisation", "customer_number": "626-300"});
+        assert_eq!(both(&nameless), (true, false));
+        let input: PartyInput = serde_json::from_value(nameless).unwrap();
+        assert_eq!(input.validate().unwrap_err().field, "name");
     }
 }

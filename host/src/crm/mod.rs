@@ -116,14 +116,18 @@ pub struct PhoneEntry {
 pub struct Address {
     /// Province (استان).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500)]
     pub province: Option<String>,
     /// City.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500)]
     pub city: Option<String>,
-    /// Street address.
+    /// Street address, required.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub line: String,
     /// Ten-digit postal code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^([0-9]{10})?$")]
     pub postal_code: Option<String>,
     /// The party's default address (S4).
     #[serde(default)]

@@ -1578,15 +1578,24 @@ async fn party_company(tx: &mut Tx, tenant: &str, party_id: i64) -> Result<Compa
 async fn free_number(
     tx: &mut Tx,
     tenant: &str,
-    kind: DocumentKind,
+    table: Numbered,
+    kind: &str,
     template: &NumberTemplate,
     date: JalaliDate,
     company: CompanyCode,
 ) -> Result<String> {
+    let sql = match table {
+        Numbered::Documents => {
+            "SELECT id FROM crm_documents WHERE tenant = $1 AND kind = $2 AND number = $3"
+        }
+        Numbered::Payments => {
+            "SELECT id FROM crm_payments WHERE tenant = $1 AND kind = $2 AND number = $3"
+        }
+    };
     for _ in 0..1000 {
-        let number = allocate_in_op(tx, tenant, kind.as_str(), template, date, company).await?;
-        let taken: Option<i64> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM crm_documents WHERE tenant = $1 AND kind = $2 AND number = $3")
-            .bind(tenant).bind(kind.as_str()).bind(&number).fetch_optional(&mut *c).await)?;
+        let number = allocate_in_op(tx, tenant, kind, template, date, company).await?;
+        let taken: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(sql)
+            .bind(tenant).bind(kind).bind(&number).fetch_optional(&mut *c).await)?;
         if taken.is_none() {
             return Ok(number);
         }
@@ -1594,10 +1603,19 @@ async fn free_number(
     Err(StoreError::Conflict {
         field: Some("number".into()),
         message: format!(
-            "the next 1000 {} numbers of this template are all taken; change the numbering template",
-            kind.as_str()
+            "the next 1000 {kind} numbers of this template are all taken; change the numbering template"
         ),
     })
+}
+
+/// Which table a number must be free in. A template's year placeholder
+/// shows two digits, so dates a century apart (1300 and 1400) render the
+/// same numbers from their separate counters: a number is checked before
+/// it is given.
+#[derive(Clone, Copy)]
+enum Numbered {
+    Documents,
+    Payments,
 }
 
 /// F1: approve a pending document and give it its number, allocated in the
@@ -1618,8 +1636,16 @@ pub async fn decide_document(
     let mut after = before.clone();
     if approve {
         let company = party_company(&mut tx, &actor.tenant, before.party_id).await?;
-        let number =
-            free_number(&mut tx, &actor.tenant, kind, template, before.date, company).await?;
+        let number = free_number(
+            &mut tx,
+            &actor.tenant,
+            Numbered::Documents,
+            kind.as_str(),
+            template,
+            before.date,
+            company,
+        )
+        .await?;
         after.number = Some(number);
         after.status = Status::Approved;
     } else {
@@ -2009,9 +2035,10 @@ pub async fn decide_payment(
     if approve {
         let company = party_company(&mut tx, &actor.tenant, before.party_id).await?;
         after.number = Some(
-            allocate_in_op(
+            free_number(
                 &mut tx,
                 &actor.tenant,
+                Numbered::Payments,
                 kind.as_str(),
                 template,
                 before.date,

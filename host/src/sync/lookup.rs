@@ -5,6 +5,7 @@
 use super::{SyncEngine, is_transient, render};
 use crate::api::ApiError;
 use crate::api::sync::{LedgerBalance, LedgerStock};
+use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use crate::runtime::sql::from_wit_decimal;
 use crate::store::sync as links;
@@ -37,6 +38,15 @@ fn keep<T>(map: &Cache<T>, key: (String, i64), value: T) {
 }
 
 fn lookup_error(instance: &str, e: &wit::Error) -> ApiError {
+    // The ledger has no such value for this record (deleted there, or a
+    // lookup this ledger does not offer): the caller asked about a record
+    // in a state that has no answer, not a failure of ours or the ledger's.
+    if matches!(e, wit::Error::NotFound(_) | wit::Error::Unsupported(_)) {
+        return ApiError::Conflict {
+            field: None,
+            message: format!("the ledger behind {instance} has no answer: {}", render(e)),
+        };
+    }
     if is_transient(e) {
         ApiError::Unavailable(format!(
             "the ledger behind {instance} cannot be reached: {}",
@@ -86,7 +96,10 @@ impl SyncEngine {
             return Ok(hit);
         }
         let snapshot = self.state.snapshot();
-        let mut out = Vec::new();
+        // A balance is the books' (S7): a sales channel (the shop a party
+        // came from) keeps no account for it, so only links to connectors
+        // that describe themselves as `books` are asked.
+        let mut books = Vec::new();
         for link in self.linked(tenant, "party", party_id).await? {
             let plugin = snapshot
                 .registry
@@ -94,6 +107,21 @@ impl SyncEngine {
                 .ok_or_else(|| {
                     ApiError::Unavailable(format!("connector {} is not running", link.instance))
                 })?;
+            if plugin.describe_connector().await?.role == ledger::ConnectorRole::Books {
+                books.push((link, plugin));
+            }
+        }
+        if books.is_empty() {
+            return Err(ApiError::Conflict {
+                field: None,
+                message: format!(
+                    "party {party_id} is in no books ledger yet, so it has no ledger balance \
+                     (a sales channel keeps none); it gets one once it is synced to the books"
+                ),
+            });
+        }
+        let mut out = Vec::new();
+        for (link, plugin) in books {
             let b = plugin
                 .party_balance(link.remote_id.clone())
                 .await?
