@@ -422,6 +422,40 @@ impl clock::Host for HostState {
     }
 }
 
+impl HostState {
+    /// The SQL gate's answer for one import call, as the call path needs
+    /// it: the grant and text to run (the call recorded as allowed), or the
+    /// refusal the plugin gets (recorded as denied, with what it asked).
+    fn sql_admitted(
+        &mut self,
+        op: &'static str,
+        database: &str,
+        asked: &str,
+        gate: Result<(crate::config::SqlGrant, String, String), String>,
+    ) -> Result<(crate::config::SqlGrant, String), types::Error> {
+        match gate {
+            Ok((grant, name, text)) => {
+                self.record(op, format!("{database}: {name}"), true);
+                Ok((grant, text))
+            }
+            Err(refused) => {
+                let detail = format!("{database}: {}", first_line(asked));
+                Err(self.denied(op, &detail, refused))
+            }
+        }
+    }
+}
+
+/// A gate's statement, owned, so the gate's borrow of the host state ends
+/// before the call is recorded.
+fn owned_statement(c: &super::sql_gate::Cleared<'_>) -> (crate::config::SqlGrant, String, String) {
+    (
+        c.grant.clone(),
+        c.statement.name.clone(),
+        c.statement.text.clone(),
+    )
+}
+
 impl sql::Host for HostState {
     async fn query(
         &mut self,
@@ -431,18 +465,12 @@ impl sql::Host for HostState {
     ) -> Result<Result<sql::Rows, types::Error>> {
         // 0.1.0's call: text, accepted only as the exact text of a declared
         // read, so no plugin runs SQL of its own making.
-        let (grant, name, text) = match self.ctx.effective.sql.read_text(&database, &statement) {
-            Ok(c) => (
-                c.grant.clone(),
-                c.statement.name.clone(),
-                c.statement.text.clone(),
-            ),
-            Err(refused) => {
-                let detail = format!("{database}: {}", first_line(&statement));
-                return Ok(Err(self.denied("sql.query", &detail, refused.to_string())));
-            }
+        let gate = self.ctx.effective.sql.read_text(&database, &statement);
+        let gate = gate.map(|c| owned_statement(&c)).map_err(|e| e.to_string());
+        let (grant, text) = match self.sql_admitted("sql.query", &database, &statement, gate) {
+            Ok(admitted) => admitted,
+            Err(refused) => return Ok(Err(refused)),
         };
-        self.record("sql.query", format!("{database}: {name}"), true);
         Ok(self
             .ctx
             .services
@@ -457,14 +485,12 @@ impl sql::Host for HostState {
         name: String,
         params: Vec<sql::Value>,
     ) -> Result<Result<sql::Rows, types::Error>> {
-        let (grant, text) = match self.ctx.effective.sql.read(&database, &name) {
-            Ok(c) => (c.grant.clone(), c.statement.text.clone()),
-            Err(refused) => {
-                let detail = format!("{database}: {}", first_line(&name));
-                return Ok(Err(self.denied("sql.read", &detail, refused.to_string())));
-            }
+        let gate = self.ctx.effective.sql.read(&database, &name);
+        let gate = gate.map(|c| owned_statement(&c)).map_err(|e| e.to_string());
+        let (grant, text) = match self.sql_admitted("sql.read", &database, &name, gate) {
+            Ok(admitted) => admitted,
+            Err(refused) => return Ok(Err(refused)),
         };
-        self.record("sql.read", format!("{database}: {name}"), true);
         Ok(self
             .ctx
             .services
@@ -479,14 +505,12 @@ impl sql::Host for HostState {
         name: String,
         params: Vec<sql::Value>,
     ) -> Result<Result<u64, types::Error>> {
-        let (grant, text) = match self.ctx.effective.sql.write(&database, &name) {
-            Ok(c) => (c.grant.clone(), c.statement.text.clone()),
-            Err(refused) => {
-                let detail = format!("{database}: {}", first_line(&name));
-                return Ok(Err(self.denied("sql.write", &detail, refused.to_string())));
-            }
+        let gate = self.ctx.effective.sql.write(&database, &name);
+        let gate = gate.map(|c| owned_statement(&c)).map_err(|e| e.to_string());
+        let (grant, text) = match self.sql_admitted("sql.write", &database, &name, gate) {
+            Ok(admitted) => admitted,
+            Err(refused) => return Ok(Err(refused)),
         };
-        self.record("sql.write", format!("{database}: {name}"), true);
         Ok(self
             .ctx
             .services

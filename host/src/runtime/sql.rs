@@ -69,11 +69,7 @@ impl SqlHub for SqlConnections {
         statement: &str,
         params: Vec<Value>,
     ) -> Result<Rows, types::Error> {
-        let params = params_from_wit(params)?;
-        let conn = grant
-            .connection
-            .resolve(database)
-            .map_err(|e| types::Error::Unavailable(e.to_string()))?;
+        let (params, conn) = prepare(database, grant, params)?;
         let caps = Caps::of(grant);
         match grant.backend {
             SqlBackendKind::Postgres => {
@@ -104,11 +100,7 @@ impl SqlHub for SqlConnections {
         statement: &str,
         params: Vec<Value>,
     ) -> Result<u64, types::Error> {
-        let params = params_from_wit(params)?;
-        let conn = grant
-            .connection
-            .resolve(database)
-            .map_err(|e| types::Error::Unavailable(e.to_string()))?;
+        let (params, conn) = prepare(database, grant, params)?;
         match grant.backend {
             SqlBackendKind::Postgres => {
                 use sqlx::Connection;
@@ -131,6 +123,19 @@ impl SqlHub for SqlConnections {
             }
         }
     }
+}
+
+/// What a read and a write both need first: the plugin's parameters as
+/// driver values (refused before any connection is opened) and the
+/// grant's connection string.
+fn prepare(
+    database: &str,
+    grant: &SqlGrant,
+    params: Vec<Value>,
+) -> Result<(Vec<Param>, crate::config::Secret), types::Error> {
+    let params = params_from_wit(params)?;
+    let conn = grant.connection.resolve(database).map_err(unavailable)?;
+    Ok((params, conn))
 }
 
 fn unavailable(e: impl std::fmt::Display) -> types::Error {
