@@ -6,6 +6,10 @@ in words; this file teaches the generator those, and nothing else:
 
 * the formats `ir-national-id`, `ir-legal-entity-id` and `ir-economic-code`:
   digits whose last one is a check digit (hamgam_domain::validation);
+* path parameters that name a record (`{id}` under a collection, the
+  sync routes' `{instance}`): most cases get one that exists, so the
+  operation reaches its logic rather than its 404; the rest keep the
+  generated value, so "not found" is still tried;
 * rules that tie one field to another or to records that exist, each
   named in its field's description: references (`party_id`, `product_id`,
   `related_id`, `invoice_id`) name records of the tenant; a discount is at
@@ -221,10 +225,52 @@ def _payment(kind, body):
             del body["invoice_id"]
 
 
+# ------------------------------------------------------ records by path
+
+
+# The tenant's one connector instance (the contract config names it).
+INSTANCE = "sepidar-300"
+# Share of cases whose path names a record that exists.
+EXISTING = 0.8
+# CRM kinds as the sync routes name them, and their collections.
+SYNC_KINDS = {
+    "party": "parties",
+    "product": "products",
+    "quote": "quotes",
+    "sales_invoice": "sales-invoices",
+    "receipt": "receipts",
+}
+
+
+def _path(case):
+    params = case.path_parameters
+    if not isinstance(params, dict) or random.random() >= EXISTING:
+        return
+    parts = case.operation.path.split("/")
+    collection = parts[5]
+    if "instance" in params:
+        params["instance"] = INSTANCE
+    if "id" not in params:
+        return
+    if collection == "sync":
+        # /sync/outbox/{id}/retry and /sync/records/{kind}/{id}
+        if parts[6] == "outbox":
+            ids = [row["id"] for row in _get("sync/outbox?limit=500")]
+        else:
+            kind = random.choice(sorted(SYNC_KINDS))
+            params["kind"] = kind
+            ids = [r["id"] for r in _get(f"{SYNC_KINDS[kind]}?limit=500")]
+    else:
+        ids = [item["id"] for item in _get(f"{collection}?limit=500")]
+    if ids:
+        params["id"] = random.choice(ids)
+
+
 # `before_call` rather than `map_body`: it sees the cases of every phase
 # (examples and coverage too, which the body map hooks do not reach).
 @schemathesis.hook
 def before_call(context, case, **kwargs):
+    _path(case)
     body = case.body
     if not isinstance(body, dict):
         return

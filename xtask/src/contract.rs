@@ -24,6 +24,10 @@ pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
 const MAX_EXAMPLES: &str = "10";
 /// A fixed seed, so a failure seen in CI is reproduced by a local run.
 const SEED: &str = "20261203";
+/// The run took about 9 minutes on 2 loaded cores (7,530 cases); a run
+/// past this is a host that hangs or a generator that lost its bounds,
+/// and CI must fail on it rather than wait for its own timeout.
+const RUN_LIMIT: Duration = Duration::from_secs(25 * 60);
 const TENANT: &str = "contract";
 /// The first day of the contract tenant's rate table (in [`config`]).
 const FIRST_RATE: &str = "1402/01/01";
@@ -306,7 +310,21 @@ pub fn contract(root: &Path) -> Result<()> {
         .env("HAMGAM_CONTRACT_FIRST_RATE", FIRST_RATE)
         .env("HAMGAM_CONTRACT_SEED", SEED)
         .current_dir(&dir);
-    let status = run.status().context("cannot start schemathesis")?;
+    let mut child = Guard(run.spawn().context("cannot start schemathesis")?);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            bail!(
+                "schemathesis did not finish within {} minutes (host log: {})",
+                RUN_LIMIT.as_secs() / 60,
+                dir.join("host.log").display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     ensure!(
         status.success(),
         "schemathesis found requests the API answers against its own document (host log: {})",
