@@ -1148,7 +1148,15 @@ async fn f1_approving_a_payment_a_century_after_another_gets_a_free_number_not_a
 
 #[tokio::test]
 async fn s16_a_receipt_keeps_every_settlement_and_its_parts_must_make_its_amount() {
-    let (app, _db, _dir) = setup().await;
+    crate::common::for_each_db(async |db: Db| {
+        s16_settlements_on(db).await;
+    })
+    .await;
+}
+
+async fn s16_settlements_on(db: Db) {
+    let app = router_over(db.clone());
+    let backend = db.backend();
     let party = create(&app, A, "parties", &person("625-300")).await;
     let pid = party["id"].clone();
     let body = |settlements: Value| {
@@ -1170,9 +1178,9 @@ async fn s16_a_receipt_keeps_every_settlement_and_its_parts_must_make_its_amount
         None,
     )
     .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(s, StatusCode::OK, "{backend}");
     let parts = got["settlements"].as_array().unwrap();
-    assert_eq!(parts.len(), 4, "{got}");
+    assert_eq!(parts.len(), 4, "{backend}: {got}");
     assert_eq!(parts[1]["method"], "cheque");
     assert_eq!(parts[1]["reference"], "111111", "digits normalised");
     assert_eq!(parts[1]["due_date"], "1404/04/10");
@@ -1183,12 +1191,26 @@ async fn s16_a_receipt_keeps_every_settlement_and_its_parts_must_make_its_amount
     // The single-method shape is one settlement.
     let one = create(&app, A, "receipts", &json!({"party_id": pid, "date": "1404/03/11",
         "amount": "700000", "method": "cheque", "cheque_number": "333333", "cheque_due": "1404/06/01"})).await;
-    assert_eq!(
-        one["settlements"],
-        json!([{"method": "cheque", "amount": "700000", "reference": "333333",
-                "due_date": "1404/06/01", "bank": null}])
-    );
+    let single = json!([{"method": "cheque", "amount": "700000", "reference": "333333",
+                         "due_date": "1404/06/01", "bank": null}]);
+    assert_eq!(one["settlements"], single, "{backend}");
     assert_eq!(one["cheque_number"], "333333");
+    // A row stored before settlements were kept reads as its one settlement.
+    db.execute_raw(&format!(
+        "UPDATE crm_payments SET settlements = NULL WHERE id = {}",
+        one["id"]
+    ))
+    .await
+    .unwrap();
+    let (_, old) = call(
+        &app,
+        "GET",
+        &url(A, &format!("receipts/{}", one["id"])),
+        &token(A),
+        None,
+    )
+    .await;
+    assert_eq!(old["settlements"], single, "{backend}: {old}");
 
     let refused = [
         (
@@ -1219,13 +1241,17 @@ async fn s16_a_receipt_keeps_every_settlement_and_its_parts_must_make_its_amount
     ];
     for (name, b, field) in refused {
         let (status, e) = call(&app, "POST", &url(A, "receipts"), &token(A), Some(&b)).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {e}");
-        assert_eq!(e["error"]["field"], field, "{name}: {e}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend} {name}: {e}"
+        );
+        assert_eq!(e["error"]["field"], field, "{backend} {name}: {e}");
     }
     let (_, list) = call(&app, "GET", &url(A, "receipts"), &token(A), None).await;
     assert_eq!(
         list["items"].as_array().unwrap().len(),
         2,
-        "nothing refused was written"
+        "{backend}: nothing refused was written"
     );
 }

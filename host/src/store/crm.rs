@@ -315,9 +315,32 @@ pub async fn record_ledger_number_in_op(
     after: &str,
 ) -> Result<()> {
     let side = |n: &str| json(&serde_json::json!({ "ledger_number": n }));
-    on_tx!(tx, c => sqlx::query("INSERT INTO crm_audit (tenant, actor, entity_kind, entity_id, operation, before_json, after_json, at) VALUES ($1, $2, $3, $4, 'ledger_number', $5, $6, $7)")
-        .bind(&actor.tenant).bind(&actor.who).bind(entity_kind).bind(entity_id)
-        .bind(side(before)?).bind(side(after)?).bind(now())
+    audit_only(
+        tx,
+        actor,
+        entity_kind,
+        entity_id,
+        "ledger_number",
+        &side(before)?,
+        &side(after)?,
+    )
+    .await
+}
+
+/// An audit row with no outbox row: for changes a ledger made that travel
+/// nowhere.
+async fn audit_only(
+    tx: &mut Tx,
+    actor: &Actor,
+    entity_kind: &str,
+    entity_id: i64,
+    operation: &str,
+    before: &str,
+    after: &str,
+) -> Result<()> {
+    on_tx!(tx, c => sqlx::query("INSERT INTO crm_audit (tenant, actor, entity_kind, entity_id, operation, before_json, after_json, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(&actor.tenant).bind(&actor.who).bind(entity_kind).bind(entity_id).bind(operation)
+        .bind(before).bind(after).bind(now())
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -652,14 +675,17 @@ pub async fn adopt_ledger_customer_number_in_op(
     after.customer_number = number.to_owned();
     after.version = before.version + 1;
     after.updated_at = at;
-    record_one(
+    // Audited, but no outbox row: the number came from the ledger and has
+    // nowhere to travel (never back to its source, and no channel takes
+    // parties).
+    audit_only(
         tx,
         actor,
         "party",
         id,
         "update",
-        Some(&before),
-        Some(&after),
+        &json(&before)?,
+        &json(&after)?,
     )
     .await?;
     Ok(Some(after))
