@@ -412,10 +412,27 @@ async fn s1_s2_s4_parties_travel_both_ways_with_their_fields_and_default_flags()
     assert_eq!(sim.customers().len(), 3);
 }
 
+/// The host on SQLite, then on PostgreSQL when there is one.
+async fn on_both_backends(test: impl AsyncFn(Options)) {
+    test(Options::default()).await;
+    if let Some(base) = crate::common::postgres_url() {
+        let url = crate::common::fresh_postgres(&base).await;
+        test(Options {
+            database: Some(url),
+            ..Options::default()
+        })
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn s1_a_crm_created_party_ends_with_the_ledgers_code_and_the_history_keeps_the_requested_one()
 {
-    let rig = Rig::start().await;
+    on_both_backends(s1_ledger_code).await;
+}
+
+async fn s1_ledger_code(opts: Options) {
+    let rig = Rig::with(opts).await;
     let sim = rig.sim(300);
     let created = rig.ok("POST", "parties", Some(crm_person("625-300"))).await;
     assert_eq!(created["customer_number"], "625-300");
@@ -787,7 +804,11 @@ async fn s11_a_quote_keeps_its_number_on_edit_and_edits_travel_only_from_the_ori
 
 #[tokio::test]
 async fn s11_the_crm_shows_the_ledgers_current_quote_number_beside_its_own_and_keeps_the_earlier() {
-    let rig = Rig::start().await;
+    on_both_backends(s11_ledger_number).await;
+}
+
+async fn s11_ledger_number(opts: Options) {
+    let rig = Rig::with(opts).await;
     let sim = rig.sim(300);
     let c = sim.create_customer(person("علی", "رضایی")).unwrap();
     item(sim, "A1", 1_000_000);
