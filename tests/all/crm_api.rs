@@ -1145,3 +1145,113 @@ async fn f1_approving_a_payment_a_century_after_another_gets_a_free_number_not_a
     }
     assert_ne!(numbers[0], numbers[1], "{numbers:?}");
 }
+
+#[tokio::test]
+async fn s16_a_receipt_keeps_every_settlement_and_its_parts_must_make_its_amount() {
+    crate::common::for_each_db(async |db: Db| {
+        s16_settlements_on(db).await;
+    })
+    .await;
+}
+
+async fn s16_settlements_on(db: Db) {
+    let app = router_over(db.clone());
+    let backend = db.backend();
+    let party = create(&app, A, "parties", &person("625-300")).await;
+    let pid = party["id"].clone();
+    let body = |settlements: Value| {
+        json!({"party_id": pid, "date": "1404/03/11", "amount": "5000000", "method": "cash",
+               "settlements": settlements})
+    };
+    let whole = json!([
+        {"method": "cash", "amount": "1000000"},
+        {"method": "cheque", "amount": "2000000", "reference": "۱۱۱۱۱۱", "due_date": "1404/04/10", "bank": "ملت"},
+        {"method": "cheque", "amount": "1500000", "reference": "222222"},
+        {"method": "card", "amount": "500000", "reference": "TR-77"}
+    ]);
+    let r = create(&app, A, "receipts", &body(whole)).await;
+    let (s, got) = call(
+        &app,
+        "GET",
+        &url(A, &format!("receipts/{}", r["id"])),
+        &token(A),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{backend}");
+    let parts = got["settlements"].as_array().unwrap();
+    assert_eq!(parts.len(), 4, "{backend}: {got}");
+    assert_eq!(parts[1]["method"], "cheque");
+    assert_eq!(parts[1]["reference"], "111111", "digits normalised");
+    assert_eq!(parts[1]["due_date"], "1404/04/10");
+    assert_eq!(parts[1]["bank"], "ملت");
+    assert_eq!(parts[3]["reference"], "TR-77");
+    assert_eq!(got["method"], "cash");
+
+    // The single-method shape is one settlement.
+    let one = create(&app, A, "receipts", &json!({"party_id": pid, "date": "1404/03/11",
+        "amount": "700000", "method": "cheque", "cheque_number": "333333", "cheque_due": "1404/06/01"})).await;
+    let single = json!([{"method": "cheque", "amount": "700000", "reference": "333333",
+                         "due_date": "1404/06/01", "bank": null}]);
+    assert_eq!(one["settlements"], single, "{backend}");
+    assert_eq!(one["cheque_number"], "333333");
+    // A row stored before settlements were kept reads as its one settlement.
+    db.execute_raw(&format!(
+        "UPDATE crm_payments SET settlements = NULL WHERE id = {}",
+        one["id"]
+    ))
+    .await
+    .unwrap();
+    let (_, old) = call(
+        &app,
+        "GET",
+        &url(A, &format!("receipts/{}", one["id"])),
+        &token(A),
+        None,
+    )
+    .await;
+    assert_eq!(old["settlements"], single, "{backend}: {old}");
+
+    let refused = [
+        (
+            "parts short of the amount",
+            body(json!([{"method": "cash", "amount": "1000000"}])),
+            "settlements",
+        ),
+        (
+            "a cheque without its serial",
+            body(
+                json!([{"method": "cash", "amount": "1000000"}, {"method": "cheque", "amount": "4000000"}]),
+            ),
+            "settlements.1.reference",
+        ),
+        (
+            "method is not the first settlement's",
+            body(json!([{"method": "card", "amount": "5000000"}])),
+            "method",
+        ),
+        ("no settlement", body(json!([])), "settlements"),
+        (
+            "a part of zero",
+            body(
+                json!([{"method": "cash", "amount": "5000000"}, {"method": "card", "amount": "0"}]),
+            ),
+            "settlements.1.amount",
+        ),
+    ];
+    for (name, b, field) in refused {
+        let (status, e) = call(&app, "POST", &url(A, "receipts"), &token(A), Some(&b)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend} {name}: {e}"
+        );
+        assert_eq!(e["error"]["field"], field, "{backend} {name}: {e}");
+    }
+    let (_, list) = call(&app, "GET", &url(A, "receipts"), &token(A), None).await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        2,
+        "{backend}: nothing refused was written"
+    );
+}

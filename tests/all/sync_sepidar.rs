@@ -412,6 +412,80 @@ async fn s1_s2_s4_parties_travel_both_ways_with_their_fields_and_default_flags()
     assert_eq!(sim.customers().len(), 3);
 }
 
+/// The host on SQLite, then on PostgreSQL when there is one.
+async fn on_both_backends(test: impl AsyncFn(Options)) {
+    test(Options::default()).await;
+    if let Some(base) = crate::common::postgres_url() {
+        let url = crate::common::fresh_postgres(&base).await;
+        test(Options {
+            database: Some(url),
+            ..Options::default()
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn s1_a_crm_created_party_ends_with_the_ledgers_code_and_the_history_keeps_the_requested_one()
+{
+    on_both_backends(s1_ledger_code).await;
+}
+
+async fn s1_ledger_code(opts: Options) {
+    let rig = Rig::with(opts).await;
+    let sim = rig.sim(300);
+    let created = rig.ok("POST", "parties", Some(crm_person("625-300"))).await;
+    assert_eq!(created["customer_number"], "625-300");
+    rig.settle().await;
+    let in_sepidar: Vec<_> = sim
+        .customers()
+        .into_iter()
+        .filter(|c| c.last_name.as_deref() == Some("کریمی"))
+        .collect();
+    assert_eq!(in_sepidar.len(), 1);
+    let code = in_sepidar[0].code.clone();
+    assert_ne!(code, "625", "Sepidar's web service assigns its own Code");
+
+    // S1: the customer number is the ledger's detail-account code (with
+    // the company code, S17).
+    let id = created["id"].as_i64().unwrap();
+    let party = rig.ok("GET", &format!("parties/{id}"), None).await;
+    assert_eq!(party["customer_number"], format!("{code}-300"));
+    assert_eq!(
+        rig.party_by_number(&format!("{code}-300")).await.unwrap()["id"],
+        id
+    );
+    assert!(rig.party_by_number("625-300").await.is_none());
+    // The history keeps the number the CRM asked for, changed by the
+    // connector instance.
+    let trail = hamgam::store::crm::audit_trail(rig._server.state().db(), TENANT, "party", id)
+        .await
+        .unwrap();
+    let adopted = trail
+        .iter()
+        .find(|a| a.actor == "connector:sepidar-300" && a.operation == "update")
+        .expect("the change of number is audited");
+    let side =
+        |j: &Option<String>| -> Value { serde_json::from_str(j.as_deref().unwrap()).unwrap() };
+    assert_eq!(side(&adopted.before_json)["customer_number"], "625-300");
+    assert_eq!(
+        side(&adopted.after_json)["customer_number"],
+        format!("{code}-300")
+    );
+    // Nothing echoes, nothing is created twice, and a later CRM edit still
+    // reaches the same Sepidar customer.
+    let again = rig.settle().await;
+    assert_eq!((again.applied, again.delivered), (0, 0), "{again:?}");
+    let mut edit = crm_person(&format!("{code}-300"));
+    edit["national_id"] = json!("0012345679");
+    rig.ok("PUT", &format!("parties/{id}"), Some(edit)).await;
+    rig.settle().await;
+    let customers = sim.customers();
+    assert_eq!(customers.len(), 1);
+    assert_eq!(customers[0].national_id.as_deref(), Some("0012345679"));
+    assert_eq!(customers[0].code, code);
+}
+
 #[tokio::test]
 async fn s5_phone_types_map_both_ways() {
     let rig = Rig::start().await;
@@ -726,6 +800,75 @@ async fn s11_a_quote_keeps_its_number_on_edit_and_edits_travel_only_from_the_ori
     assert_eq!(after["number"], number);
     assert_eq!(after["lines"][0]["quantity"], "4");
     let _ = ledger_q;
+}
+
+#[tokio::test]
+async fn s11_the_crm_shows_the_ledgers_current_quote_number_beside_its_own_and_keeps_the_earlier() {
+    on_both_backends(s11_ledger_number).await;
+}
+
+async fn s11_ledger_number(opts: Options) {
+    let rig = Rig::with(opts).await;
+    let sim = rig.sim(300);
+    let c = sim.create_customer(person("علی", "رضایی")).unwrap();
+    item(sim, "A1", 1_000_000);
+    rig.settle().await;
+    let party = rig
+        .party_by_number(&format!("{}-300", c.code))
+        .await
+        .unwrap();
+    let a1 = rig.product("A1-300").await;
+    let body = |qty: &str| {
+        json!({"party_id": party["id"], "date": "1404/03/11",
+        "lines": [{"product_id": a1["id"], "quantity": qty, "unit_price": "1000000"}]})
+    };
+    let q = rig.ok("POST", "quotes", Some(body("1"))).await;
+    assert_eq!(q["ledger_number"], Value::Null, "not in the ledger yet");
+    let q = rig
+        .ok("POST", &format!("quotes/{}/approve", q["id"]), None)
+        .await;
+    rig.settle().await;
+    let first = sim.quotations();
+    assert_eq!(first.len(), 1);
+    let shown = rig.ok("GET", &format!("quotes/{}", q["id"]), None).await;
+    assert_eq!(shown["number"], q["number"]);
+    assert_eq!(shown["ledger_number"], first[0].number.to_string());
+
+    // Sepidar's web service cannot edit a quotation: the edit replaces it
+    // and Sepidar numbers the new one. The CRM's number stays (S11); the
+    // ledger's number shown is the current one, and the audit keeps the
+    // earlier.
+    rig.ok("PUT", &format!("quotes/{}", q["id"]), Some(body("3")))
+        .await;
+    rig.settle().await;
+    let now = sim.quotations();
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].quotation_id, first[0].quotation_id);
+    let shown = rig.ok("GET", &format!("quotes/{}", q["id"]), None).await;
+    assert_eq!(shown["number"], q["number"]);
+    assert_eq!(shown["ledger_number"], now[0].number.to_string());
+    let listed = rig.list("quotes").await;
+    assert_eq!(listed[0]["ledger_number"], now[0].number.to_string());
+    let id = q["id"].as_i64().unwrap();
+    let trail = hamgam::store::crm::audit_trail(rig._server.state().db(), TENANT, "quote", id)
+        .await
+        .unwrap();
+    let renumbered: Vec<_> = trail
+        .iter()
+        .filter(|a| a.operation == "ledger_number")
+        .collect();
+    assert_eq!(renumbered.len(), 1, "{trail:?}");
+    assert_eq!(renumbered[0].actor, "connector:sepidar-300");
+    let side =
+        |j: &Option<String>| -> Value { serde_json::from_str(j.as_deref().unwrap()).unwrap() };
+    assert_eq!(
+        side(&renumbered[0].before_json)["ledger_number"],
+        first[0].number.to_string()
+    );
+    assert_eq!(
+        side(&renumbered[0].after_json)["ledger_number"],
+        now[0].number.to_string()
+    );
 }
 
 #[tokio::test]

@@ -544,3 +544,125 @@ async fn s16_receipts_and_payments_come_from_the_database_with_edits_and_deletes
         "S16: deleted in Sepidar"
     );
 }
+
+#[tokio::test]
+async fn s16_a_receipt_of_cash_two_cheques_and_a_card_arrives_whole_and_a_mismatch_is_refused() {
+    let Some((pool, url)) = sepidar_database().await else {
+        return;
+    };
+    let (rig, _secrets) = rig_with_sql(&url, false, None).await;
+    let (_, _, dl) = customer(&rig, &pool, "مینا", "چک‌دار").await;
+    insert(
+        &pool,
+        "FMK.FiscalYear",
+        &[
+            ("FiscalYearId", n(2)),
+            ("Title", q("1404")),
+            ("StartDate", q("2025-03-21")),
+            ("EndDate", q("2026-03-20")),
+        ],
+    )
+    .await;
+    insert(
+        &pool,
+        "RPA.Bank",
+        &[("BankId", n(1)), ("Title", q("ملت")), ("Version", n(1))],
+    )
+    .await;
+    // Receipt 21: 1,000,000 cash (the header's `Amount`), two cheques and a
+    // card payment; 5,000,000 in all.
+    let header = |id: i64, number: i64, total: i64| {
+        vec![
+            ("ReceiptHeaderId", n(id)),
+            ("DlRef", n(dl)),
+            ("Number", n(number)),
+            ("Date", q("2025-06-01")),
+            ("CurrencyRef", n(1)),
+            ("TotalAmount", n(total)),
+            ("Amount", n(1_000_000)),
+            ("Discount", n(0)),
+            ("ItemType", n(8)),
+            ("Rate", n(1)),
+            ("AmountInBaseCurrency", n(total)),
+            ("FiscalYearRef", n(2)),
+            ("Version", n(1)),
+        ]
+    };
+    insert(&pool, "RPA.ReceiptHeader", &header(1, 21, 5_000_000)).await;
+    for (id, number, amount, due, bank) in [
+        (1, "111111", 2_000_000, "2025-07-01", Some(1)),
+        (2, "222222", 1_500_000, "2025-08-01", None),
+    ] {
+        let mut row = vec![
+            ("ReceiptChequeId", n(id)),
+            ("ReceiptHeaderRef", n(1)),
+            ("Number", q(number)),
+            ("Amount", n(amount)),
+            ("Date", q(due)),
+            ("Version", n(1)),
+            ("DlRef", n(dl)),
+        ];
+        if let Some(b) = bank {
+            row.push(("BankRef", n(b)));
+        }
+        insert(&pool, "RPA.ReceiptCheque", &row).await;
+    }
+    insert(
+        &pool,
+        "RPA.ReceiptPos",
+        &[
+            ("ReceiptPosId", n(1)),
+            ("ReceiptHeaderRef", n(1)),
+            ("Amount", n(500_000)),
+            ("TrackingCode", q("TR-77")),
+            ("Version", n(1)),
+        ],
+    )
+    .await;
+    // Receipt 22 says 9,000,000 but its parts make 1,000,000: refused, not
+    // shown as if it were whole.
+    insert(&pool, "RPA.ReceiptHeader", &header(2, 22, 9_000_000)).await;
+    rig.settle().await;
+
+    let receipts = rig.list("receipts").await;
+    assert_eq!(receipts.len(), 1, "{receipts:?}");
+    let r = &receipts[0];
+    assert_eq!(r["number"], "1404/21-300");
+    assert_eq!(dec(&r["amount"]), Decimal::from(5_000_000));
+    let parts = r["settlements"].as_array().expect("settlements");
+    let shape: Vec<(&str, Decimal, Option<&str>)> = parts
+        .iter()
+        .map(|s| {
+            (
+                s["method"].as_str().unwrap(),
+                dec(&s["amount"]),
+                s["reference"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            ("cash", Decimal::from(1_000_000), None),
+            ("cheque", Decimal::from(2_000_000), Some("111111")),
+            ("cheque", Decimal::from(1_500_000), Some("222222")),
+            ("card", Decimal::from(500_000), Some("TR-77")),
+        ],
+        "S16: every settlement with its method, amount and reference"
+    );
+    assert_eq!(parts[1]["due_date"], "1404/04/10");
+    assert_eq!(parts[1]["bank"], "ملت");
+    assert_eq!(parts[2]["due_date"], "1404/05/10");
+    let sum: Decimal = parts.iter().map(|s| dec(&s["amount"])).sum();
+    assert_eq!(sum, dec(&r["amount"]));
+    // The single-method fields still describe the first settlement.
+    assert_eq!(r["method"], "cash");
+
+    let state = rig.ok("GET", "sync/links?status=failed", None).await;
+    let text = state.to_string();
+    assert!(
+        text.contains("settlements add up to 1000000")
+            && text.contains("not to the amount 9000000"),
+        "S16: a receipt whose parts do not make its total is refused: {text}"
+    );
+}

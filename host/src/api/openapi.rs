@@ -16,7 +16,8 @@ use super::sync::{
 use crate::crm::{
     Address, Document, DocumentKind, DocumentRequest, Line, LineRequest, Party, PartyInputSchema,
     PartyKind, Payment, PaymentKind, PaymentMethod, PaymentRequest, PhoneEntry, PhoneInput,
-    PhoneType, Product, ProductInput, Statement, StatementEntry, Status, Totals,
+    PhoneType, Product, ProductInput, Settlement, SettlementRequest, Statement, StatementEntry,
+    Status, Totals,
 };
 use crate::store::sync::{Link, LinkOrigin, OutboxItem};
 use crate::sync::RunReport;
@@ -220,6 +221,8 @@ impl Routes {
     PaymentKind,
     PaymentMethod,
     PaymentRequest,
+    Settlement,
+    SettlementRequest,
     Statement,
     StatementEntry,
     OutboxItem,
@@ -246,9 +249,19 @@ fn error_response(description: &str) -> Value {
 
 /// Rules between fields, which the derives cannot state.
 fn refine(schemas: &mut Value) {
-    // A cheque needs its serial (`PaymentRequest::validate`).
-    schemas["PaymentRequest"]["if"] =
+    // A cheque needs its serial (`PaymentRequest::validate`): on the
+    // payment when it is one settlement, on each cheque settlement else.
+    schemas["PaymentRequest"]["if"] = json!({
+        "properties": {"method": {"const": "cheque"}},
+        "required": ["method"],
+        "not": {"required": ["settlements"]}
+    });
+    schemas["SettlementRequest"]["if"] =
         json!({"properties": {"method": {"const": "cheque"}}, "required": ["method"]});
+    schemas["SettlementRequest"]["then"] = json!({
+        "required": ["reference"],
+        "properties": {"reference": {"type": "string", "minLength": 1, "pattern": "\\S"}}
+    });
     schemas["PaymentRequest"]["then"] = json!({
         "required": ["cheque_number"],
         "properties": {"cheque_number": {"type": "string", "minLength": 1, "pattern": "\\S"}}

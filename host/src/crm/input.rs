@@ -5,7 +5,7 @@
 use super::amount;
 use super::{
     Address, DocumentKind, Line, PartyKind, PaymentKind, PaymentMethod, PhoneEntry, PhoneType,
-    Product, Totals,
+    Product, Settlement, Totals,
 };
 use hamgam_domain::{
     Currency, Decimal, DocumentTotals, JalaliDate, LineInput, RateTable, Rule, TaxRates,
@@ -762,7 +762,41 @@ pub struct PaymentRequest {
     #[serde(default)]
     #[schema(max_length = 500)]
     pub description: Option<String>,
+    /// Several settlements (cash plus cheques, …), adding up to `amount`;
+    /// the first one's method is `method`. Without it the payment is one
+    /// settlement of `method` with the cheque fields or reference above,
+    /// which must then be absent.
+    #[serde(default)]
+    #[schema(max_items = 100)]
+    pub settlements: Option<Vec<SettlementRequest>>,
 }
+
+/// One settlement of a receipt or payment as sent.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementRequest {
+    /// Cash, cheque, card, bank draft.
+    pub method: PaymentMethod,
+    /// Positive, in the payment's currency.
+    #[serde(deserialize_with = "amount::de")]
+    #[schema(value_type = String, pattern = "^[1-9][0-9]{0,17}$", example = "1500000")]
+    pub amount: Decimal,
+    /// Cheque serial (required for a cheque), draft number, card trace.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reference: Option<String>,
+    /// A cheque's due date, Jalali `YYYY/MM/DD`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^[12][0-9]{3}/(0[1-9]|1[0-2])/(0[1-9]|1[0-9]|2[0-9])$")]
+    pub due_date: Option<JalaliDate>,
+    /// A cheque's bank.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub bank: Option<String>,
+}
+
+/// Most settlements on one receipt or payment.
+pub const MAX_SETTLEMENTS: usize = 100;
 
 /// A checked receipt or payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -789,6 +823,34 @@ pub struct NewPayment {
     pub reference: Option<String>,
     /// Free text.
     pub description: Option<String>,
+    /// Every settlement; never empty, adding up to `amount`, the first
+    /// one matching `method`, `cheque_number`, `cheque_due`, `reference`.
+    pub settlements: Vec<Settlement>,
+}
+
+/// The settlements of a payment must add up to its amount (S16): a
+/// receipt of cash plus two cheques is whole or refused.
+pub fn check_settlements(
+    field: &str,
+    amount: Decimal,
+    settlements: &[Settlement],
+) -> Result<(), ValidationError> {
+    if settlements.is_empty() {
+        return Err(invalid(
+            field,
+            Rule::Required,
+            "a payment needs at least one settlement",
+        ));
+    }
+    let sum: Decimal = settlements.iter().map(|s| s.amount).sum();
+    if sum != amount {
+        return Err(invalid(
+            field,
+            Rule::Mismatch,
+            format!("the settlements add up to {sum}, not to the amount {amount}"),
+        ));
+    }
+    Ok(())
 }
 
 impl PaymentRequest {
@@ -810,25 +872,111 @@ impl PaymentRequest {
         }
         let cheque_number =
             text("cheque_number", self.cheque_number)?.map(|c| normalize_digits(&c));
-        if self.method == PaymentMethod::Cheque && cheque_number.is_none() {
-            return Err(invalid(
-                "cheque_number",
-                Rule::Required,
-                "a cheque needs its serial number",
-            ));
-        }
+        let reference = text("reference", self.reference)?;
+        let settlements = match self.settlements {
+            None => {
+                if self.method == PaymentMethod::Cheque && cheque_number.is_none() {
+                    return Err(invalid(
+                        "cheque_number",
+                        Rule::Required,
+                        "a cheque needs its serial number",
+                    ));
+                }
+                vec![Settlement {
+                    method: self.method,
+                    amount: self.amount,
+                    reference: if self.method == PaymentMethod::Cheque {
+                        cheque_number.clone()
+                    } else {
+                        reference.clone()
+                    },
+                    due_date: self.cheque_due,
+                    bank: None,
+                }]
+            }
+            Some(list) => {
+                for (field, given) in [
+                    ("cheque_number", cheque_number.is_some()),
+                    ("cheque_due", self.cheque_due.is_some()),
+                    ("reference", reference.is_some()),
+                ] {
+                    if given {
+                        return Err(invalid(
+                            field,
+                            Rule::Mismatch,
+                            format!("with `settlements`, give {field} on each settlement"),
+                        ));
+                    }
+                }
+                if list.len() > MAX_SETTLEMENTS {
+                    return Err(invalid(
+                        "settlements",
+                        Rule::Length,
+                        format!("at most {MAX_SETTLEMENTS} settlements"),
+                    ));
+                }
+                let list = list
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, s)| s.validate(i, self.currency))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if list.first().is_some_and(|s| s.method != self.method) {
+                    return Err(invalid(
+                        "method",
+                        Rule::Mismatch,
+                        "method must be the first settlement's method",
+                    ));
+                }
+                check_settlements("settlements", self.amount, &list)?;
+                list
+            }
+        };
+        let (method, cheque_number, cheque_due, reference) = Settlement::first_of(&settlements);
         Ok(NewPayment {
             kind,
             party_id: self.party_id,
             date: self.date,
             currency: self.currency,
             amount: self.amount,
-            method: self.method,
+            method,
             invoice_id: self.invoice_id,
             cheque_number,
-            cheque_due: self.cheque_due,
-            reference: text("reference", self.reference)?,
+            cheque_due,
+            reference,
             description: text("description", self.description)?,
+            settlements,
+        })
+    }
+}
+
+impl SettlementRequest {
+    fn validate(self, index: usize, currency: Currency) -> Result<Settlement, ValidationError> {
+        let f = |name: &str| format!("settlements.{index}.{name}");
+        if self.amount <= Decimal::ZERO {
+            return Err(invalid(f("amount"), Rule::Range, "amount must be positive"));
+        }
+        let scale = currency.minor_unit_scale();
+        if self.amount.normalize().scale() > scale {
+            return Err(invalid(
+                f("amount"),
+                Rule::Format,
+                format!("{currency} amounts have at most {scale} decimal places"),
+            ));
+        }
+        let reference = text(&f("reference"), self.reference)?.map(|r| normalize_digits(&r));
+        if self.method == PaymentMethod::Cheque && reference.is_none() {
+            return Err(invalid(
+                f("reference"),
+                Rule::Required,
+                "a cheque needs its serial number",
+            ));
+        }
+        Ok(Settlement {
+            method: self.method,
+            amount: self.amount,
+            reference,
+            due_date: self.due_date,
+            bank: text(&f("bank"), self.bank)?,
         })
     }
 }

@@ -465,6 +465,10 @@ pub struct Document {
     pub created_at: String,
     /// RFC 3339 UTC.
     pub updated_at: String,
+    /// The number the ledger's copy has now, beside the CRM's own
+    /// `number` (S10, S11; ARCHITECTURE.md says when it can change).
+    #[serde(default)]
+    pub ledger_number: Option<String>,
 }
 
 /// Receipt (money in) or payment (money out) (S16).
@@ -517,6 +521,27 @@ pub enum PaymentMethod {
     BankDraft,
 }
 
+impl Settlement {
+    /// The single-method shape of a payment whose settlements are `list`:
+    /// the first one's method, cheque serial and due date, or reference.
+    pub fn first_of(
+        list: &[Settlement],
+    ) -> (
+        PaymentMethod,
+        Option<String>,
+        Option<JalaliDate>,
+        Option<String>,
+    ) {
+        match list.first() {
+            Some(s) if s.method == PaymentMethod::Cheque => {
+                (s.method, s.reference.clone(), s.due_date, None)
+            }
+            Some(s) => (s.method, None, None, s.reference.clone()),
+            None => (PaymentMethod::Cash, None, None, None),
+        }
+    }
+}
+
 impl PaymentMethod {
     /// Stored name.
     pub fn as_str(&self) -> &'static str {
@@ -541,6 +566,28 @@ impl PaymentMethod {
     }
 }
 
+/// One way part of a receipt or payment was settled (S16): the cash, each
+/// cheque, each card payment, each bank draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settlement {
+    /// Cash, cheque, card, bank draft.
+    pub method: PaymentMethod,
+    /// This settlement's share of the amount.
+    #[schema(value_type = String, example = "1500000")]
+    pub amount: Decimal,
+    /// Cheque serial, draft number or card trace number.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// A cheque's due date (Jalali).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "1404/05/01")]
+    pub due_date: Option<JalaliDate>,
+    /// A cheque's bank.
+    #[serde(default)]
+    pub bank: Option<String>,
+}
+
 /// A receipt or payment as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Payment {
@@ -559,17 +606,21 @@ pub struct Payment {
     /// Amount.
     #[schema(value_type = String)]
     pub amount: Decimal,
-    /// Cash, cheque, card, bank draft.
+    /// The first settlement's method (the single-method shape, kept for
+    /// clients that read one method).
     pub method: PaymentMethod,
     /// The invoice this settles (H5).
     pub invoice_id: Option<i64>,
-    /// Cheque serial.
+    /// The first settlement's cheque serial, when it is a cheque.
     pub cheque_number: Option<String>,
-    /// Cheque due date (Jalali).
+    /// The first settlement's cheque due date (Jalali).
     #[schema(value_type = Option<String>)]
     pub cheque_due: Option<JalaliDate>,
-    /// Trace / reference number (card, bank).
+    /// The first settlement's trace / reference number (card, bank).
     pub reference: Option<String>,
+    /// Every settlement, in the ledger's order; their amounts add up to
+    /// `amount` (S16).
+    pub settlements: Vec<Settlement>,
     /// Free text.
     pub description: Option<String>,
     /// F1 state.

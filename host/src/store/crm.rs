@@ -19,7 +19,7 @@ use super::{Db, Dec, Tx};
 use crate::crm::{
     Actor, Address, BalanceEffect, Document, DocumentKind, Line, NewDocument, NewParty, NewPayment,
     NewProduct, Party, PartyKind, Payment, PaymentKind, PaymentMethod, PhoneEntry, Product,
-    Statement, StatementEntry, Status, Totals,
+    Settlement, Statement, StatementEntry, Status, Totals, check_settlements,
 };
 use hamgam_domain::{
     CompanyCode, Currency, Decimal, JalaliDate, Money, NumberTemplate, Rule, ValidationError,
@@ -257,7 +257,8 @@ pub struct AuditRow {
     pub entity_kind: String,
     /// Entity id.
     pub entity_id: i64,
-    /// `create`, `update`, `delete`, `approve`, `reject`, `settle`.
+    /// `create`, `update`, `delete`, `approve`, `reject`, `settle`, or
+    /// `ledger_number` (the ledger's copy was renumbered, S11).
     pub operation: String,
     /// JSON before the change.
     pub before_json: Option<String>,
@@ -299,6 +300,49 @@ pub async fn audit_trail(
                FROM crm_audit WHERE tenant = $1 AND entity_kind = $2 AND entity_id = $3 ORDER BY id";
     Ok(on_pool!(db, p => sqlx::query_as(sql)
         .bind(tenant).bind(entity_kind).bind(entity_id).fetch_all(p).await)?)
+}
+
+/// S11: the ledger's copy of a CRM record now has another number (a
+/// ledger that cannot edit a quotation replaces it, and numbers the new
+/// one). Written to the audit only: the CRM record itself did not change,
+/// so nothing travels.
+pub async fn record_ledger_number_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    entity_kind: &str,
+    entity_id: i64,
+    before: &str,
+    after: &str,
+) -> Result<()> {
+    let side = |n: &str| json(&serde_json::json!({ "ledger_number": n }));
+    audit_only(
+        tx,
+        actor,
+        entity_kind,
+        entity_id,
+        "ledger_number",
+        &side(before)?,
+        &side(after)?,
+    )
+    .await
+}
+
+/// An audit row with no outbox row: for changes a ledger made that travel
+/// nowhere.
+async fn audit_only(
+    tx: &mut Tx,
+    actor: &Actor,
+    entity_kind: &str,
+    entity_id: i64,
+    operation: &str,
+    before: &str,
+    after: &str,
+) -> Result<()> {
+    on_tx!(tx, c => sqlx::query("INSERT INTO crm_audit (tenant, actor, entity_kind, entity_id, operation, before_json, after_json, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(&actor.tenant).bind(&actor.who).bind(entity_kind).bind(entity_id).bind(operation)
+        .bind(before).bind(after).bind(now())
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
 }
 
 /// A tenant's outbox, oldest first.
@@ -596,6 +640,57 @@ pub async fn update_party(db: &Db, actor: &Actor, id: i64, new: &NewParty) -> Re
     Ok(party)
 }
 
+/// S1: a party the CRM created takes the customer number its ledger gave
+/// it (the ledger's detail-account code, with the company code). Only the
+/// number changes; the audit row (actor: the connector instance) keeps the
+/// number the CRM asked for. `None`: the party already has that number.
+/// Another party holding the number is a conflict, found before writing so
+/// that PostgreSQL never sees a unique violation inside the caller's
+/// transaction.
+pub async fn adopt_ledger_customer_number_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    id: i64,
+    number: &str,
+) -> Result<Option<Party>> {
+    let before = party_in_op(tx, &actor.tenant, id).await?;
+    if before.customer_number == number {
+        return Ok(None);
+    }
+    let holder: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT id FROM crm_parties WHERE tenant = $1 AND customer_number = $2 AND id <> $3")
+        .bind(&actor.tenant).bind(number).bind(id).fetch_optional(&mut *c).await)?;
+    if let Some(other) = holder {
+        return Err(StoreError::Conflict {
+            field: Some("customer_number".into()),
+            message: format!(
+                "the ledger numbered party {id} {number}, which party {other} already has"
+            ),
+        });
+    }
+    let at = now();
+    on_tx!(tx, c => sqlx::query("UPDATE crm_parties SET customer_number = $1, version = version + 1, updated_at = $2 WHERE tenant = $3 AND id = $4")
+        .bind(number).bind(&at).bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
+    let mut after = before.clone();
+    after.customer_number = number.to_owned();
+    after.version = before.version + 1;
+    after.updated_at = at;
+    // Audited, but no outbox row: the number came from the ledger and has
+    // nowhere to travel (never back to its source, and no channel takes
+    // parties).
+    audit_only(
+        tx,
+        actor,
+        "party",
+        id,
+        "update",
+        &json(&before)?,
+        &json(&after)?,
+    )
+    .await?;
+    Ok(Some(after))
+}
+
 /// Delete a party that no document or payment refers to.
 pub async fn delete_party(db: &Db, actor: &Actor, id: i64) -> Result<()> {
     let mut tx = db.begin().await?;
@@ -875,7 +970,10 @@ pub async fn delete_product_in_op(tx: &mut Tx, actor: &Actor, id: i64) -> Result
 
 const DOC_COLS: &str = "id, kind, party_id, doc_date, currency, status, number, related_id, \
     description, discount, additions, gross, discount_total, additions_total, net, tax_total, \
-    toll_total, grand_total, paid_amount, paid, sync_status, origin, version, created_at, updated_at";
+    toll_total, grand_total, paid_amount, paid, sync_status, origin, version, created_at, updated_at, \
+    (SELECT MIN(l.remote_number) FROM sync_links l WHERE l.tenant = crm_documents.tenant \
+    AND l.local_kind = crm_documents.kind AND l.local_id = crm_documents.id \
+    AND l.status = 'synced') AS ledger_number";
 
 #[derive(sqlx::FromRow)]
 struct DocRow {
@@ -904,6 +1002,8 @@ struct DocRow {
     version: i64,
     created_at: String,
     updated_at: String,
+    /// The number the ledger gave the document (its link), S10/S11.
+    ledger_number: Option<String>,
 }
 
 const LINE_COLS: &str = "document_id, line_no, product_id, description, quantity, unit_price, \
@@ -981,6 +1081,7 @@ fn doc_from_row(r: DocRow, lines: Vec<Line>) -> Result<Document> {
         version: r.version,
         created_at: r.created_at,
         updated_at: r.updated_at,
+        ledger_number: r.ledger_number,
     })
 }
 
@@ -1006,6 +1107,7 @@ fn doc_from_new(id: i64, d: &NewDocument, origin: &str, at: &str) -> Document {
         version: 1,
         created_at: at.to_owned(),
         updated_at: at.to_owned(),
+        ledger_number: None,
     }
 }
 
@@ -1454,6 +1556,7 @@ async fn replace_document_in_op(
     after.status = before.status;
     after.number = before.number.clone();
     after.sync_status = before.sync_status.clone();
+    after.ledger_number = before.ledger_number.clone();
     if let Some(number) = ledger_number {
         after.status = Status::Approved;
         after.number = Some(number.to_owned());
@@ -1674,7 +1777,7 @@ pub async fn decide_document(
 
 const PAY_COLS: &str = "id, kind, party_id, doc_date, currency, amount, method, invoice_id, \
     cheque_number, cheque_due, reference, description, status, number, sync_status, origin, \
-    version, created_at, updated_at";
+    version, created_at, updated_at, settlements";
 
 #[derive(sqlx::FromRow)]
 struct PayRow {
@@ -1697,23 +1800,52 @@ struct PayRow {
     version: i64,
     created_at: String,
     updated_at: String,
+    /// JSON list; `NULL` on rows written before settlements were kept,
+    /// which had exactly one: `method` with its cheque fields or reference.
+    settlements: Option<String>,
 }
 
 impl TryFrom<PayRow> for Payment {
     type Error = StoreError;
     fn try_from(r: PayRow) -> Result<Payment> {
+        let amount = r.amount.0;
+        let method = PaymentMethod::parse(&r.method).ok_or_else(|| corrupt("method", &r.method))?;
+        let cheque_due = r.cheque_due.map(|d| jalali("cheque_due", &d)).transpose()?;
+        let settlements = match &r.settlements {
+            Some(text) => {
+                let list: Vec<Settlement> =
+                    serde_json::from_str(text).map_err(|e| corrupt("settlements", e))?;
+                // S16: a stored payment whose parts do not make its amount
+                // is not shown as if it were whole.
+                check_settlements("settlements", amount, &list)
+                    .map_err(|e| corrupt("settlements", e.message))?;
+                list
+            }
+            None => vec![Settlement {
+                method,
+                amount,
+                reference: if method == PaymentMethod::Cheque {
+                    r.cheque_number.clone()
+                } else {
+                    r.reference.clone()
+                },
+                due_date: cheque_due,
+                bank: None,
+            }],
+        };
         Ok(Payment {
             id: r.id,
             kind: PaymentKind::parse(&r.kind).ok_or_else(|| corrupt("payment kind", &r.kind))?,
             party_id: r.party_id,
             date: jalali("doc_date", &r.doc_date)?,
             currency: currency(&r.currency)?,
-            amount: r.amount.0,
-            method: PaymentMethod::parse(&r.method).ok_or_else(|| corrupt("method", &r.method))?,
+            amount,
+            method,
             invoice_id: r.invoice_id,
             cheque_number: r.cheque_number,
-            cheque_due: r.cheque_due.map(|d| jalali("cheque_due", &d)).transpose()?,
+            cheque_due,
             reference: r.reference,
+            settlements,
             description: r.description,
             status: Status::parse(&r.status).ok_or_else(|| corrupt("status", &r.status))?,
             number: r.number,
@@ -1777,8 +1909,8 @@ async fn check_payment_refs(tx: &mut Tx, tenant: &str, p: &NewPayment) -> Result
     Ok(())
 }
 
-fn payment_args(p: &NewPayment) -> Vec<Arg> {
-    vec![
+fn payment_args(p: &NewPayment) -> Result<Vec<Arg>> {
+    Ok(vec![
         Arg::I64(p.party_id),
         Arg::Text(p.date.to_string()),
         Arg::Text(p.currency.code().into()),
@@ -1789,7 +1921,8 @@ fn payment_args(p: &NewPayment) -> Vec<Arg> {
         Arg::OptText(p.cheque_due.map(|d| d.to_string())),
         Arg::OptText(p.reference.clone()),
         Arg::OptText(p.description.clone()),
-    ]
+        Arg::Text(json(&p.settlements)?),
+    ])
 }
 
 fn payment_from_new(id: i64, p: &NewPayment, origin: &str, at: &str) -> Payment {
@@ -1805,6 +1938,7 @@ fn payment_from_new(id: i64, p: &NewPayment, origin: &str, at: &str) -> Payment 
         cheque_number: p.cheque_number.clone(),
         cheque_due: p.cheque_due,
         reference: p.reference.clone(),
+        settlements: p.settlements.clone(),
         description: p.description.clone(),
         status: Status::Pending,
         number: None,
@@ -1819,12 +1953,13 @@ fn payment_from_new(id: i64, p: &NewPayment, origin: &str, at: &str) -> Payment 
 /// Create a receipt or payment in the caller's transaction.
 pub async fn create_payment_in_op(tx: &mut Tx, actor: &Actor, new: &NewPayment) -> Result<Payment> {
     check_payment_refs(tx, &actor.tenant, new).await?;
+    check_settlements("settlements", new.amount, &new.settlements)?;
     let at = now();
     let sql = "INSERT INTO crm_payments (party_id, doc_date, currency, amount, method, invoice_id, \
-        cheque_number, cheque_due, reference, description, tenant, kind, status, sync_status, \
-        origin, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-        $11, $12, 'pending', 'pending', $13, 1, $14, $14) RETURNING id";
-    let mut args = payment_args(new);
+        cheque_number, cheque_due, reference, description, settlements, tenant, kind, status, \
+        sync_status, origin, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+        $8, $9, $10, $11, $12, $13, 'pending', 'pending', $14, 1, $15, $15) RETURNING id";
+    let mut args = payment_args(new)?;
     args.extend([
         Arg::Text(actor.tenant.clone()),
         Arg::Text(new.kind.as_str().into()),
@@ -1961,11 +2096,13 @@ async fn replace_payment_in_op(
 ) -> Result<Payment> {
     let id = before.id;
     check_payment_refs(tx, &actor.tenant, new).await?;
+    check_settlements("settlements", new.amount, &new.settlements)?;
     let at = now();
     let sql = "UPDATE crm_payments SET party_id = $1, doc_date = $2, currency = $3, amount = $4, \
         method = $5, invoice_id = $6, cheque_number = $7, cheque_due = $8, reference = $9, \
-        description = $10, version = version + 1, updated_at = $11 WHERE tenant = $12 AND id = $13";
-    let mut args = payment_args(new);
+        description = $10, settlements = $11, version = version + 1, updated_at = $12 \
+        WHERE tenant = $13 AND id = $14";
+    let mut args = payment_args(new)?;
     args.extend([
         Arg::Text(at.clone()),
         Arg::Text(actor.tenant.clone()),

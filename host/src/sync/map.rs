@@ -5,7 +5,8 @@
 
 use crate::crm::{
     Address, Document, DocumentKind, Line, NewDocument, NewParty, NewPayment, NewProduct, Party,
-    PartyInput, PartyKind, PaymentKind, PaymentMethod, PhoneInput, PhoneType, ProductInput, Totals,
+    PartyInput, PartyKind, PaymentKind, PaymentMethod, PhoneInput, PhoneType, ProductInput,
+    Settlement, Totals, check_settlements,
 };
 use crate::runtime::bindings::types as wit;
 use crate::runtime::sql::{from_wit_decimal, to_wit_decimal};
@@ -562,7 +563,9 @@ pub fn document_to_ledger(
 }
 
 /// A receipt or payment from the ledger: the amount is the document's
-/// total; the first settlement says how it was paid.
+/// total and every settlement is kept (S16: cash plus two cheques arrive
+/// as three settlements). They must add up to the total; a ledger record
+/// that reports none is one cash settlement of the total.
 pub fn payment_from_ledger(
     d: &wit::Document,
     kind: PaymentKind,
@@ -575,43 +578,63 @@ pub fn payment_from_ledger(
             format!("currency {:?}: {e}", d.currency),
         )
     })?;
-    let first = d.settlements.first();
-    let method = match first.map(|s| s.method) {
-        Some(wit::SettlementMethod::Cheque) => PaymentMethod::Cheque,
-        Some(wit::SettlementMethod::Card) => PaymentMethod::Card,
-        Some(wit::SettlementMethod::BankDraft) => PaymentMethod::BankDraft,
-        Some(wit::SettlementMethod::Cash) | None => PaymentMethod::Cash,
-    };
-    let reference = first.and_then(|s| s.reference.clone());
-    let cheque_number = match method {
-        PaymentMethod::Cheque => Some(reference.clone().ok_or_else(|| {
-            invalid(
-                "settlements.0.reference",
-                Rule::Required,
-                "a cheque from the ledger has no serial number",
-            )
-        })?),
-        _ => None,
-    };
+    let amount = dec("total", &d.total)?;
+    let mut settlements = d
+        .settlements
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let method = match s.method {
+                wit::SettlementMethod::Cheque => PaymentMethod::Cheque,
+                wit::SettlementMethod::Card => PaymentMethod::Card,
+                wit::SettlementMethod::BankDraft => PaymentMethod::BankDraft,
+                wit::SettlementMethod::Cash => PaymentMethod::Cash,
+            };
+            let reference = text(&s.reference);
+            if method == PaymentMethod::Cheque && reference.is_none() {
+                return Err(invalid(
+                    format!("settlements.{i}.reference"),
+                    Rule::Required,
+                    "a cheque from the ledger has no serial number",
+                ));
+            }
+            Ok(Settlement {
+                method,
+                amount: dec(&format!("settlements.{i}.amount"), &s.amount)?,
+                reference,
+                due_date: s
+                    .due_date
+                    .as_ref()
+                    .map(|dd| jalali(&format!("settlements.{i}.due_date"), dd))
+                    .transpose()?,
+                bank: text(&s.bank),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if settlements.is_empty() {
+        settlements.push(Settlement {
+            method: PaymentMethod::Cash,
+            amount,
+            reference: None,
+            due_date: None,
+            bank: None,
+        });
+    }
+    check_settlements("settlements", amount, &settlements)?;
+    let (method, cheque_number, cheque_due, reference) = Settlement::first_of(&settlements);
     Ok(NewPayment {
         kind,
         party_id: refs.party_id,
         date: jalali("date", &d.date)?,
         currency,
-        amount: dec("total", &d.total)?,
+        amount,
         method,
         invoice_id: refs.related_id,
         cheque_number,
-        cheque_due: first
-            .and_then(|s| s.due_date.as_ref())
-            .map(|dd| jalali("settlements.0.due_date", dd))
-            .transpose()?,
-        reference: if method == PaymentMethod::Cheque {
-            None
-        } else {
-            reference
-        },
+        cheque_due,
+        reference,
         description: text(&d.note),
+        settlements,
     })
 }
 

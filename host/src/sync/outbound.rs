@@ -4,7 +4,7 @@
 
 use super::map;
 use super::{Ctx, RunReport, SyncEngine, SyncError, is_transient, now, render};
-use crate::crm::{DocumentKind, Status};
+use crate::crm::{Actor, DocumentKind, Status};
 use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use crate::store::crm::{self as repo, StoreError};
@@ -365,6 +365,28 @@ async fn deliver_one(
     };
     let at = now();
     let mut tx = ctx.db.begin().await?;
+    let first_push = prepared.link.as_ref().is_none_or(|l| l.status == "deleted");
+    let mut warning = None;
+    if prepared.kind == wit::EntityKind::Party && first_push {
+        warning = adopt_ledger_code(ctx, &mut tx, row.entity_id, outcome.number.as_deref()).await?;
+    }
+    // S11: a ledger that replaces a record on edit numbers the new one;
+    // the CRM shows the current number and the audit keeps the earlier.
+    if let Some(l) = prepared.link.as_ref().filter(|_| !first_push)
+        && let (Some(old), Some(new)) = (l.remote_number.as_deref(), outcome.number.as_deref())
+        && old != new
+    {
+        let actor = Actor::connector(ctx.tenant, ctx.instance);
+        repo::record_ledger_number_in_op(
+            &mut tx,
+            &actor,
+            &row.entity_kind,
+            row.entity_id,
+            old,
+            new,
+        )
+        .await?;
+    }
     links::put_link(
         &mut tx,
         &Link {
@@ -387,7 +409,7 @@ async fn deliver_one(
                 .map(|l| l.origin)
                 .unwrap_or(LinkOrigin::Crm),
             status: "synced".into(),
-            error: None,
+            error: warning,
             seen_scan: prepared.link.as_ref().map(|l| l.seen_scan).unwrap_or(0),
             last_synced: at.clone(),
         },
@@ -431,6 +453,36 @@ async fn deliver_one(
     Ok(Outcome::Delivered {
         complete: delivered_upto >= upto,
     })
+}
+
+/// S1: the customer number is the ledger's detail-account code. A ledger
+/// that numbers parties itself (Sepidar's web service assigns `Code`)
+/// answers the first push with its number, and the CRM's party takes it,
+/// with the company code (S17); the audit keeps the number the CRM asked
+/// for. A ledger that takes the CRM's number (a database connector)
+/// answers with it, or with none, and nothing changes. `Some`: the
+/// ledger's number is another party's, so the party keeps its own (the
+/// link says why).
+async fn adopt_ledger_code(
+    ctx: &Ctx<'_>,
+    tx: &mut crate::store::Tx,
+    party: i64,
+    number: Option<&str>,
+) -> Result<Option<String>, SyncError> {
+    let (Some(code), Some(company)) =
+        (number.map(str::trim).filter(|n| !n.is_empty()), ctx.company)
+    else {
+        return Ok(None);
+    };
+    let actor = Actor::connector(ctx.tenant, ctx.instance);
+    let number = map::with_company(code, company);
+    match repo::adopt_ledger_customer_number_in_op(tx, &actor, party, &number).await {
+        Ok(_) => Ok(None),
+        Err(StoreError::Conflict { message, .. }) => Ok(Some(format!(
+            "S1: the party keeps its customer number: {message}"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The record as it is now; a record deleted since its change was
