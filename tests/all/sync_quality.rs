@@ -6,9 +6,13 @@
 //! that is not there after its dependencies were pulled) stays out.
 
 use crate::sync_sepidar::{Options, Rig, today};
+use axum::body::Body;
+use axum::http::Request;
 use hamgam_sepidar_sim::{NewCustomer, NewDocument, NewItem, NewLine, refs};
+use http_body_util::BodyExt;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 /// 10101234565 is a legal-entity ID with its check digit; this is one off.
 const WRONG_LEGAL_ENTITY_ID: &str = "10101234564";
@@ -216,6 +220,39 @@ async fn dirty_party_arrives(database: Option<String>) {
         ids(rig.ok("GET", "parties?has_warnings=true", None).await),
         [o["id"].as_i64().unwrap()]
     );
+
+    // The API document says so: the warnings on a party, and both filters.
+    let resp = rig
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/api/v1/openapi.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let doc: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["Party"]["properties"]["warnings"]["items"]["$ref"],
+        "#/components/schemas/DataWarning"
+    );
+    let rule_names = schemas["WarningRule"]["enum"].as_array().unwrap();
+    assert!(rule_names.contains(&json!("check_digit")), "{rule_names:?}");
+    let params = doc["paths"]["/api/v1/tenants/{tenant}/parties"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("listParties declares {name}: {params:?}"))
+            .clone()
+    };
+    assert_eq!(param("has_warnings")["schema"]["type"], "boolean");
+    assert_eq!(param("warning")["schema"]["enum"], json!(rule_names));
 }
 
 /// The bundled demo, as a new user sees it: its Sepidar data carries valid
