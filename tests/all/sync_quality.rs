@@ -1,6 +1,7 @@
 //! Issue 14 §7: the ledger's data is the ledger's truth. A Sepidar party
-//! whose IDs or phone break a rule the CRM applies to its own input
-//! arrives with data-quality warnings, and its invoices arrive with it;
+//! whose IDs or phone break a rule the CRM applies to its own input, or an
+//! item without a name, arrives with data-quality warnings, and its
+//! invoices arrive with it;
 //! the same values sent to the CRM's API are refused (S6). Only what would
 //! corrupt the CRM (no identity, amounts that do not add up, a reference
 //! that is not there after its dependencies were pulled) stays out.
@@ -73,6 +74,17 @@ async fn dirty_party_arrives(database: Option<String>) {
             vec![NewLine::new(item.item_id, 2, 1_000_000)],
         ))
         .unwrap();
+    // An item whose title was cleared (imported so from an older system).
+    let nameless = sim.create_item(NewItem::product("B1", "کالا B1")).unwrap();
+    sim.edit_item(nameless.item_id, |i| i.title = String::new())
+        .unwrap();
+    let second = sim
+        .create_invoice(NewDocument::new(
+            clean.customer_id,
+            today(),
+            vec![NewLine::new(nameless.item_id, 1, 500_000)],
+        ))
+        .unwrap();
     let report = rig.settle().await;
     assert_eq!(report.refused, 0, "nothing refused: {report:?}");
 
@@ -135,6 +147,25 @@ async fn dirty_party_arrives(database: Option<String>) {
         .find(|i| i["number"] == format!("1404/{}-300", invoice.number))
         .unwrap_or_else(|| panic!("the invoice arrived: {invoices:?}"));
     assert_eq!(i["party_id"], o["id"]);
+    // The nameless item arrives with its warning, and its invoice with it.
+    let b1 = rig.product("B1-300").await;
+    assert_eq!(b1["name"], "");
+    assert_eq!(
+        rules(&b1),
+        [("name".to_owned(), "required".to_owned())],
+        "{b1}"
+    );
+    assert!(rig.product("A1-300").await.get("warnings").is_none());
+    let i2 = invoices
+        .iter()
+        .find(|i| i["number"] == format!("1404/{}-300", second.number))
+        .unwrap_or_else(|| panic!("the nameless item's invoice arrived: {invoices:?}"));
+    assert_eq!(i2["lines"][0]["product_id"], b1["id"]);
+    let warned = rig.ok("GET", "products?warning=required", None).await;
+    assert_eq!(warned["items"].as_array().unwrap().len(), 1, "{warned}");
+    assert_eq!(warned["items"][0]["id"], b1["id"]);
+    let clean_products = rig.ok("GET", "products?has_warnings=false", None).await;
+    assert_eq!(clean_products["items"].as_array().unwrap().len(), 1);
     // The link says it is synced, and why it is imperfect.
     let state = rig
         .ok("GET", &format!("sync/records/party/{}", o["id"]), None)

@@ -327,7 +327,7 @@ impl Checks {
 
 impl PartyInput {
     /// Applies S1, S4, S5, S6 and the ID check digits; any broken rule
-    /// refuses the party. The CRM's own input (API, modules) goes here.
+    /// refuses the party. The CRM's own input (the API) goes here.
     pub fn validate(self) -> Result<NewParty, ValidationError> {
         self.check(Strictness::Refuse)
     }
@@ -529,11 +529,31 @@ pub struct NewProduct {
     pub toll_percent: Option<Decimal>,
     /// Exempt.
     pub tax_exempt: bool,
+    /// Rules the ledger's item breaks, kept with it (issue 14 §7); empty
+    /// for the CRM's own input.
+    pub warnings: Vec<DataWarning>,
 }
 
 impl ProductInput {
-    /// Checks the fields.
+    /// Checks the fields; any broken rule refuses the product (the API).
     pub fn validate(self) -> Result<NewProduct, ValidationError> {
+        self.check(Strictness::Refuse)
+    }
+
+    /// The same rules for a ledger's item (issue 14 §7). Lenient: an empty
+    /// name or unit (a unit the ledger could not name), kept empty with a
+    /// warning, so the item's invoices are not held back for it. Still
+    /// refused: the code (the item's identity, S13), the price and rates
+    /// (amounts the CRM computes with).
+    pub fn validate_from_ledger(self) -> Result<NewProduct, ValidationError> {
+        self.check(Strictness::Warn)
+    }
+
+    fn check(self, strictness: Strictness) -> Result<NewProduct, ValidationError> {
+        let mut checks = Checks {
+            strictness,
+            warnings: Vec::new(),
+        };
         let code = normalize_digits(&required("code", Some(self.code))?);
         if code.chars().count() > 64 {
             return Err(invalid(
@@ -542,15 +562,18 @@ impl ProductInput {
                 "code must be at most 64 characters",
             ));
         }
+        let name = checks.lenient(required("name", Some(self.name)), "")?;
+        let unit = checks.lenient(required("unit", Some(self.unit)), "")?;
         Ok(NewProduct {
             code,
-            name: required("name", Some(self.name))?,
-            unit: required("unit", Some(self.unit))?,
+            name,
+            unit,
             sales_price: non_negative("sales_price", self.sales_price)?,
             currency: self.currency,
             tax_percent: percent("tax_percent", self.tax_percent)?,
             toll_percent: percent("toll_percent", self.toll_percent)?,
             tax_exempt: self.tax_exempt,
+            warnings: checks.warnings,
         })
     }
 }
@@ -1025,5 +1048,30 @@ mod tests {
             let input: PartyInput = serde_json::from_value(bad).unwrap();
             assert!(input.validate_from_ledger().is_err());
         }
+    }
+
+    /// Issue 14 §7 for items: a ledger's item without a unit keeps its
+    /// place (its invoices need it); the API still refuses one; a product
+    /// without a code has no identity and is refused both ways.
+    #[test]
+    fn s13_a_ledger_item_without_a_unit_arrives_with_a_warning_the_api_refuses_it() {
+        use super::ProductInput;
+        use crate::crm::WarningRule;
+        let unitless = json!({"code": "B1", "name": "کالا", "unit": " ", "sales_price": "1000"});
+        let strict: ProductInput = serde_json::from_value(unitless.clone()).unwrap();
+        assert_eq!(strict.validate().unwrap_err().field, "unit");
+        let lenient: ProductInput = serde_json::from_value(unitless).unwrap();
+        let p = lenient.validate_from_ledger().unwrap();
+        assert_eq!(p.unit, "");
+        assert_eq!(p.warnings.len(), 1);
+        assert_eq!(
+            (p.warnings[0].field.as_str(), p.warnings[0].rule),
+            ("unit", WarningRule::Required)
+        );
+        let codeless: ProductInput = serde_json::from_value(
+            json!({"code": "", "name": "کالا", "unit": "عدد", "sales_price": "1000"}),
+        )
+        .unwrap();
+        assert!(codeless.validate_from_ledger().is_err());
     }
 }

@@ -347,6 +347,10 @@ pub struct Product {
     pub created_at: String,
     /// RFC 3339 UTC.
     pub updated_at: String,
+    /// Data-quality warnings (issue 14 §7), as on a party: a ledger's
+    /// item without a name or unit arrives with them. Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<DataWarning>,
 }
 
 /// The kinds of document with lines.

@@ -835,6 +835,8 @@ impl TryFrom<ProductRow> for Product {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            // Read from `crm_warnings` by the caller.
+            warnings: Vec::new(),
         })
     }
 }
@@ -874,6 +876,7 @@ fn product_from_new(
         version,
         created_at,
         updated_at,
+        warnings: p.warnings.clone(),
     }
 }
 
@@ -900,6 +903,7 @@ pub async fn create_product_in_op(tx: &mut Tx, actor: &Actor, new: &NewProduct) 
     let id: i64 =
         on_tx!(tx, c => bind_args!(sqlx::query_scalar(sql), &args).fetch_one(&mut *c).await)
             .map_err(|e| duplicate_code(e, new))?;
+    put_warnings(tx, &actor.tenant, "product", id, &new.warnings).await?;
     let product = product_from_new(id, new, &actor.origin, 1, at.clone(), at);
     record_one(tx, actor, "product", id, "create", None, Some(&product)).await?;
     Ok(product)
@@ -918,11 +922,17 @@ pub async fn get_product(db: &Db, tenant: &str, id: i64) -> Result<Product> {
     let sql = format!("SELECT {PRODUCT_COLS} FROM crm_products WHERE tenant = $1 AND id = $2");
     let row: Option<ProductRow> =
         on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(p).await)?;
-    row.ok_or(StoreError::NotFound {
-        kind: "product",
-        id,
-    })?
-    .try_into()
+    let mut product: Product = row
+        .ok_or(StoreError::NotFound {
+            kind: "product",
+            id,
+        })?
+        .try_into()?;
+    product.warnings = warnings_of(db, tenant, "product", &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(product)
 }
 
 /// The tenant's products among `ids` (missing ids are simply absent).
@@ -944,24 +954,52 @@ pub async fn products_by_id(db: &Db, tenant: &str, ids: &[i64]) -> Result<HashMa
     Ok(out)
 }
 
+/// List filters for products.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    /// Exact item code.
+    pub code: Option<String>,
+    /// With (`true`) or without (`false`) data-quality warnings.
+    pub has_warnings: Option<bool>,
+    /// With a warning of this rule.
+    pub warning: Option<WarningRule>,
+}
+
 /// One page of products with `id > after` (`limit + 1` rows).
 pub async fn list_products(
     db: &Db,
     tenant: &str,
-    code: Option<&str>,
+    filter: &ProductFilter,
     after: i64,
     limit: u32,
 ) -> Result<Vec<Product>> {
     let mut sql = format!("SELECT {PRODUCT_COLS} FROM crm_products WHERE tenant = $1 AND id > $2");
     let mut args = vec![Arg::Text(tenant.into()), Arg::I64(after)];
-    if let Some(c) = code {
-        args.push(Arg::Text(c.into()));
+    if let Some(c) = &filter.code {
+        args.push(Arg::Text(c.clone()));
         sql.push_str(" AND code = $3");
     }
+    warning_filter(
+        "crm_products",
+        "product",
+        filter.has_warnings,
+        filter.warning,
+        &mut args,
+        &mut sql,
+    );
     sql.push_str(&format!(" ORDER BY id LIMIT {}", u64::from(limit) + 1));
     let rows: Vec<ProductRow> =
         on_pool!(db, p => bind_args!(sqlx::query_as(&sql), &args).fetch_all(p).await)?;
-    rows.into_iter().map(Product::try_from).collect()
+    let mut products = rows
+        .into_iter()
+        .map(Product::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
+    let mut warnings = warnings_of(db, tenant, "product", &ids).await?;
+    for p in &mut products {
+        p.warnings = warnings.remove(&p.id).unwrap_or_default();
+    }
+    Ok(products)
 }
 
 /// Replace a product's fields.
@@ -980,11 +1018,14 @@ async fn product_in_op(tx: &mut Tx, tenant: &str, id: i64) -> Result<Product> {
     );
     let row: Option<ProductRow> =
         on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(&mut *c).await)?;
-    row.ok_or(StoreError::NotFound {
-        kind: "product",
-        id,
-    })?
-    .try_into()
+    let mut product: Product = row
+        .ok_or(StoreError::NotFound {
+            kind: "product",
+            id,
+        })?
+        .try_into()?;
+    product.warnings = warnings_in_op(tx, tenant, "product", id).await?;
+    Ok(product)
 }
 
 /// Replace a product in the caller's transaction.
@@ -1007,6 +1048,7 @@ pub async fn update_product_in_op(
     ]);
     on_tx!(tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))
         .map_err(|e| duplicate_code(e, new))?;
+    put_warnings(tx, &actor.tenant, "product", id, &new.warnings).await?;
     let after = product_from_new(
         id,
         new,
@@ -1042,6 +1084,7 @@ pub async fn delete_product_in_op(tx: &mut Tx, actor: &Actor, id: i64) -> Result
     let before = product_in_op(tx, &actor.tenant, id).await?;
     on_tx!(tx, c => sqlx::query("DELETE FROM crm_products WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
+    put_warnings(tx, &actor.tenant, "product", id, &[]).await?;
     record_one(tx, actor, "product", id, "delete", Some(&before), None).await
 }
 

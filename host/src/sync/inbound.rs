@@ -432,7 +432,8 @@ async fn upsert(
                 }
                 None => repo::create_product_in_op(tx, &actor, &new).await?.id,
             };
-            Ok(Applied::Stored(id, Vec::new()))
+            let warnings = new.warnings.iter().map(ToString::to_string).collect();
+            Ok(Applied::Stored(id, warnings))
         }
         (wit::Entity::Document(d), "receipt" | "payment") => {
             let pkind = PaymentKind::parse(local_kind).unwrap_or(PaymentKind::Receipt);

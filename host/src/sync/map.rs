@@ -319,7 +319,7 @@ pub fn product_from_ledger(p: &wit::Product, company: u16) -> Result<NewProduct,
         toll_percent: Some(dec("toll_rate", &p.toll_rate)?),
         tax_exempt: p.tax_exempt,
     }
-    .validate()
+    .validate_from_ledger()
 }
 
 /// A CRM product as a connector takes it: the code without the company
