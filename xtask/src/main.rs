@@ -974,6 +974,10 @@ fn demo(root: &Path) -> Result<()> {
         )
     };
     println!("  parties:   {}", get("parties"));
+    println!(
+        "  warnings:  {}   (ledger data kept as typed, e.g. a wrong check digit)",
+        get("parties?has_warnings=true")
+    );
     println!("  invoices:  {}", get("sales-invoices"));
     println!("  quotes:    {}", get("quotes"));
     println!(

@@ -14,10 +14,10 @@ use super::sync::{
     BalanceList, LedgerBalance, LedgerStock, LinkList, OutboxList, StockList, SyncRecord,
 };
 use crate::crm::{
-    Address, Document, DocumentKind, DocumentRequest, Line, LineRequest, Party, PartyInputSchema,
-    PartyKind, Payment, PaymentKind, PaymentMethod, PaymentRequest, PhoneEntry, PhoneInput,
-    PhoneType, Product, ProductInput, Settlement, SettlementRequest, Statement, StatementEntry,
-    Status, Totals,
+    Address, DataWarning, Document, DocumentKind, DocumentRequest, Line, LineRequest, Party,
+    PartyInputSchema, PartyKind, Payment, PaymentKind, PaymentMethod, PaymentRequest, PhoneEntry,
+    PhoneInput, PhoneType, Product, ProductInput, Settlement, SettlementRequest, Statement,
+    StatementEntry, Status, Totals, WarningRule,
 };
 use crate::store::sync::{Link, LinkOrigin, OutboxItem};
 use crate::sync::RunReport;
@@ -204,6 +204,8 @@ impl Routes {
     Party,
     PartyInputSchema,
     PartyKind,
+    DataWarning,
+    WarningRule,
     PhoneEntry,
     PhoneInput,
     PhoneType,

@@ -4,7 +4,7 @@
 use super::extract::{ApiJson, ApiQuery, Id, Tenant, page, paging, query_value};
 use super::openapi::{Op, Param, Resp, Routes};
 use super::{ApiError, AppState};
-use crate::crm::{Actor, Page, Party, PartyInput, PartyKind, Statement};
+use crate::crm::{Actor, Page, Party, PartyInput, PartyKind, Statement, WarningRule};
 use crate::store::crm::{self as repo, PartyFilter};
 use axum::Json;
 use axum::extract::State;
@@ -37,6 +37,18 @@ pub(super) fn routes(r: Routes) -> Routes {
                 ),
                 ("customer_number", "exact customer number", Param::Text),
                 ("company_code", "company code 100..=999", Param::CompanyCode),
+                (
+                    "has_warnings",
+                    "true: only parties from a ledger that arrived with data-quality \
+                     warnings (a value breaking a rule the API applies to its own input, \
+                     kept as the ledger has it); false: only parties without",
+                    Param::Bool,
+                ),
+                (
+                    "warning",
+                    "only parties with a data-quality warning of this rule",
+                    Param::OneOf(WarningRule::NAMES),
+                ),
             ])
             .responds(Resp::Page("Party")),
         get(list),
@@ -106,6 +118,8 @@ struct ListQuery {
     kind: Option<String>,
     customer_number: Option<String>,
     company_code: Option<String>,
+    has_warnings: Option<String>,
+    warning: Option<String>,
 }
 
 async fn list(
@@ -120,6 +134,10 @@ async fn list(
         company_code: query_value("company_code", q.company_code.as_deref(), |c| {
             c.parse().ok()
         })?,
+        has_warnings: query_value("has_warnings", q.has_warnings.as_deref(), |v| {
+            v.parse().ok()
+        })?,
+        warning: query_value("warning", q.warning.as_deref(), WarningRule::parse)?,
     };
     let items = repo::list_parties(state.db(), &tenant, &filter, after, limit).await?;
     Ok(Json(page(items, limit, |p| p.id)))

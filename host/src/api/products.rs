@@ -1,10 +1,10 @@
 //! `/api/v1/tenants/{tenant}/products` (S13, H2).
 
-use super::extract::{ApiJson, ApiQuery, Id, Tenant, page, paging};
+use super::extract::{ApiJson, ApiQuery, Id, Tenant, page, paging, query_value};
 use super::openapi::{Op, Param, Resp, Routes};
 use super::{ApiError, AppState};
-use crate::crm::{Actor, Page, Product, ProductInput};
-use crate::store::crm as repo;
+use crate::crm::{Actor, Page, Product, ProductInput, WarningRule};
+use crate::store::crm::{self as repo, ProductFilter};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
@@ -35,6 +35,18 @@ pub(super) fn routes(r: Routes) -> Routes {
                 Param::Limit(500),
             ),
             ("code", "exact item code", Param::Text),
+            (
+                "has_warnings",
+                "true: only products from a ledger that arrived with data-quality \
+                 warnings (an item without a name or unit, kept as the ledger has it); \
+                 false: only products without",
+                Param::Bool,
+            ),
+            (
+                "warning",
+                "only products with a data-quality warning of this rule",
+                Param::OneOf(WarningRule::NAMES),
+            ),
         ])
         .responds(Resp::Page("Product")),
         get(list),
@@ -92,6 +104,8 @@ struct ListQuery {
     cursor: Option<String>,
     limit: Option<String>,
     code: Option<String>,
+    has_warnings: Option<String>,
+    warning: Option<String>,
 }
 
 async fn list(
@@ -100,8 +114,14 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Product>>, ApiError> {
     let (after, limit) = paging(q.cursor.as_deref(), q.limit.as_deref())?;
-    let code = q.code.filter(|c| !c.is_empty());
-    let items = repo::list_products(state.db(), &tenant, code.as_deref(), after, limit).await?;
+    let filter = ProductFilter {
+        code: q.code.filter(|c| !c.is_empty()),
+        has_warnings: query_value("has_warnings", q.has_warnings.as_deref(), |v| {
+            v.parse().ok()
+        })?,
+        warning: query_value("warning", q.warning.as_deref(), WarningRule::parse)?,
+    };
+    let items = repo::list_products(state.db(), &tenant, &filter, after, limit).await?;
     Ok(Json(page(items, limit, |p| p.id)))
 }
 

@@ -4,8 +4,8 @@
 
 use super::amount;
 use super::{
-    Address, DocumentKind, Line, PartyKind, PaymentKind, PaymentMethod, PhoneEntry, PhoneType,
-    Product, Settlement, Totals,
+    Address, DataWarning, DocumentKind, Line, PartyKind, PaymentKind, PaymentMethod, PhoneEntry,
+    PhoneType, Product, Settlement, Totals,
 };
 use hamgam_domain::{
     Currency, Decimal, DocumentTotals, JalaliDate, LineInput, RateTable, Rule, TaxRates,
@@ -285,11 +285,73 @@ pub struct NewParty {
     pub phones: Vec<PhoneEntry>,
     /// Addresses.
     pub addresses: Vec<Address>,
+    /// Rules the ledger's record breaks, kept with it (issue 14 §7); empty
+    /// for the CRM's own input, which is refused instead (S6).
+    pub warnings: Vec<DataWarning>,
+}
+
+/// How a party's lenient rules apply (issue 14 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    /// The CRM's own input: every rule refuses (S6).
+    Refuse,
+    /// A ledger's record: a lenient rule keeps the ledger's value and
+    /// records a warning.
+    Warn,
+}
+
+/// The verdicts of one party's checks.
+struct Checks {
+    strictness: Strictness,
+    warnings: Vec<DataWarning>,
+}
+
+impl Checks {
+    /// A lenient rule's verdict on `raw`: the checked value, or — for a
+    /// ledger's record — the ledger's own value with a warning.
+    fn lenient(
+        &mut self,
+        checked: Result<String, ValidationError>,
+        raw: &str,
+    ) -> Result<String, ValidationError> {
+        match checked {
+            Ok(v) => Ok(v),
+            Err(e) if self.strictness == Strictness::Warn => {
+                self.warnings.push(e.into());
+                Ok(raw.to_owned())
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl PartyInput {
-    /// Applies S1, S4, S5, S6 and the ID check digits.
+    /// Applies S1, S4, S5, S6 and the ID check digits; any broken rule
+    /// refuses the party. The CRM's own input (the API) goes here.
     pub fn validate(self) -> Result<NewParty, ValidationError> {
+        self.check(Strictness::Refuse)
+    }
+
+    /// The same rules for a ledger's record (issue 14 §7): the ledger is
+    /// the book of record, so a rule whose break corrupts nothing in the
+    /// CRM keeps the ledger's value and adds a warning to the party
+    /// (`NewParty::warnings`) instead of refusing it. Lenient: the national
+    /// or legal-entity ID, economic code and registration number (format,
+    /// length, check digit), e-mail, phone numbers and extensions, postal
+    /// codes. Still refused, because the CRM cannot hold the record
+    /// without them: the customer number (the party's identity, S6, and
+    /// its company, S17), the names (S1: nothing else says who it is),
+    /// text longer than the CRM stores, and more than one default phone or
+    /// address (S4; the mapping already keeps one).
+    pub fn validate_from_ledger(self) -> Result<NewParty, ValidationError> {
+        self.check(Strictness::Warn)
+    }
+
+    fn check(self, strictness: Strictness) -> Result<NewParty, ValidationError> {
+        let mut checks = Checks {
+            strictness,
+            warnings: Vec::new(),
+        };
         let customer = validate_customer_number("customer_number", &self.customer_number)?;
         let (first_name, last_name, name) = match self.kind {
             PartyKind::Person => (
@@ -301,46 +363,65 @@ impl PartyInput {
         };
         let national_id = match text("national_id", self.national_id)? {
             None => None,
-            Some(id) => Some(match self.kind {
-                PartyKind::Person => validate_national_id("national_id", &id)?,
-                PartyKind::Organisation => validate_legal_entity_id("national_id", &id)?,
-            }),
+            Some(id) => Some(checks.lenient(
+                match self.kind {
+                    PartyKind::Person => validate_national_id("national_id", &id),
+                    PartyKind::Organisation => validate_legal_entity_id("national_id", &id),
+                },
+                &id,
+            )?),
         };
-        let registration_number =
-            text("registration_number", self.registration_number)?.map(|r| normalize_digits(&r));
-        if let Some(r) = &registration_number
-            && !r.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(invalid(
-                "registration_number",
-                Rule::Format,
-                "registration number must contain only digits",
-            ));
-        }
-        let economic_code = text("economic_code", self.economic_code)?
-            .map(|c| validate_economic_code("economic_code", &c))
-            .transpose()?;
-        let email = text("email", self.email)?
-            .map(|e| validate_email("email", &e))
-            .transpose()?;
+        let registration_number = match text("registration_number", self.registration_number)? {
+            None => None,
+            Some(r) => {
+                let r = normalize_digits(&r);
+                let checked = if r.bytes().all(|b| b.is_ascii_digit()) {
+                    Ok(r.clone())
+                } else {
+                    Err(invalid(
+                        "registration_number",
+                        Rule::Format,
+                        "registration number must contain only digits",
+                    ))
+                };
+                Some(checks.lenient(checked, &r)?)
+            }
+        };
+        let economic_code = match text("economic_code", self.economic_code)? {
+            None => None,
+            Some(c) => Some(checks.lenient(validate_economic_code("economic_code", &c), &c)?),
+        };
+        let email = match text("email", self.email)? {
+            None => None,
+            Some(e) => Some(checks.lenient(validate_email("email", &e), &e)?),
+        };
         let mut phones = Vec::with_capacity(self.phones.len());
         for (i, p) in self.phones.into_iter().enumerate() {
             let field = format!("phones.{i}.number");
-            let phone = normalize_phone(&field, &p.number)?;
-            let extension =
-                text(&format!("phones.{i}.extension"), p.extension)?.map(|e| normalize_digits(&e));
-            if let Some(e) = &extension
-                && (e.len() > 6 || !e.bytes().all(|b| b.is_ascii_digit()))
-            {
-                return Err(invalid(
-                    format!("phones.{i}.extension"),
-                    Rule::Format,
-                    "extension must be 1 to 6 digits",
-                ));
-            }
+            let raw = normalize_digits(p.number.trim());
+            let number = checks.lenient(
+                normalize_phone(&field, &p.number).map(|phone| phone.national()),
+                &raw,
+            )?;
+            let extension = match text(&format!("phones.{i}.extension"), p.extension)? {
+                None => None,
+                Some(e) => {
+                    let e = normalize_digits(&e);
+                    let checked = if e.len() <= 6 && e.bytes().all(|b| b.is_ascii_digit()) {
+                        Ok(e.clone())
+                    } else {
+                        Err(invalid(
+                            format!("phones.{i}.extension"),
+                            Rule::Format,
+                            "extension must be 1 to 6 digits",
+                        ))
+                    };
+                    Some(checks.lenient(checked, &e)?)
+                }
+            };
             phones.push(PhoneEntry {
                 phone_type: p.phone_type,
-                number: phone.national(),
+                number,
                 extension,
                 default: p.default,
             });
@@ -348,17 +429,23 @@ impl PartyInput {
         one_default("phones", phones.iter().filter(|p| p.default).count())?;
         let mut addresses = Vec::with_capacity(self.addresses.len());
         for (i, a) in self.addresses.into_iter().enumerate() {
-            let postal_code = text(&format!("addresses.{i}.postal_code"), a.postal_code)?
-                .map(|c| normalize_digits(&c).replace('-', ""));
-            if let Some(c) = &postal_code
-                && (c.len() != 10 || !c.bytes().all(|b| b.is_ascii_digit()))
-            {
-                return Err(invalid(
-                    format!("addresses.{i}.postal_code"),
-                    Rule::Format,
-                    "postal code must have 10 digits",
-                ));
-            }
+            let field = format!("addresses.{i}.postal_code");
+            let postal_code = match text(&field, a.postal_code)? {
+                None => None,
+                Some(c) => {
+                    let c = normalize_digits(&c).replace('-', "");
+                    let checked = if c.len() == 10 && c.bytes().all(|b| b.is_ascii_digit()) {
+                        Ok(c.clone())
+                    } else {
+                        Err(invalid(
+                            field,
+                            Rule::Format,
+                            "postal code must have 10 digits",
+                        ))
+                    };
+                    Some(checks.lenient(checked, &c)?)
+                }
+            };
             addresses.push(Address {
                 province: text(&format!("addresses.{i}.province"), a.province)?,
                 city: text(&format!("addresses.{i}.city"), a.city)?,
@@ -382,6 +469,7 @@ impl PartyInput {
             email,
             phones,
             addresses,
+            warnings: checks.warnings,
         })
     }
 }
@@ -441,11 +529,31 @@ pub struct NewProduct {
     pub toll_percent: Option<Decimal>,
     /// Exempt.
     pub tax_exempt: bool,
+    /// Rules the ledger's item breaks, kept with it (issue 14 §7); empty
+    /// for the CRM's own input.
+    pub warnings: Vec<DataWarning>,
 }
 
 impl ProductInput {
-    /// Checks the fields.
+    /// Checks the fields; any broken rule refuses the product (the API).
     pub fn validate(self) -> Result<NewProduct, ValidationError> {
+        self.check(Strictness::Refuse)
+    }
+
+    /// The same rules for a ledger's item (issue 14 §7). Lenient: an empty
+    /// name or unit (a unit the ledger could not name), kept empty with a
+    /// warning, so the item's invoices are not held back for it. Still
+    /// refused: the code (the item's identity, S13), the price and rates
+    /// (amounts the CRM computes with).
+    pub fn validate_from_ledger(self) -> Result<NewProduct, ValidationError> {
+        self.check(Strictness::Warn)
+    }
+
+    fn check(self, strictness: Strictness) -> Result<NewProduct, ValidationError> {
+        let mut checks = Checks {
+            strictness,
+            warnings: Vec::new(),
+        };
         let code = normalize_digits(&required("code", Some(self.code))?);
         if code.chars().count() > 64 {
             return Err(invalid(
@@ -454,15 +562,18 @@ impl ProductInput {
                 "code must be at most 64 characters",
             ));
         }
+        let name = checks.lenient(required("name", Some(self.name)), "")?;
+        let unit = checks.lenient(required("unit", Some(self.unit)), "")?;
         Ok(NewProduct {
             code,
-            name: required("name", Some(self.name))?,
-            unit: required("unit", Some(self.unit))?,
+            name,
+            unit,
             sales_price: non_negative("sales_price", self.sales_price)?,
             currency: self.currency,
             tax_percent: percent("tax_percent", self.tax_percent)?,
             toll_percent: percent("toll_percent", self.toll_percent)?,
             tax_exempt: self.tax_exempt,
+            warnings: checks.warnings,
         })
     }
 }
@@ -1026,5 +1137,89 @@ mod tests {
         assert_eq!(both(&nameless), (true, false));
         let input: PartyInput = serde_json::from_value(nameless).unwrap();
         assert_eq!(input.validate().unwrap_err().field, "name");
+    }
+
+    /// Issue 14 §7: what the CRM refuses from its own input (S6) a ledger's
+    /// record keeps, with a warning naming the field and the rule; what
+    /// would leave the CRM without the party's identity is refused both ways.
+    #[test]
+    fn s6_the_crm_refuses_what_a_ledger_record_keeps_with_a_warning() {
+        use crate::crm::WarningRule;
+        let dirty = json!({
+            "kind": "organisation", "name": "شرکت", "customer_number": "626-300",
+            "national_id": "10101234564", "economic_code": "12345",
+            "phones": [{"type": "phone", "number": "0991234", "default": true}],
+            "addresses": [{"line": "تهران", "postal_code": "۱۲۳۴", "default": true}]
+        });
+        let strict: PartyInput = serde_json::from_value(dirty.clone()).unwrap();
+        let e = strict.validate().unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("national_id", "check_digit")
+        );
+        let lenient: PartyInput = serde_json::from_value(dirty).unwrap();
+        let p = lenient.validate_from_ledger().unwrap();
+        assert_eq!(
+            p.national_id.as_deref(),
+            Some("10101234564"),
+            "kept as the ledger has it"
+        );
+        assert_eq!(p.economic_code.as_deref(), Some("12345"));
+        assert_eq!(p.phones[0].number, "0991234");
+        assert_eq!(p.addresses[0].postal_code.as_deref(), Some("1234"));
+        let got: Vec<(&str, WarningRule)> = p
+            .warnings
+            .iter()
+            .map(|w| (w.field.as_str(), w.rule))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("national_id", WarningRule::CheckDigit),
+                ("economic_code", WarningRule::Length),
+                ("phones.0.number", WarningRule::Length),
+                ("addresses.0.postal_code", WarningRule::Format),
+            ]
+        );
+        // A clean record carries none.
+        let clean: PartyInput = serde_json::from_value(json!({
+            "kind": "organisation", "name": "شرکت", "customer_number": "626-300",
+            "national_id": "10101234565"
+        }))
+        .unwrap();
+        assert!(clean.validate_from_ledger().unwrap().warnings.is_empty());
+        // No identity: refused from the ledger too.
+        for bad in [
+            json!({"kind": "organisation", "name": "شرکت", "customer_number": "626300"}),
+            json!({"kind": "person", "last_name": "رضایی", "customer_number": "626-300"}),
+        ] {
+            let input: PartyInput = serde_json::from_value(bad).unwrap();
+            assert!(input.validate_from_ledger().is_err());
+        }
+    }
+
+    /// Issue 14 §7 for items: a ledger's item without a unit keeps its
+    /// place (its invoices need it); the API still refuses one; a product
+    /// without a code has no identity and is refused both ways.
+    #[test]
+    fn s13_a_ledger_item_without_a_unit_arrives_with_a_warning_the_api_refuses_it() {
+        use super::ProductInput;
+        use crate::crm::WarningRule;
+        let unitless = json!({"code": "B1", "name": "کالا", "unit": " ", "sales_price": "1000"});
+        let strict: ProductInput = serde_json::from_value(unitless.clone()).unwrap();
+        assert_eq!(strict.validate().unwrap_err().field, "unit");
+        let lenient: ProductInput = serde_json::from_value(unitless).unwrap();
+        let p = lenient.validate_from_ledger().unwrap();
+        assert_eq!(p.unit, "");
+        assert_eq!(p.warnings.len(), 1);
+        assert_eq!(
+            (p.warnings[0].field.as_str(), p.warnings[0].rule),
+            ("unit", WarningRule::Required)
+        );
+        let codeless: ProductInput = serde_json::from_value(
+            json!({"code": "", "name": "کالا", "unit": "عدد", "sales_price": "1000"}),
+        )
+        .unwrap();
+        assert!(codeless.validate_from_ledger().is_err());
     }
 }

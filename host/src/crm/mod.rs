@@ -174,6 +174,144 @@ pub struct Party {
     pub created_at: String,
     /// RFC 3339 UTC.
     pub updated_at: String,
+    /// Data-quality warnings: rules of the CRM's own input that the
+    /// ledger's record breaks (issue 14 §7). A field named here holds the
+    /// ledger's value as it is, which need not match the pattern the API
+    /// applies to its input. Absent when there are none; a record created
+    /// or edited through the API never has any (S6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<DataWarning>,
+}
+
+/// Which rule of the CRM's input a ledger's value breaks. Mirrors
+/// [`hamgam_domain::Rule`] (one conversion, exhaustive, so the two cannot
+/// drift) to give the API document its enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningRule {
+    /// A value the CRM requires is empty.
+    Required,
+    /// The value does not have the expected shape.
+    Format,
+    /// Wrong number of characters or digits.
+    Length,
+    /// Outside the allowed range.
+    Range,
+    /// A check digit does not match (national ID, legal-entity ID,
+    /// economic code).
+    CheckDigit,
+    /// One digit repeated throughout (a placeholder).
+    RepeatedDigits,
+    /// A telephone area code that does not exist.
+    AreaCode,
+    /// A value differs from the computed one.
+    Mismatch,
+}
+
+impl WarningRule {
+    /// Every rule's name, as the list filters take it.
+    pub const NAMES: &'static [&'static str] = &[
+        "required",
+        "format",
+        "length",
+        "range",
+        "check_digit",
+        "repeated_digits",
+        "area_code",
+        "mismatch",
+    ];
+
+    /// The stored (and query) name.
+    pub fn as_str(&self) -> &'static str {
+        hamgam_domain::Rule::from(*self).as_str()
+    }
+
+    /// Parses a stored or query name.
+    pub fn parse(s: &str) -> Option<WarningRule> {
+        use WarningRule as W;
+        [
+            W::Required,
+            W::Format,
+            W::Length,
+            W::Range,
+            W::CheckDigit,
+            W::RepeatedDigits,
+            W::AreaCode,
+            W::Mismatch,
+        ]
+        .into_iter()
+        .find(|w| w.as_str() == s)
+    }
+}
+
+impl From<hamgam_domain::Rule> for WarningRule {
+    fn from(r: hamgam_domain::Rule) -> Self {
+        use hamgam_domain::Rule as R;
+        match r {
+            R::Required => WarningRule::Required,
+            R::Format => WarningRule::Format,
+            R::Length => WarningRule::Length,
+            R::Range => WarningRule::Range,
+            R::CheckDigit => WarningRule::CheckDigit,
+            R::RepeatedDigits => WarningRule::RepeatedDigits,
+            R::AreaCode => WarningRule::AreaCode,
+            R::Mismatch => WarningRule::Mismatch,
+        }
+    }
+}
+
+impl From<WarningRule> for hamgam_domain::Rule {
+    fn from(r: WarningRule) -> Self {
+        use hamgam_domain::Rule as R;
+        match r {
+            WarningRule::Required => R::Required,
+            WarningRule::Format => R::Format,
+            WarningRule::Length => R::Length,
+            WarningRule::Range => R::Range,
+            WarningRule::CheckDigit => R::CheckDigit,
+            WarningRule::RepeatedDigits => R::RepeatedDigits,
+            WarningRule::AreaCode => R::AreaCode,
+            WarningRule::Mismatch => R::Mismatch,
+        }
+    }
+}
+
+/// A rule of the CRM's own input that a record from the ledger breaks,
+/// kept on the record instead of refusing it: the ledger is the book of
+/// record, and its years of hand-typed data arrive as they are (issue 14
+/// §7). Only what would corrupt the CRM is refused (see
+/// `PartyInput::validate_from_ledger`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DataWarning {
+    /// The field as the API names it (`national_id`, `phones.0.number`).
+    #[schema(example = "national_id")]
+    pub field: String,
+    /// The rule it breaks.
+    pub rule: WarningRule,
+    /// What is wrong, for a person to read.
+    pub message: String,
+}
+
+impl From<hamgam_domain::ValidationError> for DataWarning {
+    fn from(e: hamgam_domain::ValidationError) -> Self {
+        DataWarning {
+            field: e.field,
+            rule: e.rule.into(),
+            message: e.message,
+        }
+    }
+}
+
+impl std::fmt::Display for DataWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.field,
+            self.rule.as_str(),
+            self.message
+        )
+    }
 }
 
 /// A product (S13: one sales price; H2: tax and toll per product).
@@ -209,6 +347,10 @@ pub struct Product {
     pub created_at: String,
     /// RFC 3339 UTC.
     pub updated_at: String,
+    /// Data-quality warnings (issue 14 §7), as on a party: a ledger's
+    /// item without a name or unit arrives with them. Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<DataWarning>,
 }
 
 /// The kinds of document with lines.

@@ -17,9 +17,10 @@
 use super::numbering::{AllocateError, allocate_in_op};
 use super::{Db, Dec, Tx};
 use crate::crm::{
-    Actor, Address, BalanceEffect, Document, DocumentKind, Line, NewDocument, NewParty, NewPayment,
-    NewProduct, Party, PartyKind, Payment, PaymentKind, PaymentMethod, PhoneEntry, Product,
-    Settlement, Statement, StatementEntry, Status, Totals, check_settlements,
+    Actor, Address, BalanceEffect, DataWarning, Document, DocumentKind, Line, NewDocument,
+    NewParty, NewPayment, NewProduct, Party, PartyKind, Payment, PaymentKind, PaymentMethod,
+    PhoneEntry, Product, Settlement, Statement, StatementEntry, Status, Totals, WarningRule,
+    check_settlements,
 };
 use hamgam_domain::{
     CompanyCode, Currency, Decimal, JalaliDate, Money, NumberTemplate, Rule, ValidationError,
@@ -372,6 +373,144 @@ pub async fn row_counts(db: &Db) -> Result<BTreeMap<&'static str, i64>> {
     Ok(out)
 }
 
+// ------------------------------------------------- data-quality warnings
+
+/// Replaces the data-quality warnings of one record (issue 14 §7) in the
+/// caller's transaction, so a record and its warnings change together.
+async fn put_warnings(
+    tx: &mut Tx,
+    tenant: &str,
+    entity_kind: &str,
+    entity_id: i64,
+    warnings: &[DataWarning],
+) -> Result<()> {
+    on_tx!(tx, c => sqlx::query(
+        "DELETE FROM crm_warnings WHERE tenant = $1 AND entity_kind = $2 AND entity_id = $3",
+    )
+    .bind(tenant).bind(entity_kind).bind(entity_id).execute(&mut *c).await.map(|_| ()))?;
+    if warnings.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO crm_warnings (tenant, entity_kind, entity_id, ordinal, field, rule, message) VALUES {}",
+        insert_placeholders(tx, warnings.len(), 7)
+    );
+    let mut args = Vec::with_capacity(warnings.len() * 7);
+    for (i, w) in warnings.iter().enumerate() {
+        args.extend([
+            Arg::Text(tenant.to_owned()),
+            Arg::Text(entity_kind.to_owned()),
+            Arg::I64(entity_id),
+            Arg::I64(i64::try_from(i).unwrap_or(i64::MAX)),
+            Arg::Text(w.field.clone()),
+            Arg::Text(w.rule.as_str().to_owned()),
+            Arg::Text(w.message.clone()),
+        ]);
+    }
+    on_tx!(tx, c => bind_args!(sqlx::query(&sql), &args).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct WarningRow {
+    entity_id: i64,
+    field: String,
+    rule: String,
+    message: String,
+}
+
+fn group_warnings(rows: Vec<WarningRow>) -> Result<HashMap<i64, Vec<DataWarning>>> {
+    let mut out: HashMap<i64, Vec<DataWarning>> = HashMap::new();
+    for r in rows {
+        let rule = WarningRule::parse(&r.rule)
+            .ok_or_else(|| corrupt("crm_warnings.rule", format!("unknown rule {:?}", r.rule)))?;
+        out.entry(r.entity_id).or_default().push(DataWarning {
+            field: r.field,
+            rule,
+            message: r.message,
+        });
+    }
+    Ok(out)
+}
+
+/// `SELECT` of the warnings of `ids` (at most one page of them).
+fn warnings_sql(ids: usize) -> String {
+    let list = (0..ids)
+        .map(|i| format!("${}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT entity_id, field, rule, message FROM crm_warnings \
+         WHERE tenant = $1 AND entity_kind = $2 AND entity_id IN ({list}) \
+         ORDER BY entity_id, ordinal"
+    )
+}
+
+/// The warnings of these records, by id (records without any are absent).
+async fn warnings_of(
+    db: &Db,
+    tenant: &str,
+    entity_kind: &str,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<DataWarning>>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = warnings_sql(ids.len());
+    let rows: Vec<WarningRow> = on_pool!(db, p => {
+        let mut q = sqlx::query_as(&sql).bind(tenant).bind(entity_kind);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(p).await
+    })?;
+    group_warnings(rows)
+}
+
+/// [`warnings_of`] one record, in the caller's transaction.
+async fn warnings_in_op(
+    tx: &mut Tx,
+    tenant: &str,
+    entity_kind: &str,
+    id: i64,
+) -> Result<Vec<DataWarning>> {
+    let sql = warnings_sql(1);
+    let rows: Vec<WarningRow> = on_tx!(tx, c => sqlx::query_as(&sql)
+        .bind(tenant).bind(entity_kind).bind(id).fetch_all(&mut *c).await)?;
+    Ok(group_warnings(rows)?.remove(&id).unwrap_or_default())
+}
+
+/// The list filter on data-quality warnings (issue 14 §7): ` AND [NOT]
+/// EXISTS (…)` over the rows of `table` (whose kind is `entity_kind`),
+/// `rule` bound as the next argument.
+fn warning_filter(
+    table: &str,
+    entity_kind: &str,
+    has: Option<bool>,
+    rule: Option<WarningRule>,
+    args: &mut Vec<Arg>,
+    sql: &mut String,
+) {
+    let exists = |extra: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM crm_warnings w WHERE w.tenant = {table}.tenant \
+             AND w.entity_kind = '{entity_kind}' AND w.entity_id = {table}.id{extra})"
+        )
+    };
+    match has {
+        Some(true) => sql.push_str(&format!(" AND {}", exists(""))),
+        Some(false) => sql.push_str(&format!(" AND NOT {}", exists(""))),
+        None => {}
+    }
+    if let Some(rule) = rule {
+        args.push(Arg::Text(rule.as_str().to_owned()));
+        sql.push_str(&format!(
+            " AND {}",
+            exists(&format!(" AND w.rule = ${}", args.len()))
+        ));
+    }
+}
+
 // ------------------------------------------------------------------ parties
 
 const PARTY_COLS: &str = "id, kind, first_name, last_name, name, customer_number, company_code, \
@@ -428,6 +567,8 @@ impl TryFrom<PartyRow> for Party {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            // Read from `crm_warnings` by the caller.
+            warnings: Vec::new(),
         })
     }
 }
@@ -474,6 +615,7 @@ pub async fn create_party_in_op(tx: &mut Tx, actor: &Actor, new: &NewParty) -> R
     let id: i64 =
         on_tx!(tx, c => bind_args!(sqlx::query_scalar(sql), &args).fetch_one(&mut *c).await)
             .map_err(|e| duplicate_customer(e, new))?;
+    put_warnings(tx, &actor.tenant, "party", id, &new.warnings).await?;
     let party = party_from_new(id, new, &actor.origin, 1, at.clone(), at);
     let after = json(&party)?;
     record(
@@ -518,6 +660,7 @@ fn party_from_new(
         version,
         created_at,
         updated_at,
+        warnings: p.warnings.clone(),
     }
 }
 
@@ -536,8 +679,11 @@ async fn party_in_op(tx: &mut Tx, tenant: &str, id: i64) -> Result<Party> {
     );
     let row: Option<PartyRow> =
         on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(&mut *c).await)?;
-    row.ok_or(StoreError::NotFound { kind: "party", id })?
-        .try_into()
+    let mut party: Party = row
+        .ok_or(StoreError::NotFound { kind: "party", id })?
+        .try_into()?;
+    party.warnings = warnings_in_op(tx, tenant, "party", id).await?;
+    Ok(party)
 }
 
 /// One party of the tenant.
@@ -545,8 +691,14 @@ pub async fn get_party(db: &Db, tenant: &str, id: i64) -> Result<Party> {
     let sql = format!("SELECT {PARTY_COLS} FROM crm_parties WHERE tenant = $1 AND id = $2");
     let row: Option<PartyRow> =
         on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(p).await)?;
-    row.ok_or(StoreError::NotFound { kind: "party", id })?
-        .try_into()
+    let mut party: Party = row
+        .ok_or(StoreError::NotFound { kind: "party", id })?
+        .try_into()?;
+    party.warnings = warnings_of(db, tenant, "party", &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(party)
 }
 
 /// List filters for parties.
@@ -558,6 +710,10 @@ pub struct PartyFilter {
     pub customer_number: Option<String>,
     /// Company code (S17).
     pub company_code: Option<u16>,
+    /// With (`true`) or without (`false`) data-quality warnings.
+    pub has_warnings: Option<bool>,
+    /// With a warning of this rule.
+    pub warning: Option<WarningRule>,
 }
 
 /// One page of parties with `id > after`, by id; `limit + 1` rows are read
@@ -584,10 +740,27 @@ pub async fn list_parties(
     if let Some(c) = filter.company_code {
         push("company_code =", Arg::I64(i64::from(c)), &mut sql);
     }
+    warning_filter(
+        "crm_parties",
+        "party",
+        filter.has_warnings,
+        filter.warning,
+        &mut args,
+        &mut sql,
+    );
     sql.push_str(&format!(" ORDER BY id LIMIT {}", u64::from(limit) + 1));
     let rows: Vec<PartyRow> =
         on_pool!(db, p => bind_args!(sqlx::query_as(&sql), &args).fetch_all(p).await)?;
-    rows.into_iter().map(Party::try_from).collect()
+    let mut parties = rows
+        .into_iter()
+        .map(Party::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<i64> = parties.iter().map(|p| p.id).collect();
+    let mut warnings = warnings_of(db, tenant, "party", &ids).await?;
+    for p in &mut parties {
+        p.warnings = warnings.remove(&p.id).unwrap_or_default();
+    }
+    Ok(parties)
 }
 
 /// Replace a party's fields (S9: a kind change is allowed).
@@ -611,6 +784,7 @@ pub async fn update_party_in_op(
     ]);
     on_tx!(tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))
         .map_err(|e| duplicate_customer(e, new))?;
+    put_warnings(tx, &actor.tenant, "party", id, &new.warnings).await?;
     let after = party_from_new(
         id,
         new,
@@ -708,6 +882,7 @@ pub async fn delete_party(db: &Db, actor: &Actor, id: i64) -> Result<()> {
     }
     on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_parties WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
+    put_warnings(&mut tx, &actor.tenant, "party", id, &[]).await?;
     record_one(&mut tx, actor, "party", id, "delete", Some(&before), None).await?;
     tx.commit().await?;
     Ok(())
@@ -756,6 +931,8 @@ impl TryFrom<ProductRow> for Product {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            // Read from `crm_warnings` by the caller.
+            warnings: Vec::new(),
         })
     }
 }
@@ -795,6 +972,7 @@ fn product_from_new(
         version,
         created_at,
         updated_at,
+        warnings: p.warnings.clone(),
     }
 }
 
@@ -821,6 +999,7 @@ pub async fn create_product_in_op(tx: &mut Tx, actor: &Actor, new: &NewProduct) 
     let id: i64 =
         on_tx!(tx, c => bind_args!(sqlx::query_scalar(sql), &args).fetch_one(&mut *c).await)
             .map_err(|e| duplicate_code(e, new))?;
+    put_warnings(tx, &actor.tenant, "product", id, &new.warnings).await?;
     let product = product_from_new(id, new, &actor.origin, 1, at.clone(), at);
     record_one(tx, actor, "product", id, "create", None, Some(&product)).await?;
     Ok(product)
@@ -839,11 +1018,17 @@ pub async fn get_product(db: &Db, tenant: &str, id: i64) -> Result<Product> {
     let sql = format!("SELECT {PRODUCT_COLS} FROM crm_products WHERE tenant = $1 AND id = $2");
     let row: Option<ProductRow> =
         on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(p).await)?;
-    row.ok_or(StoreError::NotFound {
-        kind: "product",
-        id,
-    })?
-    .try_into()
+    let mut product: Product = row
+        .ok_or(StoreError::NotFound {
+            kind: "product",
+            id,
+        })?
+        .try_into()?;
+    product.warnings = warnings_of(db, tenant, "product", &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(product)
 }
 
 /// The tenant's products among `ids` (missing ids are simply absent).
@@ -865,24 +1050,52 @@ pub async fn products_by_id(db: &Db, tenant: &str, ids: &[i64]) -> Result<HashMa
     Ok(out)
 }
 
+/// List filters for products.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    /// Exact item code.
+    pub code: Option<String>,
+    /// With (`true`) or without (`false`) data-quality warnings.
+    pub has_warnings: Option<bool>,
+    /// With a warning of this rule.
+    pub warning: Option<WarningRule>,
+}
+
 /// One page of products with `id > after` (`limit + 1` rows).
 pub async fn list_products(
     db: &Db,
     tenant: &str,
-    code: Option<&str>,
+    filter: &ProductFilter,
     after: i64,
     limit: u32,
 ) -> Result<Vec<Product>> {
     let mut sql = format!("SELECT {PRODUCT_COLS} FROM crm_products WHERE tenant = $1 AND id > $2");
     let mut args = vec![Arg::Text(tenant.into()), Arg::I64(after)];
-    if let Some(c) = code {
-        args.push(Arg::Text(c.into()));
+    if let Some(c) = &filter.code {
+        args.push(Arg::Text(c.clone()));
         sql.push_str(" AND code = $3");
     }
+    warning_filter(
+        "crm_products",
+        "product",
+        filter.has_warnings,
+        filter.warning,
+        &mut args,
+        &mut sql,
+    );
     sql.push_str(&format!(" ORDER BY id LIMIT {}", u64::from(limit) + 1));
     let rows: Vec<ProductRow> =
         on_pool!(db, p => bind_args!(sqlx::query_as(&sql), &args).fetch_all(p).await)?;
-    rows.into_iter().map(Product::try_from).collect()
+    let mut products = rows
+        .into_iter()
+        .map(Product::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
+    let mut warnings = warnings_of(db, tenant, "product", &ids).await?;
+    for p in &mut products {
+        p.warnings = warnings.remove(&p.id).unwrap_or_default();
+    }
+    Ok(products)
 }
 
 /// Replace a product's fields.
@@ -901,11 +1114,14 @@ async fn product_in_op(tx: &mut Tx, tenant: &str, id: i64) -> Result<Product> {
     );
     let row: Option<ProductRow> =
         on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(&mut *c).await)?;
-    row.ok_or(StoreError::NotFound {
-        kind: "product",
-        id,
-    })?
-    .try_into()
+    let mut product: Product = row
+        .ok_or(StoreError::NotFound {
+            kind: "product",
+            id,
+        })?
+        .try_into()?;
+    product.warnings = warnings_in_op(tx, tenant, "product", id).await?;
+    Ok(product)
 }
 
 /// Replace a product in the caller's transaction.
@@ -928,6 +1144,7 @@ pub async fn update_product_in_op(
     ]);
     on_tx!(tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))
         .map_err(|e| duplicate_code(e, new))?;
+    put_warnings(tx, &actor.tenant, "product", id, &new.warnings).await?;
     let after = product_from_new(
         id,
         new,
@@ -963,6 +1180,7 @@ pub async fn delete_product_in_op(tx: &mut Tx, actor: &Actor, id: i64) -> Result
     let before = product_in_op(tx, &actor.tenant, id).await?;
     on_tx!(tx, c => sqlx::query("DELETE FROM crm_products WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
+    put_warnings(tx, &actor.tenant, "product", id, &[]).await?;
     record_one(tx, actor, "product", id, "delete", Some(&before), None).await
 }
 

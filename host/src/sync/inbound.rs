@@ -388,7 +388,10 @@ async fn upsert(
     let existing = linked.map(|(id, _)| id);
     match (&record.entity, local_kind) {
         (wit::Entity::Party(p), "party") => {
-            let (new, warnings) = map::party_from_ledger(p, company)?;
+            let new = map::party_from_ledger(p, company)?;
+            // The warnings live on the party; the link repeats them so the
+            // sync view shows what arrived imperfect (issue 14 §7).
+            let warnings = new.warnings.iter().map(ToString::to_string).collect();
             let id = match existing.or(claim(ctx, tx, "party", &new.customer_number).await?) {
                 Some(id) => {
                     ensure_key_free(ctx, tx, "party", &new.customer_number, id).await?;
@@ -429,7 +432,8 @@ async fn upsert(
                 }
                 None => repo::create_product_in_op(tx, &actor, &new).await?.id,
             };
-            Ok(Applied::Stored(id, Vec::new()))
+            let warnings = new.warnings.iter().map(ToString::to_string).collect();
+            Ok(Applied::Stored(id, warnings))
         }
         (wit::Entity::Document(d), "receipt" | "payment") => {
             let pkind = PaymentKind::parse(local_kind).unwrap_or(PaymentKind::Receipt);

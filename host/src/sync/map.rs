@@ -174,13 +174,12 @@ pub fn phone_type(kind: wit::PhoneKind) -> PhoneType {
     }
 }
 
-/// A party from the ledger. Phones that are not valid Iranian numbers are
-/// left out and reported as warnings rather than keeping the whole party
-/// out of the CRM.
-pub fn party_from_ledger(
-    p: &wit::Party,
-    company: u16,
-) -> Result<(NewParty, Vec<String>), ValidationError> {
+/// A party from the ledger. A value that breaks a rule the CRM applies to
+/// its own input but corrupts nothing (an ID's check digit, a phone's
+/// format) is kept as the ledger has it, with a warning on the party
+/// (`PartyInput::validate_from_ledger`, issue 14 §7); only a party the CRM
+/// cannot hold (no customer number, no name) is refused.
+pub fn party_from_ledger(p: &wit::Party, company: u16) -> Result<NewParty, ValidationError> {
     let raw_number = text(&p.customer_number).ok_or_else(|| {
         invalid(
             "customer_number",
@@ -188,20 +187,19 @@ pub fn party_from_ledger(
             "the ledger record has no customer number (detail-account code)",
         )
     })?;
-    let mut warnings = Vec::new();
-    let mut phones = Vec::new();
-    for (i, ph) in p.phones.iter().enumerate() {
-        let full = format!("{}{}", ph.area_code.as_deref().unwrap_or(""), ph.number);
-        match normalize_phone(&format!("phones.{i}.number"), &full) {
-            Ok(_) => phones.push(PhoneInput {
-                phone_type: phone_type(ph.kind),
-                number: full,
-                extension: None,
-                default: ph.is_default,
-            }),
-            Err(e) => warnings.push(format!("phone {full:?} left out: {e}")),
-        }
-    }
+    // An empty phone slot in the ledger is no number at all, not a
+    // malformed one.
+    let mut phones: Vec<PhoneInput> = p
+        .phones
+        .iter()
+        .map(|ph| PhoneInput {
+            phone_type: phone_type(ph.kind),
+            number: format!("{}{}", ph.area_code.as_deref().unwrap_or(""), ph.number),
+            extension: None,
+            default: ph.is_default,
+        })
+        .filter(|ph| !ph.number.trim().is_empty())
+        .collect();
     // At most one default survives (the ledger may flag several).
     let mut seen_default = false;
     for ph in &mut phones {
@@ -249,7 +247,7 @@ pub fn party_from_ledger(
         phones,
         addresses,
     };
-    Ok((input.validate()?, warnings))
+    input.validate_from_ledger()
 }
 
 /// S5, CRM → ledger: every phone lands as `other`, and only the number
@@ -322,7 +320,7 @@ pub fn product_from_ledger(p: &wit::Product, company: u16) -> Result<NewProduct,
         toll_percent: Some(dec("toll_rate", &p.toll_rate)?),
         tax_exempt: p.tax_exempt,
     }
-    .validate()
+    .validate_from_ledger()
 }
 
 /// A CRM product as a connector takes it: the code without the company

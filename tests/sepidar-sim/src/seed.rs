@@ -228,6 +228,34 @@ pub fn national_code(rng: &mut impl Rng) -> String {
         .collect()
 }
 
+/// A valid 11-digit legal-entity national ID (شناسه ملی): `10`, eight
+/// random digits and the check digit. Nine random digits are drawn, as
+/// before the check digit was computed, so the rest of the demo data stays
+/// the same.
+pub fn legal_entity_id(rng: &mut impl Rng) -> String {
+    let drawn = digits(rng, 9);
+    let first10 = format!("10{}", &drawn[..8]);
+    let d: Vec<u32> = first10.bytes().map(|b| u32::from(b - b'0')).collect();
+    // Weights 29, 27, 23, 19, 17 repeating over (digit + tens digit + 2);
+    // a remainder of 10 counts as 0.
+    let t = d[9] + 2;
+    let s: u32 = d
+        .iter()
+        .zip([29, 27, 23, 19, 17].iter().cycle())
+        .map(|(x, w)| (x + t) * w)
+        .sum();
+    let r = s % 11;
+    format!("{first10}{}", if r == 10 { 0 } else { r })
+}
+
+/// The same ID with its check digit one off: a hand-typed mistake, as
+/// years-old ledgers hold (issue 14 §7: the CRM keeps it with a warning).
+pub fn mistyped(id: &str) -> String {
+    let (head, last) = id.split_at(id.len().saturating_sub(1));
+    let d = last.bytes().next().map_or(0, |b| b.wrapping_sub(b'0') % 10);
+    format!("{head}{}", (d + 1) % 10)
+}
+
 fn digits(rng: &mut impl Rng, n: usize) -> String {
     (0..n)
         .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
@@ -253,7 +281,7 @@ pub fn random_customer(rng: &mut impl Rng) -> NewCustomer {
         c
     } else {
         let mut c = NewCustomer::company(*COMPANIES.choose(rng).unwrap_or(&"بازرگانی آریا"));
-        c.national_id = Some(format!("10{}", digits(rng, 9)));
+        c.national_id = Some(legal_entity_id(rng));
         c.economic_code = Some(format!("4{}", digits(rng, 11)));
         c.phone_number = Some(format!("021{}", digits(rng, 8)));
         c
@@ -292,15 +320,25 @@ fn random_date(rng: &mut impl Rng, from: NaiveDate, to: NaiveDate) -> NaiveDate 
     from + Duration::days(rng.gen_range(0..=days))
 }
 
+/// Which demo customer was typed with a wrong check digit in its national
+/// or legal-entity ID (one per company).
+pub const DEMO_MISTYPED_CUSTOMER: usize = 3;
+
 /// Loads the demo data set: ~20 customers, 15 items with prices and stock,
 /// a few quotations, ~30 invoices over the defined fiscal years up to today
 /// (1403, 1404 and the current one), one returned invoice. Seeded by the
-/// company code, so each company gets different data.
+/// company code, so each company gets different data. IDs carry valid
+/// check digits, as a real ledger's mostly do, except one customer's
+/// ([`DEMO_MISTYPED_CUSTOMER`]), so the demo shows a data-quality warning.
 pub fn demo(sim: &Sepidar) -> Result<(), SimError> {
     let mut rng = StdRng::seed_from_u64(u64::from(sim.config().company_code) * 7919);
     let today = sim.today();
-    for _ in 0..20 {
-        sim.create_customer(random_customer(&mut rng))?;
+    for i in 0..20 {
+        let mut c = random_customer(&mut rng);
+        if i == DEMO_MISTYPED_CUSTOMER {
+            c.national_id = c.national_id.as_deref().map(mistyped);
+        }
+        sim.create_customer(c)?;
     }
     let factor = Decimal::from(rng.gen_range(85..=115)) / Decimal::from(100);
     for (code, title, unit, t, fee, exempt) in ITEMS {
