@@ -10,6 +10,7 @@
 
 pub mod amount;
 mod input;
+pub mod kinds;
 pub mod settings;
 
 pub use input::*;

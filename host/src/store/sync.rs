@@ -11,24 +11,7 @@ use std::collections::HashMap;
 /// Result of a sync-table call.
 pub type Result<T> = std::result::Result<T, sqlx::Error>;
 
-/// Which side first created a linked record (S8, S11, S12).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkOrigin {
-    /// Created in the ledger, copied to the CRM.
-    Ledger,
-    /// Created in the CRM, sent to the ledger.
-    Crm,
-}
-
-impl LinkOrigin {
-    fn as_str(self) -> &'static str {
-        match self {
-            LinkOrigin::Ledger => "ledger",
-            LinkOrigin::Crm => "crm",
-        }
-    }
-}
+pub use crate::crm::kinds::LinkOrigin;
 
 /// One link: a ledger record of one connector instance and the CRM record
 /// it corresponds to.

@@ -23,6 +23,7 @@ pub mod inbound;
 pub mod lookup;
 pub mod map;
 pub mod outbound;
+pub mod policy;
 pub mod schedule;
 pub mod version;
 pub mod webhook;
