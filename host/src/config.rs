@@ -6,7 +6,7 @@
 //! default is how sandboxes get opened by accident. Secrets are references
 //! (environment variable or file) resolved at use, and never printed.
 
-use crate::plugins::manifest::CrmAccess;
+use hamgam_trust::manifest::CrmAccess;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -728,7 +728,7 @@ impl Config {
                     })?;
                 }
                 for pattern in &inst.grants.http {
-                    crate::runtime::grants::UrlPattern::parse(pattern)
+                    hamgam_trust::url_pattern::UrlPattern::parse(pattern)
                         .map_err(|m| field(format!("{at}.grants.http"), m))?;
                 }
                 for (db, grant) in &inst.grants.sql {

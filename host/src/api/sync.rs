@@ -7,6 +7,7 @@ use super::extract::{ApiQuery, Id, Tenant};
 use super::openapi::{Op, Param, Resp, Routes};
 use super::{ApiError, AppState};
 use crate::store::sync::{self as links, Link, OutboxItem};
+use crate::sync::lookup::{Balance, LookupError, StockLevel};
 use crate::sync::{RunReport, SyncError};
 use axum::Json;
 use axum::extract::{RawPathParams, State};
@@ -410,6 +411,34 @@ pub struct LedgerBalance {
     pub currency: String,
 }
 
+impl From<Balance> for LedgerBalance {
+    fn from(b: Balance) -> LedgerBalance {
+        LedgerBalance {
+            instance: b.instance,
+            remote_id: b.remote_id,
+            debit: b.debit,
+            credit: b.credit,
+            balance: b.balance,
+            currency: b.currency,
+        }
+    }
+}
+
+/// A lookup without an answer as the API says it: the record's state has
+/// none (409), the ledger is away (503) or failed (502).
+fn lookup_error(e: LookupError) -> ApiError {
+    match e {
+        LookupError::NoAnswer(message) => ApiError::Conflict {
+            field: None,
+            message,
+        },
+        LookupError::Unreachable(message) => ApiError::Unavailable(message),
+        LookupError::Upstream(message) => ApiError::Upstream(message),
+        LookupError::Call(e) => e.into(),
+        LookupError::Db(e) => db(e),
+    }
+}
+
 /// Balances per ledger.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BalanceList {
@@ -427,7 +456,13 @@ async fn balance(
         .sync()
         .ok_or_else(|| ApiError::Unavailable("the sync engine is not running".into()))?;
     Ok(Json(BalanceList {
-        items: engine.party_balances(&tenant, id).await?,
+        items: engine
+            .party_balances(&tenant, id)
+            .await
+            .map_err(lookup_error)?
+            .into_iter()
+            .map(LedgerBalance::from)
+            .collect(),
     }))
 }
 
@@ -441,6 +476,16 @@ pub struct LedgerStock {
     /// Quantity on hand.
     #[schema(value_type = String)]
     pub quantity: hamgam_domain::Decimal,
+}
+
+impl From<StockLevel> for LedgerStock {
+    fn from(s: StockLevel) -> LedgerStock {
+        LedgerStock {
+            instance: s.instance,
+            warehouse: s.warehouse,
+            quantity: s.quantity,
+        }
+    }
 }
 
 /// Stock per warehouse.
@@ -460,6 +505,12 @@ async fn stock(
         .sync()
         .ok_or_else(|| ApiError::Unavailable("the sync engine is not running".into()))?;
     Ok(Json(StockList {
-        items: engine.product_stock(&tenant, id).await?,
+        items: engine
+            .product_stock(&tenant, id)
+            .await
+            .map_err(lookup_error)?
+            .into_iter()
+            .map(LedgerStock::from)
+            .collect(),
     }))
 }

@@ -349,7 +349,7 @@ impl SyncEngine {
         .await?;
         tx.commit().await?;
         if report.applied + report.deleted > 0
-            && let Some((_, trigger)) = self.state.sync()
+            && let Some(trigger) = self.trigger()
         {
             // The CRM changed: let the books' instances pick it up now
             // rather than on their next tick (S19).
