@@ -949,11 +949,16 @@ limits = { call_deadline_ms = 100 }
         let c = Config::parse(include_str!("../config/demo.toml")).unwrap();
         let s = c.tenants["demo"].crm.settings("tenants.demo").unwrap();
         assert_eq!(
-            s.template("quote").unwrap().source(),
+            s.template(crate::crm::DocumentKind::Quote.as_str())
+                .unwrap()
+                .source(),
             "QT-{SHYY}-{counter:5}-{company}"
         );
         // Sequences the operator left out keep their defaults.
-        assert!(s.template("receipt").is_some());
+        assert!(
+            s.template(crate::crm::PaymentKind::Receipt.as_str())
+                .is_some()
+        );
         assert_eq!(s.rates.entries().len(), 2);
     }
 

@@ -19,6 +19,7 @@ use std::{env, fs};
 mod contract;
 mod layers;
 mod vendor;
+mod vocabulary;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -124,6 +125,9 @@ enum Task {
     /// Check that every host module uses only the floors below it (the
     /// order ARCHITECTURE.md declares); names file:line of each breach.
     Layers,
+    /// Check that no string literal in host/src names an entity kind or a
+    /// status outside its enum (crm/kinds.rs); names file:line of each.
+    Vocabulary,
 }
 
 #[derive(Subcommand)]
@@ -237,6 +241,7 @@ fn main() -> ExitCode {
         Task::Fuzz { seconds } => fuzz(&root, seconds),
         Task::Contract => contract::contract(&root),
         Task::Layers => layers::layers(&root),
+        Task::Vocabulary => vocabulary::vocabulary(&root),
     });
     // Print the error chain ourselves: a chore's failure is a message for
     // a person, and anyhow's backtrace (with RUST_BACKTRACE set) buries it.

@@ -271,6 +271,42 @@ vocabulary!(LinkStatus, "link status", [
     Deleted => "deleted",
 ]);
 
+/// A document's or payment's sync state (F2), as the record shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// Not in every ledger yet.
+    Pending,
+    /// Delivered and linked.
+    Synced,
+    /// A change or a link failed (with why, on the outbox row or link).
+    Failed,
+}
+
+vocabulary!(SyncStatus, "sync status", [
+    Pending => "pending",
+    Synced => "synced",
+    Failed => "failed",
+]);
+
+/// Where a stored webhook delivery stands (invariant 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Stored, not processed yet (or to be tried again).
+    Pending,
+    /// Processed.
+    Done,
+    /// Parked with the reason.
+    Failed,
+}
+
+vocabulary!(DeliveryStatus, "delivery status", [
+    Pending => "pending",
+    Done => "done",
+    Failed => "failed",
+]);
+
 /// Which side first created a linked record (S8, S11, S12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -314,6 +314,9 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every stored name.
+    pub const NAMES: &'static [&'static str] = &["pending", "approved", "rejected"];
+
     /// Stored name.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -5,7 +5,7 @@
 use super::map;
 use super::policy;
 use super::{Ctx, RunReport, SyncEngine, SyncError, is_transient, now, render};
-use crate::crm::kinds::{CompanyCode, EntityKind, LinkStatus, Operation, Origin, UnknownValue};
+use crate::crm::kinds::{CompanyCode, EntityKind, LinkStatus, OutboxStatus, SyncStatus};
 use crate::crm::{Document, Party, Product};
 use crate::runtime::bindings::types as wit;
 use crate::store::crm::{self as repo, StoreError};
@@ -47,21 +47,11 @@ pub(crate) async fn route(
         .collect();
     let at = now();
     for row in rows {
-        let (kind, operation, origin) = match parsed(&row) {
-            Ok(parsed) => parsed,
-            Err(corrupt) => {
-                // One unreadable row is parked with why; the queue goes on.
-                let why = corrupt.to_string();
-                links::route(db, tenant, row.id, Route::Skip(&why), &at).await?;
-                report.skipped += 1;
-                continue;
-            }
-        };
         let change = policy::Change {
-            kind,
+            kind: row.entity_kind,
             id: row.entity_id,
-            operation,
-            origin: &origin,
+            operation: row.operation,
+            origin: &row.origin,
         };
         // The record's company is read only once a rule sends it somewhere.
         let mut stage = policy::Stage::Route {
@@ -69,7 +59,7 @@ pub(crate) async fn route(
             connectors: &running,
         };
         if policy::decide(&change, &stage) == policy::Decision::ReadCompany {
-            let company = links::company_of(db, tenant, &row.entity_kind, row.entity_id).await?;
+            let company = links::company_of(db, tenant, row.entity_kind, row.entity_id).await?;
             stage = policy::Stage::Route {
                 company: match company {
                     // A code no connector could declare serves no instance.
@@ -106,16 +96,6 @@ pub(crate) async fn route(
     Ok(())
 }
 
-/// The row's change in the policy's terms; a value no enum names is
-/// corrupt data.
-fn parsed(row: &OutboxItem) -> Result<(EntityKind, Operation, Origin), UnknownValue> {
-    Ok((
-        EntityKind::parse(&row.entity_kind)?,
-        Operation::parse(&row.operation)?,
-        Origin::parse(&row.origin)?,
-    ))
-}
-
 /// How one delivery attempt ended.
 enum Outcome {
     /// Pushed. `complete`: every change of the record up to now is in the
@@ -150,11 +130,11 @@ pub(crate) async fn deliver(
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
     let rows = links::due(ctx.db, ctx.tenant, ctx.instance, &now(), DELIVER_BATCH).await?;
-    let mut blocked: HashSet<(String, i64)> = HashSet::new();
+    let mut blocked: HashSet<(EntityKind, i64)> = HashSet::new();
     // Records pushed in this run: their older rows were settled with them.
-    let mut covered: HashSet<(String, i64)> = HashSet::new();
+    let mut covered: HashSet<(EntityKind, i64)> = HashSet::new();
     for row in rows {
-        let entity = (row.entity_kind.clone(), row.entity_id);
+        let entity = (row.entity_kind, row.entity_id);
         if blocked.contains(&entity) || covered.contains(&entity) {
             continue;
         }
@@ -178,13 +158,16 @@ pub(crate) async fn deliver(
             Outcome::AlreadyThere => {
                 report.delivered += 1;
                 (
-                    settled("delivered", row.attempts, None, None),
-                    Some("synced"),
+                    settled(OutboxStatus::Delivered, row.attempts, None, None),
+                    Some(SyncStatus::Synced),
                 )
             }
             Outcome::Skipped(reason) => {
                 report.skipped += 1;
-                (settled("skipped", row.attempts, None, Some(reason)), None)
+                (
+                    settled(OutboxStatus::Skipped, row.attempts, None, Some(reason)),
+                    None,
+                )
             }
             Outcome::Later(reason) | Outcome::Unsure { reason, .. } => {
                 blocked.insert(entity);
@@ -193,14 +176,14 @@ pub(crate) async fn deliver(
                     report.failed += 1;
                     let why = format!("gave up after {attempts} attempts: {reason}");
                     (
-                        settled("failed", attempts, None, Some(&why)),
-                        Some("failed"),
+                        settled(OutboxStatus::Failed, attempts, None, Some(&why)),
+                        Some(SyncStatus::Failed),
                     )
                 } else {
                     report.retrying += 1;
                     let next = next_attempt(ctx, attempts, row.id);
                     (
-                        settled("pending", attempts, Some(&next), Some(reason)),
+                        settled(OutboxStatus::Pending, attempts, Some(&next), Some(reason)),
                         None,
                     )
                 }
@@ -209,8 +192,8 @@ pub(crate) async fn deliver(
                 blocked.insert(entity);
                 report.failed += 1;
                 (
-                    settled("failed", row.attempts + 1, None, Some(reason)),
-                    Some("failed"),
+                    settled(OutboxStatus::Failed, row.attempts + 1, None, Some(reason)),
+                    Some(SyncStatus::Failed),
                 )
             }
         };
@@ -227,7 +210,7 @@ pub(crate) async fn deliver(
             links::mark_unsure(&mut tx, ctx.tenant, row.id, *upto).await?;
         }
         if let Some(status) = record_status {
-            links::set_sync_status(&mut tx, ctx.tenant, &row.entity_kind, row.entity_id, status)
+            links::set_sync_status(&mut tx, ctx.tenant, row.entity_kind, row.entity_id, status)
                 .await?;
         }
         tx.commit().await?;
@@ -237,9 +220,9 @@ pub(crate) async fn deliver(
 
 /// A row's new delivery state: status, attempts, not before, why (owned,
 /// so each outcome can build its message in place).
-type Settled = (&'static str, i32, Option<String>, Option<String>);
+type Settled = (OutboxStatus, i32, Option<String>, Option<String>);
 
-fn settled(status: &'static str, attempts: i32, next: Option<&str>, why: Option<&str>) -> Settled {
+fn settled(status: OutboxStatus, attempts: i32, next: Option<&str>, why: Option<&str>) -> Settled {
     (
         status,
         attempts,
@@ -297,7 +280,7 @@ async fn deliver_one(
 ) -> Result<Outcome, SyncError> {
     // Every change of the record up to now is covered by pushing its
     // current state; read the watermark before the record.
-    let upto = links::last_change(ctx.db, ctx.tenant, &row.entity_kind, row.entity_id)
+    let upto = links::last_change(ctx.db, ctx.tenant, row.entity_kind, row.entity_id)
         .await?
         .max(row.id);
     let prepared = match prepare(ctx, row).await? {
@@ -310,7 +293,9 @@ async fn deliver_one(
     // then, not with what this attempt sends.
     let unsure = links::unsure_upto(ctx.db, ctx.tenant, row.id).await?;
     let (remote_id, version) = match &prepared.link {
-        Some(l) if l.status != "deleted" => (Some(l.remote_id.clone()), l.remote_version.clone()),
+        Some(l) if l.status != LinkStatus::Deleted.as_str() => {
+            (Some(l.remote_id.clone()), l.remote_version.clone())
+        }
         _ => (None, None),
     };
     let pushed = ctx
@@ -342,7 +327,7 @@ async fn deliver_one(
             instance: ctx.instance.to_owned(),
             kind: map::kind_name(prepared.kind).to_owned(),
             remote_id: outcome.remote_id,
-            local_kind: row.entity_kind.clone(),
+            local_kind: row.entity_kind.as_str().to_owned(),
             local_id: Some(row.entity_id),
             remote_version: outcome.version,
             remote_number: outcome.number,
@@ -356,7 +341,7 @@ async fn deliver_one(
                 .as_ref()
                 .map(|l| l.origin)
                 .unwrap_or(LinkOrigin::Crm),
-            status: "synced".into(),
+            status: LinkStatus::Synced.as_str().to_owned(),
             error: None,
             seen_scan: prepared.link.as_ref().map(|l| l.seen_scan).unwrap_or(0),
             last_synced: at.clone(),
@@ -368,7 +353,7 @@ async fn deliver_one(
         ctx.tenant,
         &[row.id],
         Settlement {
-            status: "delivered",
+            status: OutboxStatus::Delivered,
             attempts: row.attempts + 1,
             next_attempt_at: None,
             error: None,
@@ -382,7 +367,7 @@ async fn deliver_one(
     links::settle_covered(
         &mut tx,
         ctx.tenant,
-        &row.entity_kind,
+        row.entity_kind,
         row.entity_id,
         ctx.instance,
         delivered_upto,
@@ -392,9 +377,9 @@ async fn deliver_one(
     links::set_sync_status(
         &mut tx,
         ctx.tenant,
-        &row.entity_kind,
+        row.entity_kind,
         row.entity_id,
-        "synced",
+        SyncStatus::Synced,
     )
     .await?;
     tx.commit().await?;
@@ -416,21 +401,18 @@ fn current<T>(loaded: Result<T, StoreError>, why: &str) -> Result<Result<T, Outc
 /// Load the record as it is now and decide whether it travels; `Err`
 /// carries the outcome when it does not (or cannot yet).
 async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Outcome>, SyncError> {
-    let (kind, operation, origin) = match parsed(row) {
-        Ok(parsed) => parsed,
-        Err(corrupt) => return Ok(Err(Outcome::Failed(corrupt.to_string()))),
-    };
+    let kind = row.entity_kind;
     let change = policy::Change {
         kind,
         id: row.entity_id,
-        operation,
-        origin: &origin,
+        operation: row.operation,
+        origin: &row.origin,
     };
     let link = links::link_by_local(
         ctx.db,
         ctx.tenant,
         ctx.instance,
-        &row.entity_kind,
+        kind.as_str(),
         row.entity_id,
     )
     .await?;
@@ -505,9 +487,14 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
             link,
         })),
         Record::Document(doc) => {
-            let parties =
-                links::remote_ids(ctx.db, ctx.tenant, ctx.instance, "party", &[doc.party_id])
-                    .await?;
+            let parties = links::remote_ids(
+                ctx.db,
+                ctx.tenant,
+                ctx.instance,
+                EntityKind::Party.as_str(),
+                &[doc.party_id],
+            )
+            .await?;
             let Some(party_ref) = parties.get(&doc.party_id).cloned() else {
                 return Ok(Err(Outcome::Later(format!(
                     "waiting for party {} to reach the ledger first",
@@ -515,9 +502,14 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
                 ))));
             };
             let product_ids: Vec<i64> = doc.lines.iter().filter_map(|l| l.product_id).collect();
-            let products =
-                links::remote_ids(ctx.db, ctx.tenant, ctx.instance, "product", &product_ids)
-                    .await?;
+            let products = links::remote_ids(
+                ctx.db,
+                ctx.tenant,
+                ctx.instance,
+                EntityKind::Product.as_str(),
+                &product_ids,
+            )
+            .await?;
             let entity = match map::document_to_ledger(&doc, party_ref, &products) {
                 Ok(d) => d,
                 Err(e) => return Ok(Err(Outcome::Failed(format!("{}: {}", e.field, e.message)))),
