@@ -6,7 +6,7 @@
 //! default is how sandboxes get opened by accident. Secrets are references
 //! (environment variable or file) resolved at use, and never printed.
 
-use crate::plugins::manifest::CrmAccess;
+use hamgam_trust::manifest::CrmAccess;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -728,7 +728,7 @@ impl Config {
                     })?;
                 }
                 for pattern in &inst.grants.http {
-                    crate::runtime::grants::UrlPattern::parse(pattern)
+                    hamgam_trust::url_pattern::UrlPattern::parse(pattern)
                         .map_err(|m| field(format!("{at}.grants.http"), m))?;
                 }
                 for (db, grant) in &inst.grants.sql {
@@ -949,11 +949,16 @@ limits = { call_deadline_ms = 100 }
         let c = Config::parse(include_str!("../config/demo.toml")).unwrap();
         let s = c.tenants["demo"].crm.settings("tenants.demo").unwrap();
         assert_eq!(
-            s.template("quote").unwrap().source(),
+            s.template(crate::crm::DocumentKind::Quote.as_str())
+                .unwrap()
+                .source(),
             "QT-{SHYY}-{counter:5}-{company}"
         );
         // Sequences the operator left out keep their defaults.
-        assert!(s.template("receipt").is_some());
+        assert!(
+            s.template(crate::crm::PaymentKind::Receipt.as_str())
+                .is_some()
+        );
         assert_eq!(s.rates.entries().len(), 2);
     }
 

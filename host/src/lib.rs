@@ -12,6 +12,7 @@ pub mod crm;
 pub mod plugins;
 pub mod runtime;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod testing;

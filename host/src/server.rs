@@ -111,7 +111,7 @@ impl Server {
     /// queue as deliveries arrive. The engine is registered on the API
     /// state (F2 routes, live lookups, webhook intake).
     pub fn sync_engine(&self, schedule: bool) -> Arc<SyncEngine> {
-        let engine = SyncEngine::new(self.state.clone());
+        let engine = SyncEngine::new(self.state.shared().clone());
         let trigger = if schedule {
             engine.spawn_webhook_worker();
             engine.spawn_scheduler()

@@ -1324,7 +1324,7 @@ async fn s8_a_push_retried_after_a_lost_answer_still_delivers_the_edit_made_mean
     let rows = hamgam::store::sync::outbox_of(
         rig.engine.state().db(),
         TENANT,
-        "party",
+        hamgam::crm::kinds::EntityKind::Party,
         mine["id"].as_i64().unwrap(),
     )
     .await

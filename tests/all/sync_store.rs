@@ -4,6 +4,7 @@
 //! writes that keep a ledger document's number and state.
 
 use crate::common::for_each_db;
+use hamgam::crm::kinds::{EntityKind, OutboxStatus};
 use hamgam::crm::settings::CrmSettings;
 use hamgam::crm::{Actor, DocumentKind, DocumentRequest, PartyInput, Status};
 use hamgam::store::crm as repo;
@@ -135,7 +136,9 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
             ("party", p.id)
         );
         assert_eq!(
-            links::company_of(&db, "acme", "party", p.id).await.unwrap(),
+            links::company_of(&db, "acme", EntityKind::Party, p.id)
+                .await
+                .unwrap(),
             Some(300)
         );
         let id = rows[0].id;
@@ -152,7 +155,7 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
             links::change_by_key(&mut tx, "acme", "0B6D3C3E-5A4F-8D2E-9C1A-7F00AA11BB22")
                 .await
                 .unwrap(),
-            Some(("party".to_string(), p.id))
+            Some((EntityKind::Party, p.id))
         );
         assert_eq!(
             links::change_by_key(&mut tx, "globex", "0b6d3c3e-5a4f-8d2e-9c1a-7f00aa11bb22")
@@ -180,7 +183,7 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
             "acme",
             &[id],
             Settlement {
-                status: "pending",
+                status: OutboxStatus::Pending,
                 attempts: 1,
                 next_attempt_at: Some("2026-01-01T00:05:00Z"),
                 error: Some("down"),
@@ -204,7 +207,7 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
             "acme",
             &[id],
             Settlement {
-                status: "failed",
+                status: OutboxStatus::Failed,
                 attempts: 8,
                 next_attempt_at: None,
                 error: Some("Sepidar: CityRef"),
@@ -215,7 +218,7 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
         .unwrap();
         tx.commit().await.unwrap();
         assert_eq!(
-            links::outbox_with_status(&db, "acme", "failed", 10)
+            links::outbox_with_status(&db, "acme", OutboxStatus::Failed, 10)
                 .await
                 .unwrap()[0]
                 .last_error

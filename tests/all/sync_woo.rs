@@ -9,6 +9,7 @@ use crate::sync_sepidar::{Options, TENANT, today, write_config};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::IntoResponse;
+use hamgam::crm::kinds::{EntityKind, LinkStatus};
 use hamgam::server::Server;
 use hamgam::store::Db;
 use hamgam::store::webhooks as queue;
@@ -719,7 +720,7 @@ async fn a_shop_order_becomes_one_crm_invoice_and_one_sepidar_invoice_with_the_s
         "the shop's products linked",
         Duration::from_secs(120),
         async || {
-            let linked = links::links_with_status(&db, TENANT, Some(SHOP), "synced", 500)
+            let linked = links::links_with_status(&db, TENANT, Some(SHOP), LinkStatus::Synced, 500)
                 .await
                 .ok()?;
             let products = linked.iter().filter(|l| l.kind == "product").count();
@@ -784,7 +785,7 @@ async fn a_shop_order_becomes_one_crm_invoice_and_one_sepidar_invoice_with_the_s
     // Restarted once more, it finishes the job.
     let mut host = spawn_host(&world);
     until("the Sepidar invoice", Duration::from_secs(60), async || {
-        let outbox = links::outbox_of(&db, TENANT, "sales_invoice", invoice_id)
+        let outbox = links::outbox_of(&db, TENANT, EntityKind::SalesInvoice, invoice_id)
             .await
             .ok()?;
         if std::env::var_os("HAMGAM_TEST_LOG").is_some() {

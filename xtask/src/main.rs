@@ -17,7 +17,9 @@ use std::time::Instant;
 use std::{env, fs};
 
 mod contract;
+mod layers;
 mod vendor;
+mod vocabulary;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -120,6 +122,12 @@ enum Task {
     /// Check that the API keeps its OpenAPI document: a pinned schemathesis
     /// against a host on a fresh database.
     Contract,
+    /// Check that every host module uses only the floors below it (the
+    /// order ARCHITECTURE.md declares); names file:line of each breach.
+    Layers,
+    /// Check that no string literal in host/src names an entity kind or a
+    /// status outside its enum (crm/kinds.rs); names file:line of each.
+    Vocabulary,
 }
 
 #[derive(Subcommand)]
@@ -232,6 +240,8 @@ fn main() -> ExitCode {
         }),
         Task::Fuzz { seconds } => fuzz(&root, seconds),
         Task::Contract => contract::contract(&root),
+        Task::Layers => layers::layers(&root),
+        Task::Vocabulary => vocabulary::vocabulary(&root),
     });
     // Print the error chain ourselves: a chore's failure is a message for
     // a person, and anyhow's backtrace (with RUST_BACKTRACE set) buries it.
@@ -648,6 +658,11 @@ fn ci(root: &Path) -> Result<()> {
 
     let mut steps = vec![
         step("rustfmt", cargo_step(&["fmt", "--all", "--", "--check"])),
+        // Reads sources only: seconds, so it fails early.
+        step("layers", {
+            let root = root.to_path_buf();
+            move || layers::layers(&root)
+        }),
         // Default members only (host, domain, sdk, tests, xtask):
         // `--workspace` would also pull in every plugin and unify their SDK
         // world features into one build, which the SDK refuses.

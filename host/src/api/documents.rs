@@ -9,6 +9,7 @@
 use super::extract::{ApiJson, ApiQuery, Id, Tenant, page, paging, query_value};
 use super::openapi::{Op, Param, Query, Resp, Routes, collection};
 use super::{ApiError, AppState};
+use crate::crm::kinds::SyncStatus;
 use crate::crm::{Actor, Document, DocumentKind, DocumentRequest, Page, Status};
 use crate::store::crm::{self as repo, DocFilter};
 use axum::Json;
@@ -47,13 +48,13 @@ pub(super) const LIST_QUERY: &[Query] = &[
     (
         "status",
         "pending | approved | rejected",
-        Param::OneOf(&["pending", "approved", "rejected"]),
+        Param::OneOf(Status::NAMES),
     ),
     ("paid", "true | false", Param::Bool),
     (
         "sync_status",
         "pending | synced | failed",
-        Param::OneOf(&["pending", "synced", "failed"]),
+        Param::OneOf(SyncStatus::NAMES),
     ),
 ];
 
@@ -197,9 +198,7 @@ pub(super) struct ListQuery {
 impl ListQuery {
     pub(super) fn filter(&self) -> Result<DocFilter, ApiError> {
         let sync_status = query_value("sync_status", self.sync_status.as_deref(), |s| {
-            ["pending", "synced", "failed"]
-                .contains(&s)
-                .then(|| s.to_owned())
+            SyncStatus::parse(s).ok().map(|v| v.as_str().to_owned())
         })?;
         Ok(DocFilter {
             party_id: query_value("party_id", self.party_id.as_deref(), |v| v.parse().ok())?,

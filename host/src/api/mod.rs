@@ -23,34 +23,15 @@ pub mod sync;
 
 use crate::config::Secret;
 use crate::crm::settings::CrmSettings;
-use crate::plugins::licensing::LicenseState;
-use crate::plugins::registry::Registry;
+use crate::state::SharedState;
 use crate::store::Db;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 pub use error::ApiError;
 
-/// What the API serves from; swapped whole on reload, so a request sees
-/// one consistent registry, token set and license from start to end.
-pub struct Snapshot {
-    /// Instances and their statuses.
-    pub registry: Registry,
-    /// Bearer token per tenant.
-    pub tokens: BTreeMap<String, Secret>,
-    /// Bearer token of the admin API; none turns it off.
-    pub admin_token: Option<Secret>,
-    /// The license in force.
-    pub license: LicenseState,
-    /// Plugin files that were refused, with the reason.
-    pub rejected: Vec<(std::path::PathBuf, String)>,
-    /// CRM settings per tenant.
-    pub crm: BTreeMap<String, CrmSettings>,
-    /// Sync settings per (tenant, connector instance) that runs.
-    pub sync: BTreeMap<(String, String), crate::config::SyncSettings>,
-}
+pub use crate::state::Snapshot;
 
 /// Asks the host to rebuild its registry now (after an admin change).
 pub trait Reload: Send + Sync {
@@ -58,15 +39,22 @@ pub trait Reload: Send + Sync {
     fn reload(&self) -> futures::future::BoxFuture<'_, anyhow::Result<()>>;
 }
 
-/// Shared state of the API.
+/// Shared state of the API: the host's [`SharedState`] (snapshot and
+/// database, which the sync engine shares), and what only the API keeps.
 #[derive(Clone)]
 pub struct AppState {
+    shared: SharedState,
     inner: Arc<Inner>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+    fn deref(&self) -> &SharedState {
+        &self.shared
+    }
+}
+
 struct Inner {
-    snapshot: RwLock<Arc<Snapshot>>,
-    db: Db,
     reloader: RwLock<Option<Arc<dyn Reload>>>,
     /// The sync engine, weakly: the engine holds this state.
     sync: RwLock<
@@ -94,9 +82,8 @@ impl AppState {
     /// State over a first snapshot and the database.
     pub fn new(snapshot: Snapshot, db: Db) -> AppState {
         AppState {
+            shared: SharedState::new(snapshot, db),
             inner: Arc::new(Inner {
-                snapshot: RwLock::new(Arc::new(snapshot)),
-                db,
                 reloader: RwLock::new(None),
                 sync: RwLock::new(None),
                 default_crm: CrmSettings::default(),
@@ -163,22 +150,9 @@ impl AppState {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// The snapshot in force. In-flight requests keep the one they began with.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.inner
-            .snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Swap in a new snapshot (config reload, admin change).
-    pub fn replace(&self, snapshot: Snapshot) {
-        *self
-            .inner
-            .snapshot
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+    /// The state the API shares with the sync engine.
+    pub fn shared(&self) -> &SharedState {
+        &self.shared
     }
 
     /// Who rebuilds snapshots (set by the server; absent in some tests).
@@ -213,11 +187,6 @@ impl AppState {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-    }
-
-    /// The database.
-    pub fn db(&self) -> &Db {
-        &self.inner.db
     }
 
     /// Check a tenant's bearer token; constant time.

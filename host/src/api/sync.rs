@@ -6,7 +6,9 @@
 use super::extract::{ApiQuery, Id, Tenant};
 use super::openapi::{Op, Param, Resp, Routes};
 use super::{ApiError, AppState};
+use crate::crm::kinds::{EntityKind, LinkStatus, OutboxStatus, SyncStatus};
 use crate::store::sync::{self as links, Link, OutboxItem};
+use crate::sync::lookup::{Balance, LookupError, StockLevel};
 use crate::sync::{RunReport, SyncError};
 use axum::Json;
 use axum::extract::{RawPathParams, State};
@@ -49,7 +51,7 @@ pub(super) fn routes(r: Routes) -> Routes {
             (
                 "status",
                 "pending | delivered | skipped | failed (default failed)",
-                Param::OneOf(&["pending", "delivered", "skipped", "failed"]),
+                Param::OneOf(OutboxStatus::NAMES),
             ),
             ("limit", "1..=500 (default 100)", Param::Limit(500)),
         ])
@@ -79,7 +81,7 @@ pub(super) fn routes(r: Routes) -> Routes {
             (
                 "status",
                 "synced | failed | deleted (default failed)",
-                Param::OneOf(&["synced", "failed", "deleted"]),
+                Param::OneOf(LinkStatus::NAMES),
             ),
             ("instance", "one connector instance", Param::Text),
             ("limit", "1..=500 (default 100)", Param::Limit(500)),
@@ -148,15 +150,19 @@ pub(super) fn routes(r: Routes) -> Routes {
     )
 }
 
-fn status_of(given: Option<String>, allowed: &[&str]) -> Result<String, ApiError> {
-    let s = given.unwrap_or_else(|| "failed".into());
-    if allowed.contains(&s.as_str()) {
-        Ok(s)
-    } else {
-        Err(ApiError::BadRequest {
+/// The `status` query parameter (failed when absent).
+fn status_of<T>(
+    given: Option<String>,
+    absent: T,
+    parse: impl Fn(&str) -> Result<T, crate::crm::kinds::UnknownValue>,
+    allowed: &[&str],
+) -> Result<T, ApiError> {
+    match given {
+        None => Ok(absent),
+        Some(s) => parse(&s).map_err(|_| ApiError::BadRequest {
             field: Some("status".into()),
             message: format!("status must be one of {}", allowed.join(", ")),
-        })
+        }),
     }
 }
 
@@ -193,8 +199,13 @@ async fn outbox(
     Tenant(tenant): Tenant,
     ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> Result<Json<OutboxList>, ApiError> {
-    let status = status_of(q.status, &["pending", "delivered", "skipped", "failed"])?;
-    let items = links::outbox_with_status(state.db(), &tenant, &status, limit_of(q.limit)?)
+    let status = status_of(
+        q.status,
+        OutboxStatus::Failed,
+        OutboxStatus::parse,
+        OutboxStatus::NAMES,
+    )?;
+    let items = links::outbox_with_status(state.db(), &tenant, status, limit_of(q.limit)?)
         .await
         .map_err(db)?;
     Ok(Json(OutboxList { items }))
@@ -258,12 +269,17 @@ async fn link_list(
     Tenant(tenant): Tenant,
     ApiQuery(q): ApiQuery<LinkQuery>,
 ) -> Result<Json<LinkList>, ApiError> {
-    let status = status_of(q.status, &["synced", "failed", "deleted"])?;
+    let status = status_of(
+        q.status,
+        LinkStatus::Failed,
+        LinkStatus::parse,
+        LinkStatus::NAMES,
+    )?;
     let items = links::links_with_status(
         state.db(),
         &tenant,
         q.instance.as_deref(),
-        &status,
+        status,
         limit_of(q.limit)?,
     )
     .await
@@ -303,9 +319,9 @@ async fn retry_link(
 /// The sync state of one CRM record.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncRecord {
-    /// `synced` when every change was delivered and every link is synced;
-    /// `failed` when one failed; `pending` otherwise.
-    pub status: String,
+    /// Synced when every change was delivered and every link is synced;
+    /// failed when one failed; pending otherwise.
+    pub status: SyncStatus,
     /// Its ledger records.
     pub links: Vec<Link>,
     /// Its changes and where each went.
@@ -317,36 +333,38 @@ async fn record(
     Tenant(tenant): Tenant,
     params: RawPathParams,
 ) -> Result<Json<SyncRecord>, ApiError> {
-    let kind = param(&params, "kind")?;
+    let kind_text = param(&params, "kind")?;
+    let kind = EntityKind::parse(&kind_text)
+        .map_err(|_| ApiError::NotFound(format!("record kind {kind_text}")))?;
     let id: i64 = param(&params, "id")?
         .parse()
         .map_err(|_| ApiError::NotFound("record".into()))?;
-    match links::record_exists(state.db(), &tenant, &kind, id)
+    if !links::record_exists(state.db(), &tenant, kind, id)
         .await
         .map_err(db)?
     {
-        Some(true) => {}
-        Some(false) => return Err(ApiError::NotFound(format!("{kind} {id}"))),
-        None => return Err(ApiError::NotFound(format!("record kind {kind}"))),
+        return Err(ApiError::NotFound(format!("{kind} {id}")));
     }
-    let links = links::links_of_local(state.db(), &tenant, &kind, id)
+    let links = links::links_of_local(state.db(), &tenant, kind.as_str(), id)
         .await
         .map_err(db)?;
-    let changes = links::outbox_of(state.db(), &tenant, &kind, id)
+    let changes = links::outbox_of(state.db(), &tenant, kind, id)
         .await
         .map_err(db)?;
-    let failed =
-        links.iter().any(|l| l.status == "failed") || changes.iter().any(|c| c.status == "failed");
-    let pending = changes.iter().any(|c| c.status == "pending");
+    let failed = links
+        .iter()
+        .any(|l| l.status == LinkStatus::Failed.as_str())
+        || changes.iter().any(|c| c.status == OutboxStatus::Failed);
+    let pending = changes.iter().any(|c| c.status == OutboxStatus::Pending);
     let status = if failed {
-        "failed"
+        SyncStatus::Failed
     } else if pending {
-        "pending"
+        SyncStatus::Pending
     } else {
-        "synced"
+        SyncStatus::Synced
     };
     Ok(Json(SyncRecord {
-        status: status.into(),
+        status,
         links,
         changes,
     }))
@@ -410,6 +428,34 @@ pub struct LedgerBalance {
     pub currency: String,
 }
 
+impl From<Balance> for LedgerBalance {
+    fn from(b: Balance) -> LedgerBalance {
+        LedgerBalance {
+            instance: b.instance,
+            remote_id: b.remote_id,
+            debit: b.debit,
+            credit: b.credit,
+            balance: b.balance,
+            currency: b.currency,
+        }
+    }
+}
+
+/// A lookup without an answer as the API says it: the record's state has
+/// none (409), the ledger is away (503) or failed (502).
+fn lookup_error(e: LookupError) -> ApiError {
+    match e {
+        LookupError::NoAnswer(message) => ApiError::Conflict {
+            field: None,
+            message,
+        },
+        LookupError::Unreachable(message) => ApiError::Unavailable(message),
+        LookupError::Upstream(message) => ApiError::Upstream(message),
+        LookupError::Call(e) => e.into(),
+        LookupError::Db(e) => db(e),
+    }
+}
+
 /// Balances per ledger.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BalanceList {
@@ -427,7 +473,13 @@ async fn balance(
         .sync()
         .ok_or_else(|| ApiError::Unavailable("the sync engine is not running".into()))?;
     Ok(Json(BalanceList {
-        items: engine.party_balances(&tenant, id).await?,
+        items: engine
+            .party_balances(&tenant, id)
+            .await
+            .map_err(lookup_error)?
+            .into_iter()
+            .map(LedgerBalance::from)
+            .collect(),
     }))
 }
 
@@ -441,6 +493,16 @@ pub struct LedgerStock {
     /// Quantity on hand.
     #[schema(value_type = String)]
     pub quantity: hamgam_domain::Decimal,
+}
+
+impl From<StockLevel> for LedgerStock {
+    fn from(s: StockLevel) -> LedgerStock {
+        LedgerStock {
+            instance: s.instance,
+            warehouse: s.warehouse,
+            quantity: s.quantity,
+        }
+    }
 }
 
 /// Stock per warehouse.
@@ -460,6 +522,12 @@ async fn stock(
         .sync()
         .ok_or_else(|| ApiError::Unavailable("the sync engine is not running".into()))?;
     Ok(Json(StockList {
-        items: engine.product_stock(&tenant, id).await?,
+        items: engine
+            .product_stock(&tenant, id)
+            .await
+            .map_err(lookup_error)?
+            .into_iter()
+            .map(LedgerStock::from)
+            .collect(),
     }))
 }

@@ -10,6 +10,7 @@
 
 pub mod amount;
 mod input;
+pub mod kinds;
 pub mod settings;
 
 pub use input::*;
@@ -455,6 +456,9 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every stored name.
+    pub const NAMES: &'static [&'static str] = &["pending", "approved", "rejected"];
+
     /// Stored name.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -2,24 +2,26 @@
 //! tax/toll rate table. Built from the operator config (`[tenants.<t>.crm]`)
 //! with defaults for whatever the operator leaves out.
 
+use super::kinds::EntityKind;
 use super::{DocumentKind, PaymentKind};
 use hamgam_domain::{NumberTemplate, RateTable};
 use std::collections::BTreeMap;
 
 /// Default templates: a prefix, the Shamsi year (the counter restarts at
 /// Nowruz, S18), a fixed-width counter and the company code last (S6, S17).
-pub fn default_template(sequence: &str) -> &'static str {
-    match sequence {
-        "quote" => "QT-{SHYY}-{counter:5}-{company}",
-        "sales_order" => "SO-{SHYY}-{counter:5}-{company}",
-        "sales_invoice" => "SI-{SHYY}-{counter:6}-{company}",
-        "sales_return" => "SR-{SHYY}-{counter:5}-{company}",
-        "purchase_invoice" => "PI-{SHYY}-{counter:6}-{company}",
-        "purchase_return" => "PR-{SHYY}-{counter:5}-{company}",
-        "correction_note" => "CN-{SHYY}-{counter:5}-{company}",
-        "receipt" => "RC-{SHYY}-{counter:6}-{company}",
-        "payment" => "PY-{SHYY}-{counter:6}-{company}",
-        _ => "{SHYY}-{counter}-{company}",
+pub fn default_template(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Quote => "QT-{SHYY}-{counter:5}-{company}",
+        EntityKind::SalesOrder => "SO-{SHYY}-{counter:5}-{company}",
+        EntityKind::SalesInvoice => "SI-{SHYY}-{counter:6}-{company}",
+        EntityKind::SalesReturn => "SR-{SHYY}-{counter:5}-{company}",
+        EntityKind::PurchaseInvoice => "PI-{SHYY}-{counter:6}-{company}",
+        EntityKind::PurchaseReturn => "PR-{SHYY}-{counter:5}-{company}",
+        EntityKind::CorrectionNote => "CN-{SHYY}-{counter:5}-{company}",
+        EntityKind::Receipt => "RC-{SHYY}-{counter:6}-{company}",
+        EntityKind::Payment => "PY-{SHYY}-{counter:6}-{company}",
+        // Parties and products are not numbered by a sequence.
+        EntityKind::Party | EntityKind::Product => "{SHYY}-{counter}-{company}",
     }
 }
 
@@ -41,11 +43,14 @@ pub struct CrmSettings {
 
 impl Default for CrmSettings {
     fn default() -> Self {
-        let templates = sequences()
-            .filter_map(|s| {
-                NumberTemplate::parse(default_template(s))
+        let templates = DocumentKind::ALL
+            .into_iter()
+            .map(EntityKind::from)
+            .chain(PaymentKind::ALL.into_iter().map(EntityKind::from))
+            .filter_map(|kind| {
+                NumberTemplate::parse(default_template(kind))
                     .ok()
-                    .map(|t| (s.to_owned(), t))
+                    .map(|t| (kind.as_str().to_owned(), t))
             })
             .collect();
         CrmSettings {

@@ -23,7 +23,7 @@ pub enum LimitHit {
 pub enum LoadError {
     /// Its manifest is missing or invalid.
     #[error(transparent)]
-    Manifest(#[from] crate::plugins::manifest::ManifestError),
+    Manifest(#[from] hamgam_trust::manifest::ManifestError),
     /// wasmtime refused to compile it.
     #[error("plugin `{id}` does not compile: {message}")]
     Compile {
@@ -103,7 +103,7 @@ pub enum CallError {
         /// The export asked for.
         call: String,
         /// The plugin's kind.
-        kind: crate::plugins::manifest::PluginKind,
+        kind: hamgam_trust::manifest::PluginKind,
     },
 }
 

@@ -6,7 +6,7 @@
 //! operator wrote.
 
 use crate::config::Grants;
-use crate::plugins::manifest::{Capabilities, CrmAccess};
+use hamgam_trust::manifest::{Capabilities, CrmAccess};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -13,7 +13,7 @@ use super::bindings::types;
 use super::grants::EgressDenied;
 use super::instance::InstanceContext;
 use super::port::PortConn;
-use crate::plugins::manifest::CrmAccess;
+use hamgam_trust::manifest::CrmAccess;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};

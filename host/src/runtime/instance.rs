@@ -13,7 +13,7 @@ use super::grants::Effective;
 use super::host::HostState;
 use super::sql::SqlHub;
 use crate::config::{Limits, SecretRef};
-use crate::plugins::manifest::PluginKind;
+use hamgam_trust::manifest::PluginKind;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

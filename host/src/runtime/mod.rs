@@ -8,6 +8,7 @@
 
 pub mod address;
 pub mod backends;
+mod backends_db;
 pub mod bindings;
 mod egress;
 pub mod error;
@@ -22,8 +23,8 @@ pub mod sql_convert;
 pub mod sql_gate;
 mod stderr;
 
-use crate::plugins::manifest::{Manifest, PluginKind};
 use error::LoadError;
+use hamgam_trust::manifest::{Manifest, PluginKind};
 use host::HostState;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

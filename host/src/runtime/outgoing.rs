@@ -175,7 +175,7 @@ pub fn mib(n: u64) -> u64 {
 mod tests {
     use super::*;
     use crate::config::Grants;
-    use crate::plugins::manifest::Capabilities;
+    use hamgam_trust::manifest::Capabilities;
 
     fn granted(patterns: &[&str]) -> Effective {
         let caps = Capabilities {

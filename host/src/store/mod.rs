@@ -8,9 +8,9 @@
 //!   outbox rows in the same transaction.
 //! * [`numbering`] — the number allocator (gap-free, never reused).
 //! * [`decimal`] — [`Dec`], one decimal column type for both backends.
+//! * [`modules`] — plugins' key-value state and module records (the
+//!   runtime's backends over this database are `runtime::backends_db`).
 
-use crate::runtime::backends::{CrmStore, ModuleRecord, RecordScope, Scope, StateStore};
-use async_trait::async_trait;
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
 
@@ -52,6 +52,7 @@ macro_rules! on_tx {
 
 pub mod crm;
 pub mod decimal;
+pub mod modules;
 pub mod numbering;
 pub mod sync;
 pub mod webhooks;
@@ -148,130 +149,6 @@ impl Db {
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
-    }
-}
-
-#[async_trait]
-impl StateStore for Db {
-    async fn get(&self, scope: &Scope, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let sql = "SELECT value FROM plugin_state WHERE tenant = $1 AND instance = $2 AND key = $3";
-        Ok(on_pool!(self, p => sqlx::query_scalar(sql)
-            .bind(&scope.tenant).bind(&scope.instance).bind(key)
-            .fetch_optional(p).await?))
-    }
-
-    async fn set(&self, scope: &Scope, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        let sql = "INSERT INTO plugin_state (tenant, instance, key, value) VALUES ($1, $2, $3, $4) \
-                   ON CONFLICT (tenant, instance, key) DO UPDATE SET value = excluded.value";
-        on_pool!(self, p => sqlx::query(sql)
-            .bind(&scope.tenant).bind(&scope.instance).bind(key).bind(value)
-            .execute(p).await.map(|_| ())?);
-        Ok(())
-    }
-
-    async fn delete(&self, scope: &Scope, key: &str) -> anyhow::Result<()> {
-        let sql = "DELETE FROM plugin_state WHERE tenant = $1 AND instance = $2 AND key = $3";
-        on_pool!(self, p => sqlx::query(sql)
-            .bind(&scope.tenant).bind(&scope.instance).bind(key)
-            .execute(p).await.map(|_| ())?);
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl CrmStore for Db {
-    async fn get_record(
-        &self,
-        scope: &RecordScope,
-        record_type: &str,
-        id: &str,
-    ) -> anyhow::Result<Option<ModuleRecord>> {
-        let sql = "SELECT body FROM module_records WHERE tenant = $1 AND plugin = $2 \
-                   AND instance = $3 AND record_type = $4 AND id = $5";
-        let body: Option<String> = on_pool!(self, p => sqlx::query_scalar(sql)
-            .bind(&scope.tenant).bind(&scope.plugin).bind(&scope.instance)
-            .bind(record_type).bind(id)
-            .fetch_optional(p).await?);
-        Ok(body.map(|body| ModuleRecord {
-            record_type: record_type.into(),
-            id: id.into(),
-            body,
-        }))
-    }
-
-    async fn put_record(&self, scope: &RecordScope, r: ModuleRecord) -> anyhow::Result<()> {
-        let sql = "INSERT INTO module_records (tenant, plugin, instance, record_type, id, body) \
-                   VALUES ($1, $2, $3, $4, $5, $6) \
-                   ON CONFLICT (tenant, plugin, instance, record_type, id) \
-                   DO UPDATE SET body = excluded.body";
-        on_pool!(self, p => sqlx::query(sql)
-            .bind(&scope.tenant).bind(&scope.plugin).bind(&scope.instance)
-            .bind(&r.record_type).bind(&r.id).bind(&r.body)
-            .execute(p).await.map(|_| ())?);
-        Ok(())
-    }
-
-    async fn list_records(
-        &self,
-        scope: &RecordScope,
-        record_type: &str,
-        prefix: &str,
-        limit: u32,
-    ) -> anyhow::Result<Vec<ModuleRecord>> {
-        // Prefix match by range, not LIKE: ids may contain `%` or `_`.
-        let sql = "SELECT id, body FROM module_records WHERE tenant = $1 AND plugin = $2 \
-                   AND instance = $3 AND record_type = $4 AND id >= $5 ORDER BY id LIMIT $6";
-        let rows: Vec<(String, String)> = on_pool!(self, p => sqlx::query_as(sql)
-            .bind(&scope.tenant).bind(&scope.plugin).bind(&scope.instance)
-            .bind(record_type).bind(prefix).bind(i64::from(limit))
-            .fetch_all(p).await?);
-        Ok(rows
-            .into_iter()
-            .take_while(|(id, _)| id.starts_with(prefix))
-            .map(|(id, body)| ModuleRecord {
-                record_type: record_type.into(),
-                id,
-                body,
-            })
-            .collect())
-    }
-
-    async fn adopt_unscoped(
-        &self,
-        scope: &RecordScope,
-        record_types: &[String],
-    ) -> anyhow::Result<u64> {
-        // Rows from before the scope columns carry plugin = instance = ''
-        // (migration 20261203000420). Every instance whose module declares
-        // their type gets its own copy, so each keeps seeing what it saw
-        // before the upgrade and from then on only its own writes; a copy
-        // never overwrites a record the instance already has.
-        let sql = "INSERT INTO module_records (tenant, plugin, instance, record_type, id, body, updated_at) \
-                   SELECT tenant, $2, $3, record_type, id, body, updated_at FROM module_records \
-                   WHERE tenant = $1 AND plugin = '' AND instance = '' AND record_type = $4 \
-                   ON CONFLICT (tenant, plugin, instance, record_type, id) DO NOTHING";
-        let mut copied = 0;
-        for record_type in record_types {
-            copied += on_pool!(self, p => sqlx::query(sql)
-                .bind(&scope.tenant).bind(&scope.plugin).bind(&scope.instance).bind(record_type)
-                .execute(p).await?.rows_affected());
-        }
-        Ok(copied)
-    }
-
-    async fn emit(
-        &self,
-        tenant: &str,
-        source: &str,
-        name: &str,
-        payload: &str,
-    ) -> anyhow::Result<()> {
-        let sql =
-            "INSERT INTO module_events (tenant, source, name, payload) VALUES ($1, $2, $3, $4)";
-        on_pool!(self, p => sqlx::query(sql)
-            .bind(tenant).bind(source).bind(name).bind(payload)
-            .execute(p).await.map(|_| ())?);
-        Ok(())
     }
 }
 

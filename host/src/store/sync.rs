@@ -6,29 +6,13 @@
 //! are always committed together (crash safety: no gap, no duplicate).
 
 use super::{Db, Tx};
+use crate::crm::kinds::{EntityKind, LinkStatus, Operation, Origin, OutboxStatus, SyncStatus};
 use std::collections::HashMap;
 
 /// Result of a sync-table call.
 pub type Result<T> = std::result::Result<T, sqlx::Error>;
 
-/// Which side first created a linked record (S8, S11, S12).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkOrigin {
-    /// Created in the ledger, copied to the CRM.
-    Ledger,
-    /// Created in the CRM, sent to the ledger.
-    Crm,
-}
-
-impl LinkOrigin {
-    fn as_str(self) -> &'static str {
-        match self {
-            LinkOrigin::Ledger => "ledger",
-            LinkOrigin::Crm => "crm",
-        }
-    }
-}
+pub use crate::crm::kinds::LinkOrigin;
 
 /// One link: a ledger record of one connector instance and the CRM record
 /// it corresponds to.
@@ -76,7 +60,7 @@ struct LinkRow {
     remote_version: Option<String>,
     remote_number: Option<String>,
     content_hash: Option<String>,
-    origin: String,
+    origin: LinkOrigin,
     status: String,
     error: Option<String>,
     seen_scan: i64,
@@ -95,11 +79,7 @@ impl From<LinkRow> for Link {
             remote_version: r.remote_version,
             remote_number: r.remote_number,
             content_hash: r.content_hash,
-            origin: if r.origin == "crm" {
-                LinkOrigin::Crm
-            } else {
-                LinkOrigin::Ledger
-            },
+            origin: r.origin,
             status: r.status,
             error: r.error,
             seen_scan: r.seen_scan,
@@ -160,7 +140,7 @@ pub async fn links_with_status(
     db: &Db,
     tenant: &str,
     instance: Option<&str>,
-    status: &str,
+    status: LinkStatus,
     limit: u32,
 ) -> Result<Vec<Link>> {
     let sql = format!(
@@ -211,7 +191,7 @@ pub async fn remote_ids(
             continue;
         }
         if let Some(link) = link_by_local(db, tenant, instance, local_kind, *id).await?
-            && link.status == "synced"
+            && link.status == LinkStatus::Synced.as_str()
         {
             out.insert(*id, link.remote_id);
         }
@@ -252,9 +232,9 @@ pub async fn unseen(
 ) -> Result<Vec<Link>> {
     let sql = format!(
         "SELECT {LINK_COLS} FROM sync_links WHERE tenant = $1 AND instance = $2 AND kind = $3 \
-         AND seen_scan < $4 AND status <> 'deleted' ORDER BY remote_id"
+         AND seen_scan < $4 AND status <> $5 ORDER BY remote_id"
     );
-    let rows: Vec<LinkRow> = on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(instance).bind(kind).bind(scan).fetch_all(p).await)?;
+    let rows: Vec<LinkRow> = on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(instance).bind(kind).bind(scan).bind(LinkStatus::Deleted).fetch_all(p).await)?;
     Ok(rows.into_iter().map(Link::from).collect())
 }
 
@@ -329,15 +309,16 @@ pub struct OutboxItem {
     /// Row id (also the change's sequence number).
     pub id: i64,
     /// CRM entity kind.
-    pub entity_kind: String,
+    pub entity_kind: EntityKind,
     /// CRM id.
     pub entity_id: i64,
-    /// `create`, `update`, `delete`, `approve`, `reject`.
-    pub operation: String,
-    /// Origin tag of the change.
-    pub origin: String,
-    /// `pending`, `delivered`, `skipped`, `failed`.
-    pub status: String,
+    /// What the change did.
+    pub operation: Operation,
+    /// Origin tag of the change (`api:<tenant>`, `connector:<instance>`).
+    #[schema(value_type = String)]
+    pub origin: Origin,
+    /// Where the row stands.
+    pub status: OutboxStatus,
     /// Delivery attempts so far.
     pub attempts: i32,
     /// The connector instance it was routed to.
@@ -356,9 +337,9 @@ const OUTBOX_COLS: &str = "id, entity_kind, entity_id, operation, origin, status
 /// Pending rows not yet routed to an instance, oldest first.
 pub async fn unrouted(db: &Db, tenant: &str, limit: u32) -> Result<Vec<OutboxItem>> {
     let sql = format!(
-        "SELECT {OUTBOX_COLS} FROM crm_outbox WHERE tenant = $1 AND status = 'pending' AND target IS NULL ORDER BY id LIMIT {limit}"
+        "SELECT {OUTBOX_COLS} FROM crm_outbox WHERE tenant = $1 AND status = $2 AND target IS NULL ORDER BY id LIMIT {limit}"
     );
-    on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).fetch_all(p).await)
+    on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(OutboxStatus::Pending).fetch_all(p).await)
 }
 
 /// Rows routed to `target` that are due now, oldest first.
@@ -370,10 +351,10 @@ pub async fn due(
     limit: u32,
 ) -> Result<Vec<OutboxItem>> {
     let sql = format!(
-        "SELECT {OUTBOX_COLS} FROM crm_outbox WHERE tenant = $1 AND status = 'pending' AND target = $2 \
+        "SELECT {OUTBOX_COLS} FROM crm_outbox WHERE tenant = $1 AND status = $4 AND target = $2 \
          AND (next_attempt_at IS NULL OR next_attempt_at <= $3) ORDER BY id LIMIT {limit}"
     );
-    on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(target).bind(now).fetch_all(p).await)
+    on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(target).bind(now).bind(OutboxStatus::Pending).fetch_all(p).await)
 }
 
 /// One outbox row.
@@ -386,7 +367,7 @@ pub async fn outbox_item(db: &Db, tenant: &str, id: i64) -> Result<Option<Outbox
 pub async fn outbox_of(
     db: &Db,
     tenant: &str,
-    entity_kind: &str,
+    entity_kind: EntityKind,
     entity_id: i64,
 ) -> Result<Vec<OutboxItem>> {
     let sql = format!(
@@ -399,7 +380,7 @@ pub async fn outbox_of(
 pub async fn outbox_with_status(
     db: &Db,
     tenant: &str,
-    status: &str,
+    status: OutboxStatus,
     limit: u32,
 ) -> Result<Vec<OutboxItem>> {
     let sql = format!(
@@ -426,16 +407,20 @@ pub enum Route<'a> {
 /// Route a pending row.
 pub async fn route(db: &Db, tenant: &str, id: i64, route: Route<'_>, at: &str) -> Result<()> {
     let (target, key, status, why) = match route {
-        Route::To { target, key } => (target, Some(key), "pending", None),
-        Route::Skip(why) => ("-", None, "skipped", Some(why)),
+        Route::To { target, key } => (target, Some(key), OutboxStatus::Pending, None),
+        Route::Skip(why) => ("-", None, OutboxStatus::Skipped, Some(why)),
     };
-    on_pool!(db, p => sqlx::query("UPDATE crm_outbox SET target = $1, idem_key = $2, status = $3, last_error = $4, updated_at = $5 WHERE tenant = $6 AND id = $7 AND status = 'pending'")
-        .bind(target).bind(key).bind(status).bind(why).bind(at).bind(tenant).bind(id)
+    on_pool!(db, p => sqlx::query("UPDATE crm_outbox SET target = $1, idem_key = $2, status = $3, last_error = $4, updated_at = $5 WHERE tenant = $6 AND id = $7 AND status = $8")
+        .bind(target).bind(key).bind(status).bind(why).bind(at).bind(tenant).bind(id).bind(OutboxStatus::Pending)
         .execute(p).await.map(|_| ()))
 }
 
 /// The CRM record whose change was pushed with idempotency key `key`.
-pub async fn change_by_key(tx: &mut Tx, tenant: &str, key: &str) -> Result<Option<(String, i64)>> {
+pub async fn change_by_key(
+    tx: &mut Tx,
+    tenant: &str,
+    key: &str,
+) -> Result<Option<(EntityKind, i64)>> {
     on_tx!(tx, c => sqlx::query_as("SELECT entity_kind, entity_id FROM crm_outbox WHERE tenant = $1 AND idem_key = $2")
         .bind(tenant).bind(key.to_ascii_lowercase()).fetch_optional(&mut *c).await)
 }
@@ -443,8 +428,8 @@ pub async fn change_by_key(tx: &mut Tx, tenant: &str, key: &str) -> Result<Optio
 /// The outcome of a delivery attempt, as stored on its outbox row.
 #[derive(Debug, Clone, Copy)]
 pub struct Settlement<'a> {
-    /// `pending` (again later), `delivered`, `skipped`, `failed`.
-    pub status: &'a str,
+    /// Pending (again later), delivered, skipped or failed.
+    pub status: OutboxStatus,
     /// Attempts so far.
     pub attempts: i32,
     /// Not before (pending rows).
@@ -471,7 +456,12 @@ pub async fn settle(
 }
 
 /// The newest outbox row of a CRM record (0 when it has none).
-pub async fn last_change(db: &Db, tenant: &str, entity_kind: &str, entity_id: i64) -> Result<i64> {
+pub async fn last_change(
+    db: &Db,
+    tenant: &str,
+    entity_kind: EntityKind,
+    entity_id: i64,
+) -> Result<i64> {
     let id: Option<i64> = on_pool!(db, p => sqlx::query_scalar("SELECT MAX(id) FROM crm_outbox WHERE tenant = $1 AND entity_kind = $2 AND entity_id = $3")
         .bind(tenant).bind(entity_kind).bind(entity_id).fetch_one(p).await)?;
     Ok(id.unwrap_or(0))
@@ -483,14 +473,15 @@ pub async fn last_change(db: &Db, tenant: &str, entity_kind: &str, entity_id: i6
 pub async fn settle_covered(
     tx: &mut Tx,
     tenant: &str,
-    entity_kind: &str,
+    entity_kind: EntityKind,
     entity_id: i64,
     target: &str,
     upto: i64,
     at: &str,
 ) -> Result<()> {
-    on_tx!(tx, c => sqlx::query("UPDATE crm_outbox SET status = 'delivered', updated_at = $1 WHERE tenant = $2 AND entity_kind = $3 AND entity_id = $4 AND target = $5 AND id <= $6 AND status = 'pending'")
+    on_tx!(tx, c => sqlx::query("UPDATE crm_outbox SET status = $7, updated_at = $1 WHERE tenant = $2 AND entity_kind = $3 AND entity_id = $4 AND target = $5 AND id <= $6 AND status = $8")
         .bind(at).bind(tenant).bind(entity_kind).bind(entity_id).bind(target).bind(upto)
+        .bind(OutboxStatus::Delivered).bind(OutboxStatus::Pending)
         .execute(&mut *c).await.map(|_| ()))
 }
 
@@ -514,8 +505,10 @@ pub async fn unsure_upto(db: &Db, tenant: &str, id: i64) -> Result<Option<i64>> 
 /// Put a failed (or skipped) row back in the queue, due now (F2 retry).
 /// Returns whether a row was reset.
 pub async fn retry(db: &Db, tenant: &str, id: i64, at: &str) -> Result<bool> {
-    let done = on_pool!(db, p => sqlx::query("UPDATE crm_outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL, updated_at = $1 WHERE tenant = $2 AND id = $3 AND status IN ('failed', 'skipped')")
-        .bind(at).bind(tenant).bind(id).execute(p).await.map(|r| r.rows_affected()))?;
+    let done = on_pool!(db, p => sqlx::query("UPDATE crm_outbox SET status = $4, attempts = 0, next_attempt_at = NULL, updated_at = $1 WHERE tenant = $2 AND id = $3 AND status IN ($5, $6)")
+        .bind(at).bind(tenant).bind(id)
+        .bind(OutboxStatus::Pending).bind(OutboxStatus::Failed).bind(OutboxStatus::Skipped)
+        .execute(p).await.map(|r| r.rows_affected()))?;
     Ok(done > 0)
 }
 
@@ -527,70 +520,90 @@ pub async fn retry_link(
     kind: &str,
     remote_id: &str,
 ) -> Result<bool> {
-    let done = on_pool!(db, p => sqlx::query("UPDATE sync_links SET content_hash = NULL WHERE tenant = $1 AND instance = $2 AND kind = $3 AND remote_id = $4 AND status = 'failed'")
-        .bind(tenant).bind(instance).bind(kind).bind(remote_id).execute(p).await.map(|r| r.rows_affected()))?;
+    let done = on_pool!(db, p => sqlx::query("UPDATE sync_links SET content_hash = NULL WHERE tenant = $1 AND instance = $2 AND kind = $3 AND remote_id = $4 AND status = $5")
+        .bind(tenant).bind(instance).bind(kind).bind(remote_id).bind(LinkStatus::Failed)
+        .execute(p).await.map(|r| r.rows_affected()))?;
     Ok(done > 0)
 }
 
 /// Set a document's or payment's sync status (F2) in the caller's
-/// transaction; other kinds have none.
+/// transaction; parties and products have none.
 pub async fn set_sync_status(
     tx: &mut Tx,
     tenant: &str,
-    local_kind: &str,
+    local_kind: EntityKind,
     id: i64,
-    status: &str,
+    status: SyncStatus,
 ) -> Result<()> {
     let table = match local_kind {
-        "receipt" | "payment" => "crm_payments",
-        "party" | "product" => return Ok(()),
-        _ => "crm_documents",
+        EntityKind::Receipt | EntityKind::Payment => "crm_payments",
+        EntityKind::Party | EntityKind::Product => return Ok(()),
+        EntityKind::Quote
+        | EntityKind::SalesOrder
+        | EntityKind::SalesInvoice
+        | EntityKind::SalesReturn
+        | EntityKind::PurchaseInvoice
+        | EntityKind::PurchaseReturn
+        | EntityKind::CorrectionNote => "crm_documents",
     };
     let sql = format!("UPDATE {table} SET sync_status = $1 WHERE tenant = $2 AND id = $3");
     on_tx!(tx, c => sqlx::query(&sql).bind(status).bind(tenant).bind(id).execute(&mut *c).await.map(|_| ()))
 }
 
 /// A CRM record found by its natural key (S17 matching: customer number,
-/// product code, document number), with its origin tag.
+/// product code, document number), with its origin tag. A kind the CRM
+/// does not have is an error naming it, never a search somewhere else.
 pub async fn find_by_key(
     tx: &mut Tx,
     tenant: &str,
     local_kind: &str,
     key: &str,
 ) -> Result<Option<(i64, String)>> {
-    let (sql, with_kind) = match local_kind {
-        "party" => (
+    let kind = EntityKind::parse(local_kind).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let (sql, with_kind) = match kind {
+        EntityKind::Party => (
             "SELECT id, origin FROM crm_parties WHERE tenant = $1 AND customer_number = $2",
             false,
         ),
-        "product" => (
+        EntityKind::Product => (
             "SELECT id, origin FROM crm_products WHERE tenant = $1 AND code = $2",
             false,
         ),
-        "receipt" | "payment" => (
+        EntityKind::Receipt | EntityKind::Payment => (
             "SELECT id, origin FROM crm_payments WHERE tenant = $1 AND number = $2 AND kind = $3",
             true,
         ),
-        _ => (
+        EntityKind::Quote
+        | EntityKind::SalesOrder
+        | EntityKind::SalesInvoice
+        | EntityKind::SalesReturn
+        | EntityKind::PurchaseInvoice
+        | EntityKind::PurchaseReturn
+        | EntityKind::CorrectionNote => (
             "SELECT id, origin FROM crm_documents WHERE tenant = $1 AND number = $2 AND kind = $3",
             true,
         ),
     };
     on_tx!(tx, c => {
         let q = sqlx::query_as(sql).bind(tenant).bind(key);
-        let q = if with_kind { q.bind(local_kind) } else { q };
+        let q = if with_kind { q.bind(kind) } else { q };
         q.fetch_optional(&mut *c).await
     })
 }
 
 /// Company code of a CRM record, for routing it (S17): a party's own, a
-/// document's or payment's party's.
-pub async fn company_of(db: &Db, tenant: &str, local_kind: &str, id: i64) -> Result<Option<i64>> {
+/// document's or payment's party's, a product's from its code.
+pub async fn company_of(
+    db: &Db,
+    tenant: &str,
+    local_kind: EntityKind,
+    id: i64,
+) -> Result<Option<i64>> {
     let sql = match local_kind {
-        "party" => {
+        EntityKind::Party => {
             "SELECT CAST(company_code AS BIGINT) FROM crm_parties WHERE tenant = $1 AND id = $2"
         }
-        "product" => {
+        EntityKind::Product => {
             // Products carry the company in their code (`A1-300`, S17).
             let code: Option<String> = on_pool!(db, p => sqlx::query_scalar::<_, String>(
                 "SELECT code FROM crm_products WHERE tenant = $1 AND id = $2")
@@ -600,10 +613,16 @@ pub async fn company_of(db: &Db, tenant: &str, local_kind: &str, id: i64) -> Res
                     .and_then(|(_, company)| company.parse::<i64>().ok())
             }));
         }
-        "receipt" | "payment" => {
+        EntityKind::Receipt | EntityKind::Payment => {
             "SELECT CAST(p.company_code AS BIGINT) FROM crm_payments d JOIN crm_parties p ON p.tenant = d.tenant AND p.id = d.party_id WHERE d.tenant = $1 AND d.id = $2"
         }
-        _ => {
+        EntityKind::Quote
+        | EntityKind::SalesOrder
+        | EntityKind::SalesInvoice
+        | EntityKind::SalesReturn
+        | EntityKind::PurchaseInvoice
+        | EntityKind::PurchaseReturn
+        | EntityKind::CorrectionNote => {
             "SELECT CAST(p.company_code AS BIGINT) FROM crm_documents d JOIN crm_parties p ON p.tenant = d.tenant AND p.id = d.party_id WHERE d.tenant = $1 AND d.id = $2"
         }
     };
@@ -611,20 +630,19 @@ pub async fn company_of(db: &Db, tenant: &str, local_kind: &str, id: i64) -> Res
     Ok(code)
 }
 
-/// Whether a CRM record of `local_kind` exists in the tenant; `None` for a
-/// kind the CRM does not have.
-pub async fn record_exists(
-    db: &Db,
-    tenant: &str,
-    local_kind: &str,
-    id: i64,
-) -> Result<Option<bool>> {
+/// Whether a CRM record of `local_kind` exists in the tenant.
+pub async fn record_exists(db: &Db, tenant: &str, local_kind: EntityKind, id: i64) -> Result<bool> {
     let (table, with_kind) = match local_kind {
-        "party" => ("crm_parties", false),
-        "product" => ("crm_products", false),
-        "receipt" | "payment" => ("crm_payments", true),
-        k if crate::crm::DocumentKind::parse(k).is_some() => ("crm_documents", true),
-        _ => return Ok(None),
+        EntityKind::Party => ("crm_parties", false),
+        EntityKind::Product => ("crm_products", false),
+        EntityKind::Receipt | EntityKind::Payment => ("crm_payments", true),
+        EntityKind::Quote
+        | EntityKind::SalesOrder
+        | EntityKind::SalesInvoice
+        | EntityKind::SalesReturn
+        | EntityKind::PurchaseInvoice
+        | EntityKind::PurchaseReturn
+        | EntityKind::CorrectionNote => ("crm_documents", true),
     };
     let sql = if with_kind {
         format!("SELECT COUNT(*) FROM {table} WHERE tenant = $1 AND id = $2 AND kind = $3")
@@ -632,5 +650,5 @@ pub async fn record_exists(
         format!("SELECT COUNT(*) FROM {table} WHERE tenant = $1 AND id = $2 AND $3 = $3")
     };
     let n: i64 = on_pool!(db, p => sqlx::query_scalar(&sql).bind(tenant).bind(id).bind(local_kind).fetch_one(p).await)?;
-    Ok(Some(n > 0))
+    Ok(n > 0)
 }

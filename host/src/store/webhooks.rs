@@ -4,6 +4,7 @@
 //! same transaction that applies its changes.
 
 use super::{Db, Tx};
+use crate::crm::kinds::DeliveryStatus;
 
 /// Result of a queue call.
 pub type Result<T> = std::result::Result<T, sqlx::Error>;
@@ -25,8 +26,8 @@ pub struct Delivery {
     /// The raw body, byte for byte (signatures are over these bytes).
     #[serde(skip)]
     pub body: Vec<u8>,
-    /// `pending`, `done` or `failed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: DeliveryStatus,
     /// Processing attempts so far.
     pub attempts: i32,
     /// Not before (pending rows that failed transiently).
@@ -64,24 +65,24 @@ pub async fn enqueue(
 /// Pending deliveries that are due, oldest first (every tenant).
 pub async fn due(db: &Db, now: &str, limit: u32) -> Result<Vec<Delivery>> {
     let sql = format!(
-        "SELECT {COLS} FROM webhook_deliveries WHERE status = 'pending' \
+        "SELECT {COLS} FROM webhook_deliveries WHERE status = $2 \
          AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY id LIMIT {limit}"
     );
-    on_pool!(db, p => sqlx::query_as(&sql).bind(now).fetch_all(p).await)
+    on_pool!(db, p => sqlx::query_as(&sql).bind(now).bind(DeliveryStatus::Pending).fetch_all(p).await)
 }
 
 /// One delivery, if it is still pending (read again under the instance's
 /// lock, so two workers never process it twice).
 pub async fn pending(tx: &mut Tx, id: i64) -> Result<Option<Delivery>> {
-    let sql = format!("SELECT {COLS} FROM webhook_deliveries WHERE id = $1 AND status = 'pending'");
-    on_tx!(tx, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await)
+    let sql = format!("SELECT {COLS} FROM webhook_deliveries WHERE id = $1 AND status = $2");
+    on_tx!(tx, c => sqlx::query_as(&sql).bind(id).bind(DeliveryStatus::Pending).fetch_optional(&mut *c).await)
 }
 
 /// Deliveries of a tenant, newest first, optionally of one status.
 pub async fn list(
     db: &Db,
     tenant: &str,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     limit: u32,
 ) -> Result<Vec<Delivery>> {
     let sql = format!(
@@ -94,8 +95,8 @@ pub async fn list(
 /// How processing a delivery ended.
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome<'a> {
-    /// `pending` (again later), `done` or `failed`.
-    pub status: &'a str,
+    /// Pending (again later), done or failed.
+    pub status: DeliveryStatus,
     /// Attempts so far.
     pub attempts: i32,
     /// Not before, for `pending`.
@@ -115,7 +116,8 @@ pub async fn finish(tx: &mut Tx, id: i64, o: Outcome<'_>, at: &str) -> Result<()
 /// Put a failed delivery back in the queue (F2: someone fixed the cause).
 /// Returns false when the tenant has no failed delivery `id`.
 pub async fn retry(db: &Db, tenant: &str, id: i64) -> Result<bool> {
-    let done = on_pool!(db, p => sqlx::query("UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE tenant = $1 AND id = $2 AND status = 'failed'")
-        .bind(tenant).bind(id).execute(p).await.map(|r| r.rows_affected()))?;
+    let done = on_pool!(db, p => sqlx::query("UPDATE webhook_deliveries SET status = $3, attempts = 0, next_attempt_at = NULL WHERE tenant = $1 AND id = $2 AND status = $4")
+        .bind(tenant).bind(id).bind(DeliveryStatus::Pending).bind(DeliveryStatus::Failed)
+        .execute(p).await.map(|r| r.rows_affected()))?;
     Ok(done == 1)
 }

@@ -23,17 +23,18 @@ pub mod inbound;
 pub mod lookup;
 pub mod map;
 pub mod outbound;
+pub mod policy;
 pub mod schedule;
 pub mod version;
 pub mod webhook;
 
-use crate::api::AppState;
 use crate::config::SyncSettings;
 use crate::plugins::manifest::PluginKind;
 use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use crate::runtime::error::CallError;
 use crate::runtime::instance::PluginInstance;
+use crate::state::SharedState;
 use crate::store::Db;
 use crate::store::crm::StoreError;
 use std::collections::HashMap;
@@ -136,7 +137,9 @@ type RunLock = Arc<tokio::sync::Mutex<()>>;
 
 /// The sync engine of one host process.
 pub struct SyncEngine {
-    state: AppState,
+    state: SharedState,
+    /// The scheduler's trigger, once it runs.
+    trigger: std::sync::OnceLock<schedule::Trigger>,
     /// One run at a time per (tenant, instance).
     running: Mutex<HashMap<(String, String), RunLock>>,
     installation: tokio::sync::OnceCell<String>,
@@ -312,9 +315,10 @@ impl SyncEngine {
     }
 
     /// An engine over the host's state (registry snapshot and database).
-    pub fn new(state: AppState) -> Arc<SyncEngine> {
+    pub fn new(state: SharedState) -> Arc<SyncEngine> {
         Arc::new(SyncEngine {
             state,
+            trigger: std::sync::OnceLock::new(),
             running: Mutex::new(HashMap::new()),
             installation: tokio::sync::OnceCell::new(),
             lookups: lookup::LookupCache::default(),
@@ -322,9 +326,14 @@ impl SyncEngine {
         })
     }
 
-    /// The host's API state.
-    pub fn state(&self) -> &AppState {
+    /// The host's shared state.
+    pub fn state(&self) -> &SharedState {
         &self.state
+    }
+
+    /// The scheduler's trigger, when the scheduler runs.
+    pub fn trigger(&self) -> Option<&schedule::Trigger> {
+        self.trigger.get()
     }
 
     fn lock_of(&self, tenant: &str, instance: &str) -> Arc<tokio::sync::Mutex<()>> {

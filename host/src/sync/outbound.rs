@@ -3,9 +3,10 @@
 //! parking.
 
 use super::map;
+use super::policy;
 use super::{Ctx, RunReport, SyncEngine, SyncError, is_transient, now, render};
-use crate::crm::{Actor, DocumentKind, Status};
-use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use crate::crm::kinds::{CompanyCode, EntityKind, LinkStatus, OutboxStatus, SyncStatus};
+use crate::crm::{Actor, Document, Party, Product};
 use crate::runtime::bindings::types as wit;
 use crate::store::crm::{self as repo, StoreError};
 use crate::store::sync::{self as links, Link, LinkOrigin, OutboxItem, Route, Settlement};
@@ -16,50 +17,6 @@ use std::collections::HashSet;
 const ROUTE_BATCH: u32 = 500;
 /// Rows delivered per run and instance.
 const DELIVER_BATCH: u32 = 200;
-
-/// Why a change does not travel, decided from the row and the connector
-/// it came from. `None`: it may travel, subject to the record's state at
-/// delivery. `channels` are the tenant's sales-channel instances (shops).
-fn rule_for(row: &OutboxItem, channels: &HashSet<String>) -> Option<String> {
-    if let Some(instance) = row.origin.strip_prefix("connector:") {
-        let onward = if channels.contains(instance) {
-            // H10: a shop's customers and invoices go on to the company's
-            // books (never back to the shop: a channel is no target for
-            // them).
-            row.operation != "delete"
-                && matches!(row.entity_kind.as_str(), "party" | "sales_invoice")
-        } else {
-            // The books' prices go on to the company's shop.
-            !channels.is_empty() && row.operation != "delete" && row.entity_kind == "product"
-        };
-        if onward {
-            return None;
-        }
-        return Some(format!(
-            "came from connector {instance}; changes are never sent back to where they came from"
-        ));
-    }
-    match (row.entity_kind.as_str(), row.operation.as_str()) {
-        ("party", "delete") => Some("party deletions do not propagate to the ledger".into()),
-        ("party", _) => None,
-        ("product", _) => Some("S13: products travel only ledger → CRM".into()),
-        ("quote" | "sales_order", "delete") => {
-            Some("S12: deleting a CRM-origin quote leaves the ledger's copy untouched".into())
-        }
-        ("quote" | "sales_order", "reject") => Some("rejected: not sent".into()),
-        ("quote" | "sales_order", _) => None,
-        ("sales_invoice" | "sales_return", _) => {
-            Some("S14: sales invoices and returns travel only ledger → CRM".into())
-        }
-        ("purchase_invoice" | "purchase_return", _) => {
-            Some("S15: purchase documents travel only ledger → CRM".into())
-        }
-        ("receipt" | "payment", _) => {
-            Some("S16: receipts and payments travel only ledger → CRM".into())
-        }
-        (other, _) => Some(format!("{other} records do not travel to a ledger")),
-    }
-}
 
 /// Give every new outbox row of the tenant a target instance (by the
 /// company code its record carries, S17) or settle it as skipped with the
@@ -76,69 +33,62 @@ pub(crate) async fn route(
         return Ok(());
     }
     let connectors = engine.connectors(tenant).await;
-    let channels: HashSet<String> = connectors
+    let running: Vec<policy::Connector<'_>> = connectors
         .iter()
-        .filter(|(_, _, info)| {
-            info.as_ref()
-                .is_some_and(|i| i.role == ledger::ConnectorRole::SalesChannel)
+        .filter_map(|(name, _, info)| {
+            let info = info.as_ref()?;
+            Some(policy::Connector {
+                instance: name,
+                role: info.role,
+                company: info.company_code.as_deref().and_then(CompanyCode::parse),
+                entities: &info.entities,
+            })
         })
-        .map(|(name, _, _)| name.clone())
         .collect();
     let at = now();
     for row in rows {
-        if let Some(reason) = rule_for(&row, &channels) {
-            links::route(db, tenant, row.id, Route::Skip(&reason), &at).await?;
-            report.skipped += 1;
-            continue;
-        }
-        let company = links::company_of(db, tenant, &row.entity_kind, row.entity_id).await?;
-        let Some(company) = company else {
-            let why = "the record no longer exists";
-            links::route(db, tenant, row.id, Route::Skip(why), &at).await?;
-            report.skipped += 1;
-            continue;
+        let change = policy::Change {
+            kind: row.entity_kind,
+            id: row.entity_id,
+            operation: row.operation,
+            origin: &row.origin,
         };
-        // The company's books; for a price, the company's shop when it
-        // takes prices.
-        let wants_channel = row.entity_kind == "product";
-        let target = connectors.iter().find(|(_, _, info)| {
-            info.as_ref().is_some_and(|i| {
-                let fits = if wants_channel {
-                    i.role == ledger::ConnectorRole::SalesChannel
-                        && i.entities.iter().any(|e| {
-                            e.kind == wit::EntityKind::Product
-                                && matches!(
-                                    e.direction,
-                                    ledger::Direction::CrmToLedger | ledger::Direction::Both
-                                )
-                        })
-                } else {
-                    i.role == ledger::ConnectorRole::Books
-                };
-                fits && i
-                    .company_code
-                    .as_deref()
-                    .and_then(|c| c.trim().parse::<i64>().ok())
-                    == Some(company)
-            })
-        });
-        match target {
-            Some((name, _, _)) => {
+        // The record's company is read only once a rule sends it somewhere.
+        let mut stage = policy::Stage::Route {
+            company: policy::Company::Unread,
+            connectors: &running,
+        };
+        if policy::decide(&change, &stage) == policy::Decision::ReadCompany {
+            let company = links::company_of(db, tenant, row.entity_kind, row.entity_id).await?;
+            stage = policy::Stage::Route {
+                company: match company {
+                    // A code no connector could declare serves no instance.
+                    Some(c) => {
+                        policy::Company::Is(CompanyCode(u16::try_from(c).unwrap_or(u16::MAX)))
+                    }
+                    None => policy::Company::Gone,
+                },
+                connectors: &running,
+            };
+        }
+        match policy::decide(&change, &stage) {
+            policy::Decision::Travel { to, .. } => {
                 let key = idempotency_key(installation, tenant, row.id);
                 let to = Route::To {
-                    target: name,
+                    target: to,
                     key: &key,
                 };
                 links::route(db, tenant, row.id, to, &at).await?
             }
-            None if wants_channel => {
-                let why = format!("no shop of company {company} takes prices (`push_stock`)");
+            policy::Decision::Stay(why) => {
+                let why = why.to_string();
                 links::route(db, tenant, row.id, Route::Skip(&why), &at).await?;
                 report.skipped += 1;
             }
-            None => {
-                let why = format!("no connector instance serves company {company} (S17)");
-                links::route(db, tenant, row.id, Route::Skip(&why), &at).await?;
+            // Routing looks at no link, and it gave the company.
+            policy::Decision::AlreadyThere | policy::Decision::ReadCompany => {
+                let why = "the sync policy could not route this change";
+                links::route(db, tenant, row.id, Route::Skip(why), &at).await?;
                 report.skipped += 1;
             }
         }
@@ -180,11 +130,11 @@ pub(crate) async fn deliver(
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
     let rows = links::due(ctx.db, ctx.tenant, ctx.instance, &now(), DELIVER_BATCH).await?;
-    let mut blocked: HashSet<(String, i64)> = HashSet::new();
+    let mut blocked: HashSet<(EntityKind, i64)> = HashSet::new();
     // Records pushed in this run: their older rows were settled with them.
-    let mut covered: HashSet<(String, i64)> = HashSet::new();
+    let mut covered: HashSet<(EntityKind, i64)> = HashSet::new();
     for row in rows {
-        let entity = (row.entity_kind.clone(), row.entity_id);
+        let entity = (row.entity_kind, row.entity_id);
         if blocked.contains(&entity) || covered.contains(&entity) {
             continue;
         }
@@ -208,13 +158,16 @@ pub(crate) async fn deliver(
             Outcome::AlreadyThere => {
                 report.delivered += 1;
                 (
-                    settled("delivered", row.attempts, None, None),
-                    Some("synced"),
+                    settled(OutboxStatus::Delivered, row.attempts, None, None),
+                    Some(SyncStatus::Synced),
                 )
             }
             Outcome::Skipped(reason) => {
                 report.skipped += 1;
-                (settled("skipped", row.attempts, None, Some(reason)), None)
+                (
+                    settled(OutboxStatus::Skipped, row.attempts, None, Some(reason)),
+                    None,
+                )
             }
             Outcome::Later(reason) | Outcome::Unsure { reason, .. } => {
                 blocked.insert(entity);
@@ -223,14 +176,14 @@ pub(crate) async fn deliver(
                     report.failed += 1;
                     let why = format!("gave up after {attempts} attempts: {reason}");
                     (
-                        settled("failed", attempts, None, Some(&why)),
-                        Some("failed"),
+                        settled(OutboxStatus::Failed, attempts, None, Some(&why)),
+                        Some(SyncStatus::Failed),
                     )
                 } else {
                     report.retrying += 1;
                     let next = next_attempt(ctx, attempts, row.id);
                     (
-                        settled("pending", attempts, Some(&next), Some(reason)),
+                        settled(OutboxStatus::Pending, attempts, Some(&next), Some(reason)),
                         None,
                     )
                 }
@@ -239,8 +192,8 @@ pub(crate) async fn deliver(
                 blocked.insert(entity);
                 report.failed += 1;
                 (
-                    settled("failed", row.attempts + 1, None, Some(reason)),
-                    Some("failed"),
+                    settled(OutboxStatus::Failed, row.attempts + 1, None, Some(reason)),
+                    Some(SyncStatus::Failed),
                 )
             }
         };
@@ -257,7 +210,7 @@ pub(crate) async fn deliver(
             links::mark_unsure(&mut tx, ctx.tenant, row.id, *upto).await?;
         }
         if let Some(status) = record_status {
-            links::set_sync_status(&mut tx, ctx.tenant, &row.entity_kind, row.entity_id, status)
+            links::set_sync_status(&mut tx, ctx.tenant, row.entity_kind, row.entity_id, status)
                 .await?;
         }
         tx.commit().await?;
@@ -267,9 +220,9 @@ pub(crate) async fn deliver(
 
 /// A row's new delivery state: status, attempts, not before, why (owned,
 /// so each outcome can build its message in place).
-type Settled = (&'static str, i32, Option<String>, Option<String>);
+type Settled = (OutboxStatus, i32, Option<String>, Option<String>);
 
-fn settled(status: &'static str, attempts: i32, next: Option<&str>, why: Option<&str>) -> Settled {
+fn settled(status: OutboxStatus, attempts: i32, next: Option<&str>, why: Option<&str>) -> Settled {
     (
         status,
         attempts,
@@ -327,7 +280,7 @@ async fn deliver_one(
 ) -> Result<Outcome, SyncError> {
     // Every change of the record up to now is covered by pushing its
     // current state; read the watermark before the record.
-    let upto = links::last_change(ctx.db, ctx.tenant, &row.entity_kind, row.entity_id)
+    let upto = links::last_change(ctx.db, ctx.tenant, row.entity_kind, row.entity_id)
         .await?
         .max(row.id);
     let prepared = match prepare(ctx, row).await? {
@@ -340,7 +293,9 @@ async fn deliver_one(
     // then, not with what this attempt sends.
     let unsure = links::unsure_upto(ctx.db, ctx.tenant, row.id).await?;
     let (remote_id, version) = match &prepared.link {
-        Some(l) if l.status != "deleted" => (Some(l.remote_id.clone()), l.remote_version.clone()),
+        Some(l) if l.status != LinkStatus::Deleted.as_str() => {
+            (Some(l.remote_id.clone()), l.remote_version.clone())
+        }
         _ => (None, None),
     };
     let pushed = ctx
@@ -380,7 +335,7 @@ async fn deliver_one(
         repo::record_ledger_number_in_op(
             &mut tx,
             &actor,
-            &row.entity_kind,
+            row.entity_kind.as_str(),
             row.entity_id,
             old,
             new,
@@ -394,7 +349,7 @@ async fn deliver_one(
             instance: ctx.instance.to_owned(),
             kind: map::kind_name(prepared.kind).to_owned(),
             remote_id: outcome.remote_id,
-            local_kind: row.entity_kind.clone(),
+            local_kind: row.entity_kind.as_str().to_owned(),
             local_id: Some(row.entity_id),
             remote_version: outcome.version,
             remote_number: outcome.number,
@@ -408,7 +363,7 @@ async fn deliver_one(
                 .as_ref()
                 .map(|l| l.origin)
                 .unwrap_or(LinkOrigin::Crm),
-            status: "synced".into(),
+            status: LinkStatus::Synced.as_str().to_owned(),
             error: warning,
             seen_scan: prepared.link.as_ref().map(|l| l.seen_scan).unwrap_or(0),
             last_synced: at.clone(),
@@ -420,7 +375,7 @@ async fn deliver_one(
         ctx.tenant,
         &[row.id],
         Settlement {
-            status: "delivered",
+            status: OutboxStatus::Delivered,
             attempts: row.attempts + 1,
             next_attempt_at: None,
             error: None,
@@ -434,7 +389,7 @@ async fn deliver_one(
     links::settle_covered(
         &mut tx,
         ctx.tenant,
-        &row.entity_kind,
+        row.entity_kind,
         row.entity_id,
         ctx.instance,
         delivered_upto,
@@ -444,9 +399,9 @@ async fn deliver_one(
     links::set_sync_status(
         &mut tx,
         ctx.tenant,
-        &row.entity_kind,
+        row.entity_kind,
         row.entity_id,
-        "synced",
+        SyncStatus::Synced,
     )
     .await?;
     tx.commit().await?;
@@ -498,67 +453,100 @@ fn current<T>(loaded: Result<T, StoreError>, why: &str) -> Result<Result<T, Outc
 /// Load the record as it is now and decide whether it travels; `Err`
 /// carries the outcome when it does not (or cannot yet).
 async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Outcome>, SyncError> {
+    let kind = row.entity_kind;
+    let change = policy::Change {
+        kind,
+        id: row.entity_id,
+        operation: row.operation,
+        origin: &row.origin,
+    };
     let link = links::link_by_local(
         ctx.db,
         ctx.tenant,
         ctx.instance,
-        &row.entity_kind,
+        kind.as_str(),
         row.entity_id,
     )
     .await?;
-    // A price goes to the shop's copy of the product: that link came from
-    // the shop (it was matched by code), and is exactly the one to use.
-    if let Some(l) = &link
-        && l.origin == LinkOrigin::Ledger
-        && row.entity_kind != "product"
-    {
-        return Ok(Err(Outcome::Skipped(format!(
-            "S8/S11: {} {} came from the ledger; edits travel only from the side that created it",
-            row.entity_kind, row.entity_id
+    let facts = match &link {
+        Some(l) => Some(policy::LinkFacts {
+            origin: l.origin,
+            status: match LinkStatus::parse(&l.status) {
+                Ok(status) => status,
+                Err(corrupt) => return Ok(Err(Outcome::Failed(corrupt.to_string()))),
+            },
+        }),
+        None => None,
+    };
+    // The record as it is now: a document's approval is one of the facts.
+    let record = match kind {
+        EntityKind::Party => current(
+            repo::get_party(ctx.db, ctx.tenant, row.entity_id).await,
+            "the party was deleted before it was sent",
+        )?
+        .map(Record::Party),
+        EntityKind::Product => current(
+            repo::get_product(ctx.db, ctx.tenant, row.entity_id).await,
+            "the product was deleted before its price was sent",
+        )?
+        .map(Record::Product),
+        other => match other.document() {
+            Some(doc_kind) => current(
+                repo::get_document(ctx.db, ctx.tenant, doc_kind, row.entity_id).await,
+                "the document was deleted before it was sent",
+            )?
+            .map(Record::Document),
+            // Receipts and payments: the routing rules keep them (S16).
+            None => Err(Outcome::Skipped(format!(
+                "{other} records do not travel to a ledger"
+            ))),
+        },
+    };
+    if kind == EntityKind::Product && ctx.company.is_none() {
+        return Ok(Err(Outcome::Failed(format!(
+            "connector {} reports no company code",
+            ctx.instance
         ))));
     }
-    match row.entity_kind.as_str() {
-        "party" => {
-            let party = match current(
-                repo::get_party(ctx.db, ctx.tenant, row.entity_id).await,
-                "the party was deleted before it was sent",
-            )? {
-                Ok(record) => record,
-                Err(gone) => return Ok(Err(gone)),
-            };
-            Ok(Ok(Prepared {
-                kind: wit::EntityKind::Party,
-                entity: wit::Entity::Party(map::party_to_ledger(&party)),
-                link,
-            }))
+    let stage = policy::Stage::Deliver {
+        instance: ctx.instance,
+        link: facts,
+        status: match &record {
+            Ok(Record::Document(doc)) => Some(doc.status),
+            _ => None,
+        },
+    };
+    // The rules first: a change that stays says why even when its record
+    // has since gone.
+    match policy::decide(&change, &stage) {
+        policy::Decision::Travel { .. } => {}
+        policy::Decision::AlreadyThere => return Ok(Err(Outcome::AlreadyThere)),
+        policy::Decision::Stay(why) => return Ok(Err(Outcome::Skipped(why.to_string()))),
+        policy::Decision::ReadCompany => {
+            return Ok(Err(Outcome::Failed(
+                "the sync policy asked for a company at delivery".into(),
+            )));
         }
-        "sales_invoice" if link.is_some() => Ok(Err(if row.operation == "create" {
-            Outcome::AlreadyThere
-        } else {
-            Outcome::Skipped(format!(
-                "sales invoice {} is already in the ledger; invoices are edited there (S14)",
-                row.entity_id
-            ))
+    }
+    let record = match record {
+        Ok(record) => record,
+        Err(gone) => return Ok(Err(gone)),
+    };
+    match record {
+        Record::Party(party) => Ok(Ok(Prepared {
+            kind: wit::EntityKind::Party,
+            entity: wit::Entity::Party(map::party_to_ledger(&party)),
+            link,
         })),
-        "quote" | "sales_order" | "sales_invoice" => {
-            let kind = DocumentKind::parse(&row.entity_kind).unwrap_or(DocumentKind::Quote);
-            let doc = match current(
-                repo::get_document(ctx.db, ctx.tenant, kind, row.entity_id).await,
-                "the document was deleted before it was sent",
-            )? {
-                Ok(record) => record,
-                Err(gone) => return Ok(Err(gone)),
-            };
-            if doc.status != Status::Approved {
-                return Ok(Err(Outcome::Skipped(format!(
-                    "{} is {}: it travels to the ledger once approved (and numbered)",
-                    kind.as_str(),
-                    doc.status.as_str()
-                ))));
-            }
-            let parties =
-                links::remote_ids(ctx.db, ctx.tenant, ctx.instance, "party", &[doc.party_id])
-                    .await?;
+        Record::Document(doc) => {
+            let parties = links::remote_ids(
+                ctx.db,
+                ctx.tenant,
+                ctx.instance,
+                EntityKind::Party.as_str(),
+                &[doc.party_id],
+            )
+            .await?;
             let Some(party_ref) = parties.get(&doc.party_id).cloned() else {
                 return Ok(Err(Outcome::Later(format!(
                     "waiting for party {} to reach the ledger first",
@@ -566,49 +554,40 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
                 ))));
             };
             let product_ids: Vec<i64> = doc.lines.iter().filter_map(|l| l.product_id).collect();
-            let products =
-                links::remote_ids(ctx.db, ctx.tenant, ctx.instance, "product", &product_ids)
-                    .await?;
+            let products = links::remote_ids(
+                ctx.db,
+                ctx.tenant,
+                ctx.instance,
+                EntityKind::Product.as_str(),
+                &product_ids,
+            )
+            .await?;
             let entity = match map::document_to_ledger(&doc, party_ref, &products) {
                 Ok(d) => d,
                 Err(e) => return Ok(Err(Outcome::Failed(format!("{}: {}", e.field, e.message)))),
             };
             Ok(Ok(Prepared {
-                kind: map::wit_kind(kind.as_str()).unwrap_or(wit::EntityKind::Quote),
+                kind: policy::wit_kind(kind),
                 entity: wit::Entity::Document(entity),
                 link,
             }))
         }
-        "product" => {
-            let Some(company) = ctx.company else {
-                return Ok(Err(Outcome::Failed(format!(
-                    "connector {} reports no company code",
-                    ctx.instance
-                ))));
-            };
-            if link.as_ref().is_none_or(|l| l.status == "deleted") {
-                return Ok(Err(Outcome::Skipped(format!(
-                    "product {} is not sold in the shop (no shop product has its code)",
-                    row.entity_id
-                ))));
-            }
-            let product = match current(
-                repo::get_product(ctx.db, ctx.tenant, row.entity_id).await,
-                "the product was deleted before its price was sent",
-            )? {
-                Ok(record) => record,
-                Err(gone) => return Ok(Err(gone)),
-            };
-            Ok(Ok(Prepared {
-                kind: wit::EntityKind::Product,
-                entity: wit::Entity::Product(map::product_to_ledger(&product, company)),
-                link,
-            }))
-        }
-        other => Ok(Err(Outcome::Skipped(format!(
-            "{other} records do not travel to a ledger"
-        )))),
+        Record::Product(product) => Ok(Ok(Prepared {
+            kind: wit::EntityKind::Product,
+            entity: wit::Entity::Product(map::product_to_ledger(
+                &product,
+                ctx.company.unwrap_or_default(),
+            )),
+            link,
+        })),
     }
+}
+
+/// A record loaded for delivery.
+enum Record {
+    Party(Party),
+    Product(Product),
+    Document(Document),
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ impl SyncEngine {
     /// snapshot runs every `sync.interval_s` (one run at a time per
     /// instance; a slow run delays only its own next run).
     pub fn spawn_scheduler(self: &Arc<Self>) -> Trigger {
-        let trigger = Trigger::default();
+        let trigger = self.trigger.get_or_init(Trigger::default).clone();
         let engine = self.clone();
         let handle = trigger.clone();
         tokio::spawn(async move {

@@ -13,6 +13,7 @@
 
 use super::guard::{self, Failure};
 use super::{Ctx, RunReport, SyncEngine, SyncError, inbound, is_transient, now, render};
+use crate::crm::kinds::DeliveryStatus;
 use crate::plugins::manifest::PluginKind;
 use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
 use crate::runtime::bindings::types as wit;
@@ -339,7 +340,7 @@ impl SyncEngine {
             &mut tx,
             delivery.id,
             queue::Outcome {
-                status: "done",
+                status: DeliveryStatus::Done,
                 attempts,
                 next_attempt_at: None,
                 outcome: &summary,
@@ -349,7 +350,7 @@ impl SyncEngine {
         .await?;
         tx.commit().await?;
         if report.applied + report.deleted > 0
-            && let Some((_, trigger)) = self.state.sync()
+            && let Some(trigger) = self.trigger()
         {
             // The CRM changed: let the books' instances pick it up now
             // rather than on their next tick (S19).
@@ -377,14 +378,14 @@ impl SyncEngine {
             let wait = (500i64 << attempts.min(10)).min(60_000);
             let next = (chrono::Utc::now() + chrono::Duration::milliseconds(wait))
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            ("pending", Some(next))
+            (DeliveryStatus::Pending, Some(next))
         } else {
-            ("failed", None)
+            (DeliveryStatus::Failed, None)
         };
         tracing::warn!(
             delivery = id,
             attempts,
-            status,
+            status = status.as_str(),
             "webhook delivery not applied: {why}"
         );
         let mut tx = self.state.db().begin().await?;
