@@ -29,6 +29,7 @@ pub mod webhook;
 
 use crate::api::AppState;
 use crate::config::SyncSettings;
+use crate::crm::{Actor, Outbox};
 use crate::plugins::manifest::PluginKind;
 use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
 use crate::runtime::bindings::types as wit;
@@ -227,9 +228,29 @@ pub(crate) struct Ctx<'a> {
     /// overwrite the CRM's (they may not from a channel).
     pub role: ledger::ConnectorRole,
     pub settings: SyncSettings,
+    /// Which of the changes it brings get an outbox row (see [`onward`]).
+    pub onward: Outbox,
+}
+
+/// Which changes a connector brings may travel on to another ledger, as
+/// [`outbound`]'s routing rules say (H10): a shop's customers and invoices
+/// go on to the books; the books' products go on to a shop, when the
+/// tenant has one. Nothing goes back to where it came from (invariant 15),
+/// so every other change gets its audit row and no outbox row.
+pub(crate) fn onward(role: ledger::ConnectorRole, tenant_has_channel: bool) -> Outbox {
+    match role {
+        ledger::ConnectorRole::SalesChannel => Outbox::Onward(&["party", "sales_invoice"]),
+        ledger::ConnectorRole::Books if tenant_has_channel => Outbox::Onward(&["product"]),
+        ledger::ConnectorRole::Books => Outbox::Onward(&[]),
+    }
 }
 
 impl Ctx<'_> {
+    /// The actor of the changes this run applies.
+    pub(crate) fn actor(&self) -> Actor {
+        Actor::connector(self.tenant, self.instance).with_outbox(self.onward)
+    }
+
     pub(crate) fn call_error(&self, source: CallError) -> SyncError {
         SyncError::Call {
             instance: self.instance.to_owned(),
@@ -305,6 +326,7 @@ impl SyncEngine {
                 max_pages_per_run: u32::MAX,
                 ..settings
             },
+            onward: onward(ledger::ConnectorRole::Books, self.has_channel(tenant).await),
         };
         let mut report = RunReport::default();
         inbound::pull_kind(&ctx, kind, company, &mut report).await?;
@@ -359,6 +381,14 @@ impl SyncEngine {
         out
     }
 
+    /// Whether the tenant runs a sales-channel connector (a shop).
+    pub(crate) async fn has_channel(&self, tenant: &str) -> bool {
+        self.connectors(tenant).await.iter().any(|(_, _, info)| {
+            info.as_ref()
+                .is_some_and(|i| i.role == ledger::ConnectorRole::SalesChannel)
+        })
+    }
+
     /// One sync run of one connector instance: pull every kind it offers
     /// (ledger → CRM), then deliver the CRM changes routed to it. Runs of
     /// the same instance queue behind each other.
@@ -401,6 +431,7 @@ impl SyncEngine {
             company,
             role: info.role,
             settings,
+            onward: onward(info.role, self.has_channel(tenant).await),
         };
         let mut report = RunReport::default();
         inbound::pull_all(&ctx, &info, &mut report).await?;

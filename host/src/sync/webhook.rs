@@ -304,6 +304,7 @@ impl SyncEngine {
             company: Some(company),
             role: info.role,
             settings,
+            onward: super::onward(info.role, self.has_channel(&delivery.tenant).await),
         };
         let mut report = RunReport::default();
         let mut tx = ctx.db.begin().await?;
