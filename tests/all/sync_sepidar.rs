@@ -1234,4 +1234,11 @@ async fn c6_ledger_records_are_audited_and_queue_nothing_that_could_only_go_back
     let again = rig.sync(300).await;
     assert_eq!(again.applied, 1, "{again:?}");
     assert!(again.unchanged >= 4, "{again:?}");
+    // Issue 14 §9: every run is counted per instance and its backlog
+    // measured, labelled for the admin's view of `/metrics`.
+    let labelled = hamgam::sync::metrics::render(true);
+    for family in ["hamgam_sync_runs_total", "hamgam_sync_backlog"] {
+        let series = format!("{family}{{tenant=\"{TENANT}\",instance=\"sepidar-300\"}}");
+        assert!(labelled.contains(&series), "{series} in\n{labelled}");
+    }
 }

@@ -66,6 +66,25 @@ pub(crate) async fn pull_kind(
     company: u16,
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
+    use tracing::Instrument;
+    let name = map::kind_name(kind);
+    let span = tracing::info_span!(
+        "sync_pull",
+        tenant = ctx.tenant,
+        instance = ctx.instance,
+        kind = name
+    );
+    pull_pages(ctx, kind, company, report)
+        .instrument(span)
+        .await
+}
+
+async fn pull_pages(
+    ctx: &Ctx<'_>,
+    kind: wit::EntityKind,
+    company: u16,
+    report: &mut RunReport,
+) -> Result<(), SyncError> {
     let name = map::kind_name(kind);
     for _ in 0..ctx.settings.max_pages_per_run.max(1) {
         let stored = links::read_cursor(ctx.db, ctx.tenant, ctx.instance, name).await?;

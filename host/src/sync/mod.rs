@@ -22,6 +22,7 @@ pub mod guard;
 pub mod inbound;
 pub mod lookup;
 pub mod map;
+pub mod metrics;
 pub mod outbound;
 pub mod schedule;
 pub mod version;
@@ -235,12 +236,16 @@ pub(crate) struct Ctx<'a> {
 /// Which changes a connector brings may travel on to another ledger, as
 /// [`outbound`]'s routing rules say (H10): a shop's customers and invoices
 /// go on to the books; the books' products go on to a shop, when the
-/// tenant has one. Nothing goes back to where it came from (invariant 15),
-/// so every other change gets its audit row and no outbox row.
-pub(crate) fn onward(role: ledger::ConnectorRole, tenant_has_channel: bool) -> Outbox {
+/// tenant has one (`tenant_has_channel`, asked only for a books
+/// connector). Nothing goes back to where it came from (invariant 15), so
+/// every other change gets its audit row and no outbox row.
+pub(crate) async fn onward(
+    role: ledger::ConnectorRole,
+    tenant_has_channel: impl std::future::Future<Output = bool>,
+) -> Outbox {
     match role {
         ledger::ConnectorRole::SalesChannel => Outbox::Onward(&["party", "sales_invoice"]),
-        ledger::ConnectorRole::Books if tenant_has_channel => Outbox::Onward(&["product"]),
+        ledger::ConnectorRole::Books if tenant_has_channel.await => Outbox::Onward(&["product"]),
         ledger::ConnectorRole::Books => Outbox::Onward(&[]),
     }
 }
@@ -326,7 +331,7 @@ impl SyncEngine {
                 max_pages_per_run: u32::MAX,
                 ..settings
             },
-            onward: onward(ledger::ConnectorRole::Books, self.has_channel(tenant).await),
+            onward: onward(ledger::ConnectorRole::Books, self.has_channel(tenant)).await,
         };
         let mut report = RunReport::default();
         inbound::pull_kind(&ctx, kind, company, &mut report).await?;
@@ -335,6 +340,7 @@ impl SyncEngine {
 
     /// An engine over the host's state (registry snapshot and database).
     pub fn new(state: AppState) -> Arc<SyncEngine> {
+        metrics::install();
         Arc::new(SyncEngine {
             state,
             running: Mutex::new(HashMap::new()),
@@ -393,6 +399,17 @@ impl SyncEngine {
     /// (ledger → CRM), then deliver the CRM changes routed to it. Runs of
     /// the same instance queue behind each other.
     pub async fn run_once(&self, tenant: &str, instance: &str) -> Result<RunReport, SyncError> {
+        use tracing::Instrument;
+        let span = tracing::info_span!("sync_job", tenant, instance, job = "run");
+        let result = self.run_locked(tenant, instance).instrument(span).await;
+        metrics::record_run(tenant, instance, result.as_ref().ok());
+        if let Err(e) = metrics::record_backlog(self.state.db(), tenant, instance).await {
+            tracing::warn!(tenant, instance, "sync backlog not measured: {e}");
+        }
+        result
+    }
+
+    async fn run_locked(&self, tenant: &str, instance: &str) -> Result<RunReport, SyncError> {
         let lock = self.lock_of(tenant, instance);
         let _one_at_a_time = lock.lock().await;
         let snapshot = self.state.snapshot();
@@ -431,7 +448,7 @@ impl SyncEngine {
             company,
             role: info.role,
             settings,
-            onward: onward(info.role, self.has_channel(tenant).await),
+            onward: onward(info.role, self.has_channel(tenant)).await,
         };
         let mut report = RunReport::default();
         inbound::pull_all(&ctx, &info, &mut report).await?;
