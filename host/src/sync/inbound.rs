@@ -432,6 +432,10 @@ pub(crate) async fn apply_page(
     Ok(())
 }
 
+/// A ledger document mapped for the CRM: the new record and its number,
+/// or why the CRM refuses it.
+type Mapped = Result<(NewDocument, String), String>;
+
 /// Store ledger documents the CRM has no link for, batched. Returns the
 /// records that need [`apply_change`]'s care instead: one whose number a
 /// CRM record already has (claimed, or refused), one the CRM pushed itself
@@ -470,8 +474,7 @@ async fn create_fresh(
     let known = Known::load(ctx, tx, kind, &docs).await?;
     // Map every record; set aside the ones that need a closer look.
     let mut rest = Vec::new();
-    let mut mapped: Vec<(ledger::RemoteRecord, Result<(NewDocument, String), String>)> =
-        Vec::with_capacity(fresh.len());
+    let mut mapped: Vec<(ledger::RemoteRecord, Mapped)> = Vec::with_capacity(fresh.len());
     for record in fresh {
         let ours = record
             .origin_key
