@@ -1332,3 +1332,56 @@ async fn s8_a_push_retried_after_a_lost_answer_still_delivers_the_edit_made_mean
     assert!(rows.len() >= 2, "{rows:?}");
     assert!(rows.iter().all(|r| r.status == "delivered"), "{rows:?}");
 }
+
+#[tokio::test]
+async fn c6_ledger_records_are_audited_and_queue_nothing_that_could_only_go_back() {
+    // Issue 14 §5: a page is applied batched; a ledger-origin change gets
+    // its audit row (C6) but no outbox row when no other ledger takes it
+    // (invariant 15: it never goes back to its source).
+    let rig = Rig::start().await;
+    let sim = rig.sim(300);
+    let c = sim.create_customer(person("علی", "رضایی")).unwrap();
+    let a1 = item(sim, "A1", 1_000_000);
+    for n in 1..=3 {
+        sim.create_invoice(NewDocument::new(
+            c.customer_id,
+            today(),
+            vec![NewLine::new(a1, n, 1_000_000)],
+        ))
+        .unwrap();
+    }
+    let first = rig.settle().await;
+    assert_eq!(first.refused, 0, "{first:?}");
+    let invoices = rig.list("sales-invoices").await;
+    assert_eq!(invoices.len(), 3);
+    let db = rig.engine.state().db();
+    let id = invoices[0]["id"].as_i64().unwrap();
+    let trail = hamgam::store::crm::audit_trail(db, TENANT, "sales_invoice", id)
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert_eq!(
+        (trail[0].actor.as_str(), trail[0].operation.as_str()),
+        ("connector:sepidar-300", "create")
+    );
+    let outbox = hamgam::store::crm::outbox(db, TENANT).await.unwrap();
+    assert!(
+        outbox.iter().all(|r| !r.origin.starts_with("connector:")),
+        "{outbox:?}"
+    );
+    // The next full scan sees the same records: nothing applied again.
+    sim.edit_invoice(sim.invoices()[0].invoice_id, |x| {
+        x.description = Some("ویرایش".into())
+    })
+    .unwrap();
+    let again = rig.sync(300).await;
+    assert_eq!(again.applied, 1, "{again:?}");
+    assert!(again.unchanged >= 4, "{again:?}");
+    // Issue 14 §9: every run is counted per instance and its backlog
+    // measured, labelled for the admin's view of `/metrics`.
+    let labelled = hamgam::sync::metrics::render(true);
+    for family in ["hamgam_sync_runs_total", "hamgam_sync_backlog"] {
+        let series = format!("{family}{{tenant=\"{TENANT}\",instance=\"sepidar-300\"}}");
+        assert!(labelled.contains(&series), "{series} in\n{labelled}");
+    }
+}

@@ -156,5 +156,8 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         "# HELP hamgam_crm_invalid_total CRM inputs refused for breaking a rule.\n# TYPE hamgam_crm_invalid_total counter\nhamgam_crm_invalid_total {}",
         m.invalid.load(Ordering::Relaxed)
     );
+    // The sync engine's families (backlog, lag, runs, failures per
+    // instance), labelled only for the admin token.
+    out.push_str(&crate::sync::metrics::render(details));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -30,6 +30,24 @@ pub struct Actor {
     pub who: String,
     /// Origin tag: `api:<tenant>` or `connector:<instance>`.
     pub origin: String,
+    /// Which of its changes get an outbox row (every change gets an audit
+    /// row, C6).
+    pub outbox: Outbox,
+}
+
+/// Which changes of an actor are written to the outbox, the sync engine's
+/// input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    /// Every change.
+    Every,
+    /// Only creations and edits of these entity kinds. A change a
+    /// connector brings is never sent back to that connector (invariant
+    /// 15) and its deletions travel nowhere, so the sync engine writes a
+    /// row only for the kinds another ledger takes from this one (H10: a
+    /// shop's customers and invoices go on to the books, the books'
+    /// products to a shop) instead of rows it would settle as `skipped`.
+    Onward(&'static [&'static str]),
 }
 
 impl Actor {
@@ -39,6 +57,7 @@ impl Actor {
             tenant: tenant.to_owned(),
             who: format!("api:{tenant}"),
             origin: format!("api:{tenant}"),
+            outbox: Outbox::Every,
         }
     }
 
@@ -48,6 +67,20 @@ impl Actor {
             tenant: tenant.to_owned(),
             who: format!("connector:{instance}"),
             origin: format!("connector:{instance}"),
+            outbox: Outbox::Every,
+        }
+    }
+
+    /// The same actor with another outbox rule.
+    pub fn with_outbox(self, outbox: Outbox) -> Actor {
+        Actor { outbox, ..self }
+    }
+
+    /// Whether a change (`entity_kind`, `operation`) gets an outbox row.
+    pub fn writes_outbox(&self, entity_kind: &str, operation: &str) -> bool {
+        match self.outbox {
+            Outbox::Every => true,
+            Outbox::Onward(kinds) => operation != "delete" && kinds.contains(&entity_kind),
         }
     }
 }

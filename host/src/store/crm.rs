@@ -7,7 +7,10 @@
 //! * **Audit and outbox with the change (C6).** Every write adds an audit row
 //!   (who, when, before/after JSON) and an outbox row (entity, operation,
 //!   payload, origin tag, status `pending`) in the *same* transaction, so a
-//!   change the sync engine does not hear about cannot exist.
+//!   change the sync engine does not hear about cannot exist. The one
+//!   exception is the actor's [`Outbox`](crate::crm::Outbox) rule: a
+//!   connector's change with nowhere to go (it never travels back to its
+//!   source) gets its audit row only.
 //! * **Cala's shape.** `create(&db, …)` opens and commits its own
 //!   transaction; `create_in_op(&mut tx, …)` joins the caller's.
 //! * Amounts are [`Dec`]: `NUMERIC` on PostgreSQL, decimal text on SQLite.
@@ -92,7 +95,7 @@ fn now() -> String {
 
 /// Rows of multi-row INSERTs per statement: SQLite allows 32 766 parameters,
 /// PostgreSQL 65 535; 100 rows of ≤ 30 columns stays well inside both.
-const CHUNK: usize = 100;
+pub(super) const CHUNK: usize = 100;
 
 /// `($1, $2, …), (…)` for `rows` rows of `cols` columns, numbered from `start`.
 fn placeholders(rows: usize, cols: usize, start: usize) -> String {
@@ -119,7 +122,7 @@ fn placeholders(rows: usize, cols: usize, start: usize) -> String {
 /// parameter's name, and SQLite finds a name by scanning all of them, so a
 /// statement with n `$N` parameters costs O(n²) to bind (2 400 parameters
 /// made inserts several times slower than the SQL itself).
-fn insert_placeholders(tx: &Tx, rows: usize, cols: usize) -> String {
+pub(super) fn insert_placeholders(tx: &Tx, rows: usize, cols: usize) -> String {
     if tx.is_postgres() {
         return placeholders(rows, cols, 0);
     }
@@ -129,7 +132,7 @@ fn insert_placeholders(tx: &Tx, rows: usize, cols: usize) -> String {
 
 /// One bind value of a dynamically built statement.
 #[derive(Debug, Clone)]
-enum Arg {
+pub(super) enum Arg {
     I64(i64),
     OptI64(Option<i64>),
     Text(String),
@@ -149,13 +152,14 @@ macro_rules! bind_args {
                 Arg::Text(v) => q.bind(v.clone()),
                 Arg::OptText(v) => q.bind(v.clone()),
                 Arg::Bool(v) => q.bind(*v),
-                Arg::Dec(v) => q.bind(Dec(*v)),
-                Arg::OptDec(v) => q.bind(v.map(Dec)),
+                Arg::Dec(v) => q.bind($crate::store::Dec(*v)),
+                Arg::OptDec(v) => q.bind(v.map($crate::store::Dec)),
             };
         }
         q
     }};
 }
+pub(super) use bind_args;
 
 /// ` FOR UPDATE` on PostgreSQL (row lock); SQLite's `BEGIN IMMEDIATE` has
 /// already locked the database.
@@ -199,7 +203,8 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| corrupt("json", e))
 }
 
-/// Writes the audit and outbox rows of `changes` (multi-row INSERTs).
+/// Writes the audit rows of `changes` and the outbox rows the actor's rule
+/// admits (multi-row INSERTs).
 async fn record(tx: &mut Tx, actor: &Actor, changes: &[Change]) -> Result<()> {
     let at = now();
     for chunk in changes.chunks(CHUNK) {
@@ -222,12 +227,19 @@ async fn record(tx: &mut Tx, actor: &Actor, changes: &[Change]) -> Result<()> {
         }
         on_tx!(tx, c => bind_args!(sqlx::query(&sql), &args).execute(&mut *c).await.map(|_| ()))?;
 
+        let outgoing: Vec<&Change> = chunk
+            .iter()
+            .filter(|c| actor.writes_outbox(c.entity_kind, c.operation))
+            .collect();
+        if outgoing.is_empty() {
+            continue;
+        }
         let sql = format!(
             "INSERT INTO crm_outbox (tenant, entity_kind, entity_id, operation, payload, origin, status, created_at) VALUES {}",
-            insert_placeholders(tx, chunk.len(), 8)
+            insert_placeholders(tx, outgoing.len(), 8)
         );
-        let mut args = Vec::with_capacity(chunk.len() * 8);
-        for c in chunk {
+        let mut args = Vec::with_capacity(outgoing.len() * 8);
+        for c in outgoing {
             args.extend([
                 Arg::Text(actor.tenant.clone()),
                 Arg::Text(c.entity_kind.to_owned()),
@@ -1417,6 +1429,24 @@ pub async fn create_ledger_document_in_op(
     let mut docs = insert_documents(tx, actor, std::slice::from_ref(new), Some(&numbers)).await?;
     docs.pop()
         .ok_or_else(|| corrupt("document", "insert returned no row"))
+}
+
+/// Create documents the ledger already booked, one number each, with
+/// multi-row INSERTs (a pulled page). Nothing is written when a party or
+/// related document does not exist: the error names the first missing.
+pub async fn create_ledger_documents_in_op(
+    tx: &mut Tx,
+    actor: &Actor,
+    docs: &[NewDocument],
+    numbers: &[String],
+) -> Result<Vec<Document>> {
+    if docs.len() != numbers.len() {
+        return Err(corrupt(
+            "document numbers",
+            format!("{} documents, {} numbers", docs.len(), numbers.len()),
+        ));
+    }
+    insert_documents(tx, actor, docs, Some(numbers)).await
 }
 
 /// Inserts documents: pending and unnumbered, or (`numbers` given, one

@@ -5,6 +5,7 @@
 //! change it describes, so a link, a cursor and the records they point at
 //! are always committed together (crash safety: no gap, no duplicate).
 
+use super::crm::{Arg, CHUNK, bind_args, insert_placeholders};
 use super::{Db, Tx};
 use crate::crm::kinds::{EntityKind, LinkStatus, Operation, Origin, OutboxStatus, SyncStatus};
 use std::collections::HashMap;
@@ -106,6 +107,131 @@ pub async fn link_by_remote(
     Ok(row.map(Link::from))
 }
 
+/// Keys per `IN (…)` list: far inside both backends' parameter limits.
+const IN_CHUNK: usize = 500;
+
+/// Parameter `n` (1-based) of a statement built for `tx`'s backend: `$n` on
+/// PostgreSQL, `?` on SQLite, where binding numbered parameters costs
+/// O(n²) (see `crm::insert_placeholders`). Statements built with it bind
+/// their values in the order the parameters appear.
+fn param(tx: &Tx, n: usize) -> String {
+    if tx.is_postgres() {
+        format!("${n}")
+    } else {
+        "?".into()
+    }
+}
+
+/// `count` parameters from number `from + 1`, comma-separated.
+fn params(tx: &Tx, from: usize, count: usize) -> String {
+    (from + 1..=from + count)
+        .map(|n| param(tx, n))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The links of many ledger records of one kind (a pulled page), by remote
+/// id: one query per 500 ids.
+pub async fn links_by_remote(
+    tx: &mut Tx,
+    tenant: &str,
+    instance: &str,
+    kind: &str,
+    remote_ids: &[String],
+) -> Result<HashMap<String, Link>> {
+    let mut out = HashMap::with_capacity(remote_ids.len());
+    for chunk in remote_ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT {LINK_COLS} FROM sync_links WHERE tenant = {} AND instance = {} AND kind = {} AND remote_id IN ({})",
+            param(tx, 1),
+            param(tx, 2),
+            param(tx, 3),
+            params(tx, 3, chunk.len())
+        );
+        let rows: Vec<LinkRow> = on_tx!(tx, c => {
+            let mut q = sqlx::query_as(&sql).bind(tenant).bind(instance).bind(kind);
+            for r in chunk {
+                q = q.bind(r);
+            }
+            q.fetch_all(&mut *c).await
+        })?;
+        out.extend(
+            rows.into_iter()
+                .map(|r| (r.remote_id.clone(), Link::from(r))),
+        );
+    }
+    Ok(out)
+}
+
+/// Insert or replace links whose CRM record was created in this
+/// transaction, or that have none (multi-row). [`put_link`]'s clean-up of
+/// an older link to the same CRM record is not needed for them: no other
+/// link can point at a record that did not exist before.
+pub async fn put_new_links(tx: &mut Tx, links: &[Link]) -> Result<()> {
+    for chunk in links.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO sync_links ({LINK_COLS}) VALUES {} \
+             ON CONFLICT (tenant, instance, kind, remote_id) DO UPDATE SET local_kind = excluded.local_kind, \
+             local_id = excluded.local_id, remote_version = excluded.remote_version, \
+             remote_number = excluded.remote_number, content_hash = excluded.content_hash, \
+             origin = excluded.origin, status = excluded.status, error = excluded.error, \
+             seen_scan = excluded.seen_scan, last_synced = excluded.last_synced",
+            insert_placeholders(tx, chunk.len(), 14)
+        );
+        let mut args = Vec::with_capacity(chunk.len() * 14);
+        for l in chunk {
+            args.extend([
+                Arg::Text(l.tenant.clone()),
+                Arg::Text(l.instance.clone()),
+                Arg::Text(l.kind.clone()),
+                Arg::Text(l.remote_id.clone()),
+                Arg::Text(l.local_kind.clone()),
+                Arg::OptI64(l.local_id),
+                Arg::OptText(l.remote_version.clone()),
+                Arg::OptText(l.remote_number.clone()),
+                Arg::OptText(l.content_hash.clone()),
+                Arg::Text(l.origin.as_str().into()),
+                Arg::Text(l.status.clone()),
+                Arg::OptText(l.error.clone()),
+                Arg::I64(l.seen_scan),
+                Arg::Text(l.last_synced.clone()),
+            ]);
+        }
+        on_tx!(tx, c => bind_args!(sqlx::query(&sql), &args).execute(&mut *c).await.map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Record that full scan `scan` saw these ledger records (unchanged ones,
+/// whose links need nothing else).
+pub async fn mark_seen(
+    tx: &mut Tx,
+    tenant: &str,
+    instance: &str,
+    kind: &str,
+    remote_ids: &[String],
+    scan: i64,
+) -> Result<()> {
+    for chunk in remote_ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "UPDATE sync_links SET seen_scan = {} WHERE tenant = {} AND instance = {} AND kind = {} AND remote_id IN ({})",
+            param(tx, 1),
+            param(tx, 2),
+            param(tx, 3),
+            param(tx, 4),
+            params(tx, 4, chunk.len())
+        );
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(&sql).bind(scan).bind(tenant).bind(instance).bind(kind);
+            for r in chunk {
+                q = q.bind(r);
+            }
+            q.execute(&mut *c).await.map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
 /// The link of a CRM record in one connector instance.
 pub async fn link_by_local(
     db: &Db,
@@ -199,7 +325,8 @@ pub async fn remote_ids(
     Ok(out)
 }
 
-/// Local ids of ledger records of `kind`, for those already linked.
+/// Local ids of ledger records of `kind`, for those already linked (one
+/// query per 500 distinct ids).
 pub async fn local_ids(
     tx: &mut Tx,
     tenant: &str,
@@ -207,18 +334,14 @@ pub async fn local_ids(
     kind: &str,
     remote_ids: &[String],
 ) -> Result<HashMap<String, i64>> {
-    let mut out = HashMap::new();
-    for r in remote_ids {
-        if out.contains_key(r) {
-            continue;
-        }
-        if let Some(link) = link_by_remote(tx, tenant, instance, kind, r).await?
-            && let Some(local) = link.local_id
-        {
-            out.insert(r.clone(), local);
-        }
-    }
-    Ok(out)
+    let mut wanted: Vec<String> = remote_ids.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    Ok(links_by_remote(tx, tenant, instance, kind, &wanted)
+        .await?
+        .into_iter()
+        .filter_map(|(remote, link)| link.local_id.map(|local| (remote, local)))
+        .collect())
 }
 
 /// Links of `kind` a finished full scan `scan` did not see: candidates for
@@ -357,6 +480,13 @@ pub async fn due(
     on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(target).bind(now).bind(OutboxStatus::Pending).fetch_all(p).await)
 }
 
+/// The pending rows routed to `target` (due or backing off): how many,
+/// and when the oldest was written.
+pub async fn backlog(db: &Db, tenant: &str, target: &str) -> Result<(i64, Option<String>)> {
+    on_pool!(db, p => sqlx::query_as("SELECT COUNT(*), MIN(created_at) FROM crm_outbox WHERE tenant = $1 AND status = 'pending' AND target = $2")
+        .bind(tenant).bind(target).fetch_one(p).await)
+}
+
 /// One outbox row.
 pub async fn outbox_item(db: &Db, tenant: &str, id: i64) -> Result<Option<OutboxItem>> {
     let sql = format!("SELECT {OUTBOX_COLS} FROM crm_outbox WHERE tenant = $1 AND id = $2");
@@ -423,6 +553,33 @@ pub async fn change_by_key(
 ) -> Result<Option<(EntityKind, i64)>> {
     on_tx!(tx, c => sqlx::query_as("SELECT entity_kind, entity_id FROM crm_outbox WHERE tenant = $1 AND idem_key = $2")
         .bind(tenant).bind(key.to_ascii_lowercase()).fetch_optional(&mut *c).await)
+}
+
+/// The CRM records whose changes were pushed with these idempotency keys
+/// (lower-cased), by key.
+pub async fn changes_by_keys(
+    tx: &mut Tx,
+    tenant: &str,
+    keys: &[String],
+) -> Result<HashMap<String, (String, i64)>> {
+    let keys: Vec<String> = keys.iter().map(|k| k.to_ascii_lowercase()).collect();
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT idem_key, entity_kind, entity_id FROM crm_outbox WHERE tenant = {} AND idem_key IN ({})",
+            param(tx, 1),
+            params(tx, 1, chunk.len())
+        );
+        let rows: Vec<(String, String, i64)> = on_tx!(tx, c => {
+            let mut q = sqlx::query_as(&sql).bind(tenant);
+            for k in chunk {
+                q = q.bind(k);
+            }
+            q.fetch_all(&mut *c).await
+        })?;
+        out.extend(rows.into_iter().map(|(k, kind, id)| (k, (kind, id))));
+    }
+    Ok(out)
 }
 
 /// The outcome of a delivery attempt, as stored on its outbox row.
@@ -589,6 +746,47 @@ pub async fn find_by_key(
         let q = if with_kind { q.bind(kind) } else { q };
         q.fetch_optional(&mut *c).await
     })
+}
+
+/// CRM records of one kind found by many natural keys at once (see
+/// [`find_by_key`]), by key.
+pub async fn find_by_keys(
+    tx: &mut Tx,
+    tenant: &str,
+    local_kind: &str,
+    keys: &[String],
+) -> Result<HashMap<String, (i64, String)>> {
+    let (table, column, with_kind) = match local_kind {
+        "party" => ("crm_parties", "customer_number", false),
+        "product" => ("crm_products", "code", false),
+        "receipt" | "payment" => ("crm_payments", "number", true),
+        _ => ("crm_documents", "number", true),
+    };
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(IN_CHUNK) {
+        let (kind_filter, from) = if with_kind {
+            (format!(" AND kind = {}", param(tx, 2)), 2)
+        } else {
+            (String::new(), 1)
+        };
+        let sql = format!(
+            "SELECT {column}, id, origin FROM {table} WHERE tenant = {}{kind_filter} AND {column} IN ({})",
+            param(tx, 1),
+            params(tx, from, chunk.len())
+        );
+        let rows: Vec<(String, i64, String)> = on_tx!(tx, c => {
+            let mut q = sqlx::query_as(&sql).bind(tenant);
+            if with_kind {
+                q = q.bind(local_kind);
+            }
+            for k in chunk {
+                q = q.bind(k);
+            }
+            q.fetch_all(&mut *c).await
+        })?;
+        out.extend(rows.into_iter().map(|(k, id, origin)| (k, (id, origin))));
+    }
+    Ok(out)
 }
 
 /// Company code of a CRM record, for routing it (S17): a party's own, a

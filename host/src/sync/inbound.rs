@@ -4,12 +4,13 @@
 use super::map::{self, Refs};
 use super::version;
 use super::{Ctx, RunReport, SyncError, now};
-use crate::crm::{Actor, DocumentKind, PaymentKind};
+use crate::crm::{DocumentKind, NewDocument, PaymentKind};
 use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use crate::store::Tx;
 use crate::store::crm::{self as repo, StoreError};
 use crate::store::sync::{self as links, Link, LinkOrigin};
+use std::collections::{HashMap, HashSet};
 
 /// Pull every kind the connector sends to the CRM, parties and products
 /// first. A kind that fails stops the kinds after it (documents would only
@@ -65,6 +66,25 @@ pub(crate) async fn pull_kind(
     company: u16,
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
+    use tracing::Instrument;
+    let name = map::kind_name(kind);
+    let span = tracing::info_span!(
+        "sync_pull",
+        tenant = ctx.tenant,
+        instance = ctx.instance,
+        kind = name
+    );
+    pull_pages(ctx, kind, company, report)
+        .instrument(span)
+        .await
+}
+
+async fn pull_pages(
+    ctx: &Ctx<'_>,
+    kind: wit::EntityKind,
+    company: u16,
+    report: &mut RunReport,
+) -> Result<(), SyncError> {
     let name = map::kind_name(kind);
     for _ in 0..ctx.settings.max_pages_per_run.max(1) {
         let stored = links::read_cursor(ctx.db, ctx.tenant, ctx.instance, name).await?;
@@ -84,9 +104,16 @@ pub(crate) async fn pull_kind(
             cursor.scan += 1;
             cursor.scanning = true;
         }
-        for change in page.changes {
-            apply_change(ctx, &mut tx, kind, company, change, cursor.scan, report).await?;
-        }
+        apply_page(
+            ctx,
+            &mut tx,
+            kind,
+            company,
+            page.changes,
+            cursor.scan,
+            report,
+        )
+        .await?;
         cursor.cursor = page.next_cursor;
         let scan_done = full_scan && !has_more;
         if scan_done {
@@ -168,30 +195,9 @@ pub(crate) async fn apply_change(
             let hash = map::content_hash(&record.entity, record.version.as_deref());
             let link = links::link_by_remote(tx, ctx.tenant, ctx.instance, name, &record.remote_id)
                 .await?;
-            // An older version than the one already applied (a late
-            // webhook, an overlapping page) never rolls the record back,
-            // whatever the connector (issue 13 §7; see `version`).
             if let Some(l) = &link
-                && version::is_older(record.version.as_deref(), l.remote_version.as_deref())
+                && already_applied(ctx, name, l, &record, &hash, report)
             {
-                report.stale += 1;
-                tracing::info!(tenant = ctx.tenant, instance = ctx.instance, kind = name, remote_id = %record.remote_id,
-                    incoming = record.version.as_deref().unwrap_or(""), known = l.remote_version.as_deref().unwrap_or(""),
-                    "older version of a ledger record not applied");
-                if l.seen_scan != scan {
-                    let mut seen = l.clone();
-                    seen.seen_scan = scan;
-                    links::put_link(tx, &seen).await?;
-                }
-                return Ok(());
-            }
-            // A record refused earlier (a missing party or product) is
-            // tried again whenever it is seen, even unchanged.
-            if let Some(l) = &link
-                && l.content_hash.as_deref() == Some(hash.as_str())
-                && l.status == "synced"
-            {
-                report.unchanged += 1;
                 if l.seen_scan != scan {
                     let mut seen = l.clone();
                     seen.seen_scan = scan;
@@ -200,25 +206,7 @@ pub(crate) async fn apply_change(
                 return Ok(());
             }
             let outcome = upsert(ctx, tx, kind, local_kind, company, &record, link.as_ref()).await;
-            let mut new = Link {
-                tenant: ctx.tenant.to_owned(),
-                instance: ctx.instance.to_owned(),
-                kind: name.to_owned(),
-                remote_id: record.remote_id.clone(),
-                local_kind: local_kind.to_owned(),
-                local_id: link.as_ref().and_then(|l| l.local_id),
-                remote_version: record.version.clone(),
-                remote_number: remote_number(&record.entity),
-                content_hash: Some(hash),
-                origin: link
-                    .as_ref()
-                    .map(|l| l.origin)
-                    .unwrap_or(LinkOrigin::Ledger),
-                status: "synced".into(),
-                error: None,
-                seen_scan: scan,
-                last_synced: now(),
-            };
+            let mut new = new_link(ctx, name, local_kind, &record, hash, scan, link.as_ref());
             match outcome {
                 Ok(Applied::Stored(id, warnings)) => {
                     report.applied += 1;
@@ -273,7 +261,7 @@ pub(crate) async fn apply_change(
             if let Some(id) = link.local_id
                 && deletion_propagates(local_kind, link.origin)
             {
-                let actor = Actor::connector(ctx.tenant, ctx.instance);
+                let actor = ctx.actor();
                 let removed = match local_kind {
                     "party" => Ok(()),
                     "product" => repo::delete_product_in_op(tx, &actor, id).await,
@@ -302,6 +290,280 @@ pub(crate) async fn apply_change(
         }
     }
     Ok(())
+}
+
+/// Whether a record needs no applying, counted as such: older than the
+/// version its link holds, or unchanged since it was applied.
+fn already_applied(
+    ctx: &Ctx<'_>,
+    name: &str,
+    link: &Link,
+    record: &ledger::RemoteRecord,
+    hash: &str,
+    report: &mut RunReport,
+) -> bool {
+    // An older version than the one already applied (a late webhook, an
+    // overlapping page) never rolls the record back, whatever the
+    // connector (issue 13 §7; see `version`).
+    if version::is_older(record.version.as_deref(), link.remote_version.as_deref()) {
+        report.stale += 1;
+        tracing::info!(tenant = ctx.tenant, instance = ctx.instance, kind = name, remote_id = %record.remote_id,
+            incoming = record.version.as_deref().unwrap_or(""), known = link.remote_version.as_deref().unwrap_or(""),
+            "older version of a ledger record not applied");
+        return true;
+    }
+    // A record refused earlier (a missing party or product) is tried again
+    // whenever it is seen, even unchanged.
+    if link.content_hash.as_deref() == Some(hash) && link.status == "synced" {
+        report.unchanged += 1;
+        return true;
+    }
+    false
+}
+
+/// The link a ledger record gets once applied (`synced`; the caller sets
+/// the outcome), keeping the origin of the link it had.
+fn new_link(
+    ctx: &Ctx<'_>,
+    name: &str,
+    local_kind: &str,
+    record: &ledger::RemoteRecord,
+    hash: String,
+    scan: i64,
+    link: Option<&Link>,
+) -> Link {
+    Link {
+        tenant: ctx.tenant.to_owned(),
+        instance: ctx.instance.to_owned(),
+        kind: name.to_owned(),
+        remote_id: record.remote_id.clone(),
+        local_kind: local_kind.to_owned(),
+        local_id: link.and_then(|l| l.local_id),
+        remote_version: record.version.clone(),
+        remote_number: remote_number(&record.entity),
+        content_hash: Some(hash),
+        origin: link.map(|l| l.origin).unwrap_or(LinkOrigin::Ledger),
+        status: "synced".into(),
+        error: None,
+        seen_scan: scan,
+        last_synced: now(),
+    }
+}
+
+/// Apply a pulled page inside its transaction with batched reads and
+/// writes: one query for the links of all its records; unchanged and stale
+/// records only marked seen (one statement); documents new to the CRM
+/// mapped against one lookup of their parties, products and related
+/// documents and stored with multi-row INSERTs, their links with them.
+/// Everything else (edits, deletions, a record that claims an existing
+/// CRM record, a remote id twice in the page) goes through
+/// [`apply_change`] one by one, after the batch. The outcome per record
+/// is what [`apply_change`] alone would give.
+pub(crate) async fn apply_page(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    kind: wit::EntityKind,
+    company: u16,
+    changes: Vec<ledger::Change>,
+    scan: i64,
+    report: &mut RunReport,
+) -> Result<(), SyncError> {
+    let name = map::kind_name(kind);
+    let Some(local_kind) = map::local_kind(kind) else {
+        return Ok(());
+    };
+    let remote_of = |c: &ledger::Change| match c {
+        ledger::Change::Upsert(r) => r.remote_id.clone(),
+        ledger::Change::Deleted(id) => id.clone(),
+    };
+    let mut times: HashMap<String, usize> = HashMap::with_capacity(changes.len());
+    for c in &changes {
+        *times.entry(remote_of(c)).or_default() += 1;
+    }
+    let ids: Vec<String> = times.keys().cloned().collect();
+    let known = links::links_by_remote(tx, ctx.tenant, ctx.instance, name, &ids).await?;
+    let batchable = DocumentKind::parse(local_kind).is_some();
+    let mut seen = Vec::new();
+    let mut fresh = Vec::new();
+    let mut one_by_one = Vec::new();
+    for change in changes {
+        let record = match change {
+            ledger::Change::Upsert(r) if times.get(&r.remote_id) == Some(&1) => r,
+            other => {
+                one_by_one.push(other);
+                continue;
+            }
+        };
+        match known.get(&record.remote_id) {
+            Some(link) => {
+                let hash = map::content_hash(&record.entity, record.version.as_deref());
+                if already_applied(ctx, name, link, &record, &hash, report) {
+                    report.pulled += 1;
+                    if link.seen_scan != scan {
+                        seen.push(record.remote_id);
+                    }
+                } else {
+                    one_by_one.push(ledger::Change::Upsert(record));
+                }
+            }
+            None if batchable && matches!(record.entity, wit::Entity::Document(_)) => {
+                fresh.push(record)
+            }
+            None => one_by_one.push(ledger::Change::Upsert(record)),
+        }
+    }
+    links::mark_seen(tx, ctx.tenant, ctx.instance, name, &seen, scan).await?;
+    let rest = create_fresh(ctx, tx, kind, local_kind, company, fresh, scan, report).await?;
+    for record in rest {
+        apply_change(
+            ctx,
+            tx,
+            kind,
+            company,
+            ledger::Change::Upsert(record),
+            scan,
+            report,
+        )
+        .await?;
+    }
+    for change in one_by_one {
+        apply_change(ctx, tx, kind, company, change, scan, report).await?;
+    }
+    Ok(())
+}
+
+/// A ledger document mapped for the CRM: the new record and its number,
+/// or why the CRM refuses it.
+type Mapped = Result<(NewDocument, String), String>;
+
+/// Store ledger documents the CRM has no link for, batched. Returns the
+/// records that need [`apply_change`]'s care instead: one whose number a
+/// CRM record already has (claimed, or refused), one the CRM pushed itself
+/// (its idempotency key), a number twice in the page.
+#[allow(clippy::too_many_arguments)]
+async fn create_fresh(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    kind: wit::EntityKind,
+    local_kind: &str,
+    company: u16,
+    fresh: Vec<ledger::RemoteRecord>,
+    scan: i64,
+    report: &mut RunReport,
+) -> Result<Vec<ledger::RemoteRecord>, SyncError> {
+    let Some(dkind) = DocumentKind::parse(local_kind) else {
+        return Ok(fresh);
+    };
+    if fresh.is_empty() {
+        return Ok(fresh);
+    }
+    let name = map::kind_name(kind);
+    let keys: Vec<String> = fresh.iter().filter_map(|r| r.origin_key.clone()).collect();
+    let ours = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        links::changes_by_keys(tx, ctx.tenant, &keys).await?
+    };
+    let docs: Vec<&wit::Document> = fresh
+        .iter()
+        .filter_map(|r| match &r.entity {
+            wit::Entity::Document(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    let known = Known::load(ctx, tx, kind, &docs).await?;
+    // Map every record; set aside the ones that need a closer look.
+    let mut rest = Vec::new();
+    let mut mapped: Vec<(ledger::RemoteRecord, Mapped)> = Vec::with_capacity(fresh.len());
+    for record in fresh {
+        let ours = record
+            .origin_key
+            .as_ref()
+            .and_then(|k| ours.get(&k.to_ascii_lowercase()))
+            .is_some_and(|(k, _)| k == local_kind);
+        let wit::Entity::Document(d) = &record.entity else {
+            rest.push(record);
+            continue;
+        };
+        if ours {
+            rest.push(record);
+            continue;
+        }
+        let outcome = match known
+            .refs(d)
+            .and_then(|refs| Ok(map::document_from_ledger(d, dkind, &refs)?))
+        {
+            Ok(new) => {
+                let number = map::ledger_document_number(
+                    new.date,
+                    d.number.as_deref().unwrap_or(&record.remote_id),
+                    company,
+                );
+                Ok((new, number))
+            }
+            Err(Refusal::Business(message)) => Err(message),
+            Err(Refusal::Db(e)) => return Err(SyncError::Db(e)),
+        };
+        mapped.push((record, outcome));
+    }
+    let numbers: Vec<String> = mapped
+        .iter()
+        .filter_map(|(_, m)| m.as_ref().ok().map(|(_, n)| n.clone()))
+        .collect();
+    let taken = links::find_by_keys(tx, ctx.tenant, local_kind, &numbers).await?;
+    let mut in_page = HashSet::new();
+    let mut stored: Vec<(ledger::RemoteRecord, NewDocument, String)> = Vec::new();
+    let mut refused: Vec<(ledger::RemoteRecord, String)> = Vec::new();
+    for (record, outcome) in mapped {
+        match outcome {
+            Ok((new, number)) => {
+                if taken.contains_key(&number) || !in_page.insert(number.clone()) {
+                    rest.push(record);
+                } else {
+                    stored.push((record, new, number));
+                }
+            }
+            Err(message) => refused.push((record, message)),
+        }
+    }
+    let actor = ctx.actor();
+    let new_docs: Vec<NewDocument> = stored.iter().map(|(_, d, _)| d.clone()).collect();
+    let new_numbers: Vec<String> = stored.iter().map(|(_, _, n)| n.clone()).collect();
+    let created = if new_docs.is_empty() {
+        Vec::new()
+    } else {
+        match repo::create_ledger_documents_in_op(tx, &actor, &new_docs, &new_numbers).await {
+            Ok(created) => created,
+            Err(StoreError::Db(e)) => return Err(SyncError::Db(e)),
+            // A reference the batch check found missing (nothing was
+            // written): each record then gets its own verdict.
+            Err(_) => {
+                rest.extend(stored.drain(..).map(|(r, _, _)| r));
+                Vec::new()
+            }
+        }
+    };
+    let mut new_links = Vec::with_capacity(created.len() + refused.len());
+    for ((record, _, _), doc) in stored.iter().zip(&created) {
+        report.pulled += 1;
+        report.applied += 1;
+        let hash = map::content_hash(&record.entity, record.version.as_deref());
+        let mut link = new_link(ctx, name, local_kind, record, hash, scan, None);
+        link.local_id = Some(doc.id);
+        new_links.push(link);
+    }
+    for (record, message) in refused {
+        report.pulled += 1;
+        report.refused += 1;
+        tracing::warn!(tenant = ctx.tenant, instance = ctx.instance, kind = name, remote_id = %record.remote_id, "ledger record refused: {message}");
+        let hash = map::content_hash(&record.entity, record.version.as_deref());
+        let mut link = new_link(ctx, name, local_kind, &record, hash, scan, None);
+        link.status = "failed".into();
+        link.error = Some(message);
+        new_links.push(link);
+    }
+    links::put_new_links(tx, &new_links).await?;
+    Ok(rest)
 }
 
 /// Deletion rules (S12, S14–S16; the incumbent's: identity deletions never
@@ -369,7 +631,7 @@ async fn upsert(
     record: &ledger::RemoteRecord,
     link: Option<&Link>,
 ) -> Result<Applied, Refusal> {
-    let actor = Actor::connector(ctx.tenant, ctx.instance);
+    let actor = ctx.actor();
     let linked = link.and_then(|l| l.local_id.map(|id| (id, l.origin)));
     // S8, S11: the record was created in the CRM; the ledger's edits of it
     // do not travel back.
@@ -547,49 +809,86 @@ async fn resolve(
     kind: wit::EntityKind,
     d: &wit::Document,
 ) -> Result<Refs, Refusal> {
-    let party = links::local_ids(tx, ctx.tenant, ctx.instance, "party", std::slice::from_ref(&d.party_ref))
-        .await?
-        .remove(&d.party_ref)
-        .ok_or_else(|| {
+    let known = Known::load(ctx, tx, kind, std::slice::from_ref(&d)).await?;
+    known.refs(d)
+}
+
+/// The ledger kinds a document's `related_ref` may name, most likely first.
+fn related_kinds(kind: wit::EntityKind) -> &'static [&'static str] {
+    use wit::EntityKind as K;
+    match kind {
+        K::PurchaseReturn | K::WarehouseReturn | K::Payment => {
+            &["purchase_invoice", "warehouse_receipt"]
+        }
+        _ => &["sales_invoice"],
+    }
+}
+
+/// The CRM ids of the records some ledger documents refer to, read with
+/// one query per referenced kind.
+struct Known {
+    parties: HashMap<String, i64>,
+    products: HashMap<String, i64>,
+    /// Per candidate kind of `related_kinds`, in its order.
+    related: Vec<HashMap<String, i64>>,
+}
+
+impl Known {
+    async fn load(
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        kind: wit::EntityKind,
+        docs: &[&wit::Document],
+    ) -> Result<Known, sqlx::Error> {
+        let party_refs: Vec<String> = docs.iter().map(|d| d.party_ref.clone()).collect();
+        let product_refs: Vec<String> = docs
+            .iter()
+            .flat_map(|d| d.lines.iter())
+            .filter(|l| !l.product_ref.is_empty())
+            .map(|l| l.product_ref.clone())
+            .collect();
+        let related_refs: Vec<String> = docs.iter().filter_map(|d| d.related_ref.clone()).collect();
+        let parties = links::local_ids(tx, ctx.tenant, ctx.instance, "party", &party_refs).await?;
+        let products =
+            links::local_ids(tx, ctx.tenant, ctx.instance, "product", &product_refs).await?;
+        let mut related = Vec::new();
+        if !related_refs.is_empty() {
+            for c in related_kinds(kind) {
+                related
+                    .push(links::local_ids(tx, ctx.tenant, ctx.instance, c, &related_refs).await?);
+            }
+        }
+        Ok(Known {
+            parties,
+            products,
+            related,
+        })
+    }
+
+    fn refs(&self, d: &wit::Document) -> Result<Refs, Refusal> {
+        let party_id = self.parties.get(&d.party_ref).copied().ok_or_else(|| {
             Refusal::Business(format!(
                 "party_ref: party {} of the ledger is not in the CRM (not synced yet, or refused — see the failed links)",
                 d.party_ref
             ))
         })?;
-    let product_refs: Vec<String> = d
-        .lines
-        .iter()
-        .filter(|l| !l.product_ref.is_empty())
-        .map(|l| l.product_ref.clone())
-        .collect();
-    let products = links::local_ids(tx, ctx.tenant, ctx.instance, "product", &product_refs).await?;
-    let related_id = match &d.related_ref {
-        None => None,
-        Some(r) => {
-            use wit::EntityKind as K;
-            let candidates: &[&str] = match kind {
-                K::PurchaseReturn | K::WarehouseReturn | K::Payment => {
-                    &["purchase_invoice", "warehouse_receipt"]
-                }
-                _ => &["sales_invoice"],
-            };
-            let mut found = None;
-            for c in candidates {
-                if let Some(id) =
-                    links::local_ids(tx, ctx.tenant, ctx.instance, c, std::slice::from_ref(r))
-                        .await?
-                        .remove(r)
-                {
-                    found = Some(id);
-                    break;
-                }
-            }
-            found
-        }
-    };
-    Ok(Refs {
-        party_id: party,
-        products,
-        related_id,
-    })
+        let products = d
+            .lines
+            .iter()
+            .filter_map(|l| {
+                self.products
+                    .get(&l.product_ref)
+                    .map(|id| (l.product_ref.clone(), *id))
+            })
+            .collect();
+        let related_id = d
+            .related_ref
+            .as_ref()
+            .and_then(|r| self.related.iter().find_map(|m| m.get(r).copied()));
+        Ok(Refs {
+            party_id,
+            products,
+            related_id,
+        })
+    }
 }

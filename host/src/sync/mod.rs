@@ -22,6 +22,7 @@ pub mod guard;
 pub mod inbound;
 pub mod lookup;
 pub mod map;
+pub mod metrics;
 pub mod outbound;
 pub mod policy;
 pub mod schedule;
@@ -29,6 +30,7 @@ pub mod version;
 pub mod webhook;
 
 use crate::config::SyncSettings;
+use crate::crm::{Actor, Outbox};
 use crate::plugins::manifest::PluginKind;
 use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
 use crate::runtime::bindings::types as wit;
@@ -230,9 +232,33 @@ pub(crate) struct Ctx<'a> {
     /// overwrite the CRM's (they may not from a channel).
     pub role: ledger::ConnectorRole,
     pub settings: SyncSettings,
+    /// Which of the changes it brings get an outbox row (see [`onward`]).
+    pub onward: Outbox,
+}
+
+/// Which changes a connector brings may travel on to another ledger, as
+/// [`outbound`]'s routing rules say (H10): a shop's customers and invoices
+/// go on to the books; the books' products go on to a shop, when the
+/// tenant has one (`tenant_has_channel`, asked only for a books
+/// connector). Nothing goes back to where it came from (invariant 15), so
+/// every other change gets its audit row and no outbox row.
+pub(crate) async fn onward(
+    role: ledger::ConnectorRole,
+    tenant_has_channel: impl std::future::Future<Output = bool>,
+) -> Outbox {
+    match role {
+        ledger::ConnectorRole::SalesChannel => Outbox::Onward(&["party", "sales_invoice"]),
+        ledger::ConnectorRole::Books if tenant_has_channel.await => Outbox::Onward(&["product"]),
+        ledger::ConnectorRole::Books => Outbox::Onward(&[]),
+    }
 }
 
 impl Ctx<'_> {
+    /// The actor of the changes this run applies.
+    pub(crate) fn actor(&self) -> Actor {
+        Actor::connector(self.tenant, self.instance).with_outbox(self.onward)
+    }
+
     pub(crate) fn call_error(&self, source: CallError) -> SyncError {
         SyncError::Call {
             instance: self.instance.to_owned(),
@@ -308,6 +334,7 @@ impl SyncEngine {
                 max_pages_per_run: u32::MAX,
                 ..settings
             },
+            onward: onward(ledger::ConnectorRole::Books, self.has_channel(tenant)).await,
         };
         let mut report = RunReport::default();
         inbound::pull_kind(&ctx, kind, company, &mut report).await?;
@@ -316,6 +343,7 @@ impl SyncEngine {
 
     /// An engine over the host's state (registry snapshot and database).
     pub fn new(state: SharedState) -> Arc<SyncEngine> {
+        metrics::install();
         Arc::new(SyncEngine {
             state,
             trigger: std::sync::OnceLock::new(),
@@ -368,10 +396,29 @@ impl SyncEngine {
         out
     }
 
+    /// Whether the tenant runs a sales-channel connector (a shop).
+    pub(crate) async fn has_channel(&self, tenant: &str) -> bool {
+        self.connectors(tenant).await.iter().any(|(_, _, info)| {
+            info.as_ref()
+                .is_some_and(|i| i.role == ledger::ConnectorRole::SalesChannel)
+        })
+    }
+
     /// One sync run of one connector instance: pull every kind it offers
     /// (ledger → CRM), then deliver the CRM changes routed to it. Runs of
     /// the same instance queue behind each other.
     pub async fn run_once(&self, tenant: &str, instance: &str) -> Result<RunReport, SyncError> {
+        use tracing::Instrument;
+        let span = tracing::info_span!("sync_job", tenant, instance, job = "run");
+        let result = self.run_locked(tenant, instance).instrument(span).await;
+        metrics::record_run(tenant, instance, result.as_ref().ok());
+        if let Err(e) = metrics::record_backlog(self.state.db(), tenant, instance).await {
+            tracing::warn!(tenant, instance, "sync backlog not measured: {e}");
+        }
+        result
+    }
+
+    async fn run_locked(&self, tenant: &str, instance: &str) -> Result<RunReport, SyncError> {
         let lock = self.lock_of(tenant, instance);
         let _one_at_a_time = lock.lock().await;
         let snapshot = self.state.snapshot();
@@ -410,6 +457,7 @@ impl SyncEngine {
             company,
             role: info.role,
             settings,
+            onward: onward(info.role, self.has_channel(tenant)).await,
         };
         let mut report = RunReport::default();
         inbound::pull_all(&ctx, &info, &mut report).await?;

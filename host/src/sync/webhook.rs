@@ -213,7 +213,17 @@ impl SyncEngine {
             guard::each_contained(
                 due,
                 |d| d.id,
-                |delivery| self.process_delivery(delivery),
+                |delivery| {
+                    use tracing::Instrument;
+                    let span = tracing::info_span!(
+                        "sync_job",
+                        tenant = %delivery.tenant,
+                        instance = %delivery.instance,
+                        job = "webhook",
+                        delivery = delivery.id
+                    );
+                    self.process_delivery(delivery).instrument(span)
+                },
                 |id, failure| {
                     let attempts = attempts.get(&id).copied().unwrap_or(1);
                     let why = match failure {
@@ -305,6 +315,7 @@ impl SyncEngine {
             company: Some(company),
             role: info.role,
             settings,
+            onward: super::onward(info.role, self.has_channel(&delivery.tenant)).await,
         };
         let mut report = RunReport::default();
         let mut tx = ctx.db.begin().await?;
