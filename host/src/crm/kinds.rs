@@ -1,9 +1,11 @@
 //! The sync vocabulary as types: which CRM record a change is about, what
 //! happened to it, where it came from, and the states of outbox rows and
-//! links. These are the ONLY place the stored names are spelled (issue 14:
-//! `tests/all/vocabulary.rs` fails on a kind or status literal anywhere
-//! else in `host/src`); the database keeps the same text as before, so no
-//! data migrates. A stored value no variant names is corrupt data and
+//! links. They are meant to be the only place the stored names are spelled
+//! (issue 14): `cargo xtask vocabulary` lists every kind or status literal
+//! elsewhere in `host/src`. Not yet a `ci` step: the ledger mapping
+//! (`sync/map.rs`, `sync/inbound.rs`) and the CRM repositories
+//! (`store/crm.rs`) still spell them. The database keeps the same text as
+//! before, so no data migrates. A stored value no variant names is corrupt data and
 //! reads as [`UnknownValue`], never as some default kind.
 
 use serde::{Deserialize, Serialize};
