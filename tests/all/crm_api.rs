@@ -1212,6 +1212,21 @@ async fn s16_settlements_on(db: Db) {
     .await;
     assert_eq!(old["settlements"], single, "{backend}: {old}");
 
+    // What a GET answers can be sent back: the single-settlement fields
+    // beside the list say what its first settlement says. Sent saying
+    // something else, they are refused by name, never silently dropped.
+    let again = |due: &str| {
+        json!({"party_id": pid, "date": "1404/03/11", "amount": "700000", "method": "cheque",
+               "cheque_number": "333333", "cheque_due": due, "settlements": single})
+    };
+    let one_url = url(A, &format!("receipts/{}", one["id"]));
+    let (s, put) = call(&app, "PUT", &one_url, &token(A), Some(&again("1404/06/01"))).await;
+    assert_eq!(s, StatusCode::OK, "{backend}: {put}");
+    assert_eq!(put["settlements"], single, "{backend}: {put}");
+    let (s, e) = call(&app, "PUT", &one_url, &token(A), Some(&again("1404/06/02"))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{backend}: {e}");
+    assert_eq!(e["error"]["field"], "cheque_due", "{backend}: {e}");
+
     let refused = [
         (
             "parts short of the amount",

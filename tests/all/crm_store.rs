@@ -291,6 +291,22 @@ async fn f1_approval_numbers_items_and_only_approved_amounts_count_in_the_statem
             .unwrap();
         assert!(paid.paid);
         assert_eq!(paid.paid_amount, Decimal::from(2_700_000));
+        // The invoice's `settle` change is an outbox row the sync engine
+        // reads back like any other: one it could not decode would stop
+        // the tenant's every run.
+        let pending = hamgam::store::sync::outbox_with_status(
+            &db,
+            "acme",
+            hamgam::crm::kinds::OutboxStatus::Pending,
+            500,
+        )
+        .await
+        .expect("every outbox row decodes");
+        assert!(
+            pending.iter().any(|row| row.entity_id == inv.id
+                && row.operation == hamgam::crm::kinds::Operation::Settle),
+            "the settlement is recorded on the invoice: {pending:?}"
+        );
         let s = repo::statement(&db, "acme", p.id, Currency::IRR)
             .await
             .unwrap();

@@ -14,8 +14,10 @@ in words; this file teaches the generator those, and nothing else:
   named in its field's description: references (`party_id`, `product_id`,
   `related_id`, `invoice_id`) name records of the tenant; a discount is at
   most what it discounts; at most one phone and one address is the
-  default; a cheque carries its serial; a return names the invoice it
-  corrects; client `totals`, when sent, equal the API's own; a document
+  default; a cheque carries its serial; a payment's settlements add up
+  to its amount, the first one's method is its method, and the
+  single-settlement fields beside them repeat the first or are absent; a
+  return names the invoice it corrects; client `totals`, when sent, equal the API's own; a document
   date has a tax rate in the tenant's table.
 
 Generated bodies are adjusted to those rules just before they are sent
@@ -208,11 +210,34 @@ def _document(kind, body):
         body["discount"] = "0"
 
 
+def _settlements(body):
+    """Several settlements: they add up to the amount, the first one's
+    method is `method`, a cheque carries its serial, and the
+    single-settlement fields are left out (they may only repeat the
+    first settlement)."""
+    parts = [p for p in body["settlements"] if isinstance(p, dict)]
+    amount = int(_dec(body.get("amount", 0)))
+    if not parts or amount < 1:
+        return
+    parts = parts[: min(len(parts), amount)]
+    for part in parts:
+        part["amount"] = "1"
+        if part.get("method") == "cheque" and not str(part.get("reference", "")).strip():
+            part["reference"] = "1234567"
+    parts[-1]["amount"] = str(amount - (len(parts) - 1))
+    body["settlements"] = parts
+    body["method"] = parts[0].get("method", body.get("method"))
+    for field in ("cheque_number", "cheque_due", "reference"):
+        body.pop(field, None)
+
+
 def _payment(kind, body):
     parties = _parties()
     if parties:
         body["party_id"] = random.choice(parties)
-    if body.get("method") == "cheque" and not str(body.get("cheque_number", "")).strip():
+    if isinstance(body.get("settlements"), list) and body["settlements"]:
+        _settlements(body)
+    elif body.get("method") == "cheque" and not str(body.get("cheque_number", "")).strip():
         body["cheque_number"] = "1234567"
     if "invoice_id" in body:
         invoices = _documents(SETTLES[kind])

@@ -874,11 +874,12 @@ pub struct PaymentRequest {
     #[schema(max_length = 500)]
     pub description: Option<String>,
     /// Several settlements (cash plus cheques, …), adding up to `amount`;
-    /// the first one's method is `method`. Without it the payment is one
-    /// settlement of `method` with the cheque fields or reference above,
-    /// which must then be absent.
+    /// the first one's method is `method`, and `cheque_number`,
+    /// `cheque_due` and `reference` above, when sent beside it, are the
+    /// first settlement's (as a GET answers them) or absent. Without it
+    /// the payment is one settlement of `method` with those fields.
     #[serde(default)]
-    #[schema(max_items = 100)]
+    #[schema(min_items = 1, max_items = 100)]
     pub settlements: Option<Vec<SettlementRequest>>,
 }
 
@@ -984,41 +985,30 @@ impl PaymentRequest {
         let cheque_number =
             text("cheque_number", self.cheque_number)?.map(|c| normalize_digits(&c));
         let reference = text("reference", self.reference)?;
-        let settlements = match self.settlements {
-            None => {
-                if self.method == PaymentMethod::Cheque && cheque_number.is_none() {
-                    return Err(invalid(
-                        "cheque_number",
-                        Rule::Required,
-                        "a cheque needs its serial number",
-                    ));
-                }
-                vec![Settlement {
-                    method: self.method,
-                    amount: self.amount,
-                    reference: if self.method == PaymentMethod::Cheque {
-                        cheque_number.clone()
-                    } else {
-                        reference.clone()
-                    },
-                    due_date: self.cheque_due,
-                    bank: None,
-                }]
+        // One settlement of `method` with the cheque fields or reference.
+        let single = || -> Result<Vec<Settlement>, ValidationError> {
+            if self.method == PaymentMethod::Cheque && cheque_number.is_none() {
+                return Err(invalid(
+                    "cheque_number",
+                    Rule::Required,
+                    "a cheque needs its serial number",
+                ));
             }
+            Ok(vec![Settlement {
+                method: self.method,
+                amount: self.amount,
+                reference: if self.method == PaymentMethod::Cheque {
+                    cheque_number.clone()
+                } else {
+                    reference.clone()
+                },
+                due_date: self.cheque_due,
+                bank: None,
+            }])
+        };
+        let settlements = match self.settlements {
+            None => single()?,
             Some(list) => {
-                for (field, given) in [
-                    ("cheque_number", cheque_number.is_some()),
-                    ("cheque_due", self.cheque_due.is_some()),
-                    ("reference", reference.is_some()),
-                ] {
-                    if given {
-                        return Err(invalid(
-                            field,
-                            Rule::Mismatch,
-                            format!("with `settlements`, give {field} on each settlement"),
-                        ));
-                    }
-                }
                 if list.len() > MAX_SETTLEMENTS {
                     return Err(invalid(
                         "settlements",
@@ -1039,6 +1029,30 @@ impl PaymentRequest {
                     ));
                 }
                 check_settlements("settlements", self.amount, &list)?;
+                // The single-settlement fields, when sent beside the list,
+                // must say what the list says: what a GET answers can be
+                // sent back, and nothing sent is silently dropped.
+                let (_, first_cheque, first_due, first_reference) = Settlement::first_of(&list);
+                for (field, given, derived) in [
+                    ("cheque_number", cheque_number.clone(), first_cheque),
+                    (
+                        "cheque_due",
+                        self.cheque_due.map(|d| d.to_string()),
+                        first_due.map(|d| d.to_string()),
+                    ),
+                    ("reference", reference.clone(), first_reference),
+                ] {
+                    if given.is_some() && given != derived {
+                        return Err(invalid(
+                            field,
+                            Rule::Mismatch,
+                            format!(
+                                "with `settlements`, {field} is the first settlement's ({}) or absent",
+                                derived.as_deref().unwrap_or("none")
+                            ),
+                        ));
+                    }
+                }
                 list
             }
         };

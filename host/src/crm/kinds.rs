@@ -224,6 +224,9 @@ pub enum Operation {
     Approve,
     /// Rejected (F1).
     Reject,
+    /// An invoice's paid amount moved: an approved receipt or payment
+    /// settled it (H5).
+    Settle,
 }
 
 vocabulary!(Operation, "operation", [
@@ -232,6 +235,7 @@ vocabulary!(Operation, "operation", [
     Delete => "delete",
     Approve => "approve",
     Reject => "reject",
+    Settle => "settle",
 ]);
 
 /// Where an outbox row stands.

@@ -710,6 +710,9 @@ mod tests {
         case(R::S14, Books, K::SalesInvoice, Op::Create, Err(R::S8)),
         case(R::S14, Channel, K::SalesInvoice, Op::Create, Ok(BOOKS)),
         case(R::S14, Channel, K::SalesInvoice, Op::Delete, Err(R::S8)),
+        // A receipt approved in the CRM settles its invoice (H5): the
+        // invoice's change stays, as every CRM change of a sales invoice.
+        case(R::S14, Crm, K::SalesInvoice, Op::Settle, Err(R::S14)),
         // S15: purchase documents only ledger → CRM.
         case(R::S15, Crm, K::PurchaseInvoice, Op::Create, Err(R::S15)),
         case(R::S15, Crm, K::PurchaseReturn, Op::Delete, Err(R::S15)),
