@@ -4,12 +4,14 @@
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use hamgam::api::app;
+use hamgam::api::history::HistoryImportRequest;
 use hamgam::config::Config;
 use hamgam::plugins::licensing::{LicenseState, TrustPolicy};
 use hamgam::plugins::manifest::Manifest;
 use hamgam::plugins::registry::{Catalog, Registry};
 use hamgam::runtime::{Runtime, RuntimeOptions};
 use hamgam::server::{Server, runtime_options};
+use hamgam::sync::history::ImportProgress;
 use hamgam_trust::bundle::{self, TrustStore};
 use hamgam_trust::keys::PublicKey;
 use hamgam_trust::license::License;
@@ -78,6 +80,43 @@ enum SyncCommand {
         /// Stop after one run even if the connector has more pages.
         #[arg(long)]
         once: bool,
+    },
+    /// The one-shot import of a past period's sales invoices and returns
+    /// (orderable): runs in the foreground with its progress on stderr,
+    /// the final state as JSON on stdout. Run it again after a crash or a
+    /// Ctrl-C to resume where it stood (the instance's running import is
+    /// taken up again).
+    ImportHistory {
+        /// Operator config (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Connector instance.
+        #[arg(long)]
+        instance: String,
+        /// A Jalali fiscal year, e.g. 1402 (or give --from and --to).
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        fiscal_year: Option<i32>,
+        /// First day, Jalali YYYY/MM/DD.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (included), Jalali YYYY/MM/DD.
+        #[arg(long)]
+        to: Option<String>,
+        /// sales_invoice, sales_return or both, comma-separated (default both).
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<String>,
+    },
+    /// The progress of the tenant's one-shot imports, as JSON.
+    ImportStatus {
+        /// Operator config (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
     },
 }
 
@@ -187,6 +226,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     once,
                 },
         } => sync_run(config, tenant, instance, once).await,
+        Command::Sync {
+            command:
+                SyncCommand::ImportHistory {
+                    config,
+                    tenant,
+                    instance,
+                    fiscal_year,
+                    from,
+                    to,
+                    kinds,
+                },
+        } => {
+            let kinds = if kinds.is_empty() {
+                None
+            } else {
+                Some(
+                    serde_json::from_value(serde_json::json!(kinds)).map_err(|e| {
+                        anyhow::anyhow!("--kinds: {e} (sales_invoice, sales_return)")
+                    })?,
+                )
+            };
+            let request = HistoryImportRequest {
+                fiscal_year,
+                from,
+                to,
+                kinds,
+            };
+            import_history(config, tenant, instance, request).await
+        }
+        Command::Sync {
+            command: SyncCommand::ImportStatus { config, tenant },
+        } => import_status(config, tenant).await,
     }
 }
 
@@ -422,6 +493,95 @@ async fn sync_run(
     if !total.errors.is_empty() {
         anyhow::bail!("the run stopped early: {}", total.errors.join("; "));
     }
+    Ok(())
+}
+
+/// Start (or take up again) the instance's one-shot import and run it
+/// here until it stops.
+async fn import_history(
+    path: PathBuf,
+    tenant: String,
+    instance: String,
+    body: HistoryImportRequest,
+) -> anyhow::Result<()> {
+    let request = body.into_request().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (server, _) = Server::start(&path).await?;
+    let engine = server.sync_engine(false);
+    let db = server.state().db().clone();
+    let job = match hamgam::store::history::running_for(&db, &tenant, &instance).await? {
+        Some(job) if job.from == request.from && job.to == request.to => {
+            eprintln!("resuming import {} where it stood", job.id);
+            job
+        }
+        Some(job) => bail!(
+            "instance {instance} already runs import {} of {} … {}; let it finish, or cancel it \
+             (POST /api/v1/tenants/{tenant}/sync/history-imports/{}/cancel)",
+            job.id,
+            job.from,
+            job.to,
+            job.id
+        ),
+        None => {
+            engine
+                .start_history_import(&tenant, &instance, &request)
+                .await?
+        }
+    };
+    let mut last = std::time::Instant::now() - Duration::from_secs(10);
+    let result = engine
+        .run_history_import(&tenant, job.id, |job| {
+            if last.elapsed() >= Duration::from_secs(1) {
+                last = std::time::Instant::now();
+                eprintln!("{}", progress_line(job));
+            }
+        })
+        .await;
+    let job = hamgam::store::history::get(&db, &tenant, job.id).await?;
+    eprintln!("{}", progress_line(&job));
+    let view = ImportProgress::of(&job, chrono::Utc::now());
+    println!("{}", serde_json::to_string_pretty(&view)?);
+    match result {
+        Ok(job) if job.state == hamgam::crm::kinds::ImportState::Done => Ok(()),
+        Ok(job) => bail!("import {} stopped: {}", job.id, job.state),
+        Err(e) => bail!(
+            "import {} waits: {e}; run the command again to resume",
+            job.id
+        ),
+    }
+}
+
+/// `sales_invoice 1,200 / 10,000 (12.0%) · 850.0/s · ETA 11s`.
+fn progress_line(job: &hamgam::store::history::ImportJob) -> String {
+    let p = ImportProgress::of(job, chrono::Utc::now());
+    let kind = p.current_kind.map_or("-", |k| k.as_str());
+    let total = p.total.map_or_else(|| "?".to_string(), |t| t.to_string());
+    let percent = p.percent.map_or_else(String::new, |v| format!(" ({v}%)"));
+    let rate = p
+        .rate_per_second
+        .map_or_else(String::new, |r| format!(" · {r}/s"));
+    let eta = p
+        .eta_seconds
+        .map_or_else(String::new, |s| format!(" · ETA {s}s"));
+    format!(
+        "import {} {} {kind}: {} / {total}{percent}{rate}{eta}{}",
+        p.id,
+        p.state,
+        p.done + p.refused,
+        if p.refused > 0 {
+            format!(" · {} refused", p.refused)
+        } else {
+            String::new()
+        }
+    )
+}
+
+async fn import_status(path: PathBuf, tenant: String) -> anyhow::Result<()> {
+    let config = Config::load(&path)?;
+    let db = hamgam::store::Db::connect(&config.server.database).await?;
+    let now = chrono::Utc::now();
+    let jobs = hamgam::store::history::list(&db, &tenant, 500).await?;
+    let views: Vec<ImportProgress> = jobs.iter().map(|j| ImportProgress::of(j, now)).collect();
+    println!("{}", serde_json::to_string_pretty(&views)?);
     Ok(())
 }
 

@@ -114,6 +114,7 @@ impl Server {
         let engine = SyncEngine::new(self.state.shared().clone());
         let trigger = if schedule {
             engine.spawn_webhook_worker();
+            engine.spawn_history_worker();
             engine.spawn_scheduler()
         } else {
             Default::default()

@@ -2,13 +2,15 @@
 
 use core::marker::PhantomData;
 
-use crate::wit::exports::hamgam::ledger::connector as wit_connector;
+use crate::wit::exports::hamgam::ledger0_1_0::connector as wit_connector;
+use crate::wit::exports::hamgam::ledger0_1_1::history as wit_history;
 pub use wit_connector::{
     Balance, Change, ChangePage, ConnectorInfo, ConnectorRole, Direction, EntitySupport,
     PushOutcome, RemoteRecord, StockLevel, WebhookChange, WebhookIntake,
 };
+pub use wit_history::HistoryPage;
 
-use crate::{Entity, EntityKind, Error, HttpRequest, Result};
+use crate::{Date, Entity, EntityKind, Error, HttpRequest, Result};
 
 /// A ledger connector. It translates records and speaks the ledger's
 /// protocol; the host's sync engine owns links, cursors, the outbox and
@@ -83,6 +85,28 @@ pub trait Connector {
         let _ = request;
         Err(Error::not_implemented("handle_webhook"))
     }
+
+    /// How many records of `kind` dated `from` through `to` the ledger
+    /// holds, when it can say (`history.count-period`, WIT 0.1.1): the
+    /// host shows a one-shot import's progress against it.
+    fn count_period(kind: EntityKind, from: Date, to: Date) -> Result<Option<u64>> {
+        let _ = (kind, from, to);
+        Err(Error::not_implemented("count_period"))
+    }
+
+    /// Records of `kind` dated `from` through `to`, after `cursor`, at
+    /// most `limit`, in an order that is stable while the period is closed
+    /// (`history.pull-period`): the one-shot import of a past fiscal year.
+    fn pull_period(
+        kind: EntityKind,
+        from: Date,
+        to: Date,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<HistoryPage> {
+        let _ = (kind, from, to, cursor, limit);
+        Err(Error::not_implemented("pull_period"))
+    }
 }
 
 /// Adapts a [`Connector`] to the generated `Guest` trait.
@@ -130,6 +154,22 @@ impl<T: Connector> wit_connector::Guest for ConnectorExport<T> {
 
     fn handle_webhook(request: HttpRequest) -> Result<Vec<WebhookChange>> {
         T::handle_webhook(request)
+    }
+}
+
+impl<T: Connector> wit_history::Guest for ConnectorExport<T> {
+    fn count_period(kind: EntityKind, from: Date, to: Date) -> Result<Option<u64>> {
+        T::count_period(kind, from, to)
+    }
+
+    fn pull_period(
+        kind: EntityKind,
+        from: Date,
+        to: Date,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<HistoryPage> {
+        T::pull_period(kind, from, to, cursor, limit)
     }
 }
 

@@ -264,6 +264,6 @@ pub mod harness {
 
     /// The host-side types of the `connector` world's own records.
     pub mod ledger {
-        pub use hamgam::runtime::bindings::connector::exports::hamgam::ledger::connector::*;
+        pub use hamgam::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector::*;
     }
 }

@@ -13,6 +13,7 @@ mod sql_gate;
 mod sql_server;
 mod store;
 mod sync_crash;
+mod sync_history;
 mod sync_quality;
 mod sync_sepidar;
 mod sync_sepidar_sql;

@@ -42,7 +42,7 @@ async fn crash_child_host() {
     }
 }
 
-fn spawn_host(config: &Path) -> Child {
+pub(crate) fn spawn_host(config: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             "--ignored",

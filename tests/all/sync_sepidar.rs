@@ -54,6 +54,8 @@ pub struct Options {
     pub schedule: bool,
     /// Extra `[server]` TOML lines.
     pub server: Vec<String>,
+    /// Extra `[trust]` TOML lines (vendor keys, a license, its binding).
+    pub trust: Vec<String>,
 }
 
 impl Rig {
@@ -230,6 +232,7 @@ reload_interval_s = 0
 
 [trust]
 allow_unsigned = true
+{trust}
 
 [tenants.{TENANT}]
 api_token = {{ file = "{token}" }}
@@ -240,6 +243,7 @@ quote = "{{SHYYYY}}/{{counter}}-{{company}}"
         plugins = dir.join("plugins").display(),
         token = dir.join("acme.token").display(),
         server = opts.server.join("\n"),
+        trust = opts.trust.join("\n"),
     );
     for (company, sim) in sims {
         let mut settings = vec![
@@ -250,6 +254,8 @@ quote = "{{SHYYYY}}/{{counter}}-{{company}}"
             ("reconcile_interval_s".to_string(), "0".to_string()),
             ("documents_from".to_string(), "2020-01-01".to_string()),
         ];
+        // An option's setting replaces the default of the same key.
+        settings.retain(|(k, _)| !opts.settings.iter().any(|(o, _)| o == k));
         settings.extend(opts.settings.iter().cloned());
         let settings = settings
             .iter()

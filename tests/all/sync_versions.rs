@@ -6,7 +6,7 @@
 
 use crate::sync_sepidar::{Rig, TENANT};
 use async_trait::async_trait;
-use hamgam::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use hamgam::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use hamgam::runtime::bindings::types as wit;
 use hamgam::runtime::error::CallError;
 use hamgam::sync::Ledger;

@@ -13,7 +13,7 @@
 //! much less.
 
 use hamgam::runtime::LoadedPlugin;
-use hamgam::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use hamgam::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use hamgam::runtime::bindings::device_driver::exports::hamgam::hardware::driver::DeviceKind;
 use hamgam::runtime::bindings::types::EntityKind;
 use hamgam::runtime::instance::PluginInstance;

@@ -19,7 +19,7 @@
 
 use async_trait::async_trait;
 use crypto::{DeviceKey, Serial};
-use hamgam::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use hamgam::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use hamgam::runtime::bindings::types as wit;
 use hamgam::runtime::error::CallError;
 use hamgam::server::Server;

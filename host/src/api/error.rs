@@ -23,6 +23,9 @@ pub enum ApiError {
     /// A valid token of another tenant.
     #[error("this token may not access tenant `{0}`")]
     Forbidden(String),
+    /// The license does not cover an orderable module the request needs.
+    #[error("{0}")]
+    NotLicensed(String),
     /// The tenant or instance does not exist for this caller.
     #[error("{0} not found")]
     NotFound(String),
@@ -109,6 +112,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad-signature", None),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
+            ApiError::NotLicensed(_) => (StatusCode::FORBIDDEN, "not-licensed", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", None),
             ApiError::BadRequest { field, .. } => {
                 (StatusCode::BAD_REQUEST, "bad-request", field.clone())

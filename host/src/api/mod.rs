@@ -11,6 +11,7 @@ mod admin;
 mod documents;
 pub mod error;
 pub mod extract;
+pub mod history;
 mod hooks;
 pub mod module_response;
 mod modules;
@@ -284,7 +285,8 @@ pub fn crm_routes() -> openapi::Routes {
     let r = products::routes(r);
     let r = documents::routes(r);
     let r = payments::routes(r);
-    sync::routes(r)
+    let r = sync::routes(r);
+    history::routes(r)
 }
 
 /// The whole router.

@@ -10,9 +10,11 @@
 //! document.
 
 use super::AppState;
+use super::history::{HistoryImportRequest, HistoryKind, ImportList};
 use super::sync::{
     BalanceList, LedgerBalance, LedgerStock, LinkList, OutboxList, StockList, SyncRecord,
 };
+use crate::crm::kinds::{EntityKind, ImportState};
 use crate::crm::{
     Address, DataWarning, Document, DocumentKind, DocumentRequest, Line, LineRequest, Party,
     PartyInputSchema, PartyKind, Payment, PaymentKind, PaymentMethod, PaymentRequest, PhoneEntry,
@@ -21,6 +23,7 @@ use crate::crm::{
 };
 use crate::store::sync::{Link, LinkOrigin, OutboxItem};
 use crate::sync::RunReport;
+use crate::sync::history::ImportProgress;
 use axum::Router;
 use axum::http::Method;
 use axum::routing::{MethodRouter, get};
@@ -237,7 +240,13 @@ impl Routes {
     LedgerBalance,
     BalanceList,
     LedgerStock,
-    StockList
+    StockList,
+    EntityKind,
+    ImportState,
+    HistoryKind,
+    HistoryImportRequest,
+    ImportProgress,
+    ImportList
 )))]
 struct Schemas;
 

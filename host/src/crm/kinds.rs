@@ -328,6 +328,28 @@ vocabulary!(LinkOrigin, "link origin", [
     Crm => "crm",
 ]);
 
+/// Where a one-shot import of a past period stands (H10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportState {
+    /// Under way, or waiting to be resumed (after a crash, a restart or a
+    /// ledger that was away).
+    Running,
+    /// Every page of every kind was applied.
+    Done,
+    /// Stopped by an error no retry mends (the reason is kept).
+    Failed,
+    /// Stopped by an operator; what was applied stays.
+    Cancelled,
+}
+
+vocabulary!(ImportState, "import state", [
+    Running => "running",
+    Done => "done",
+    Failed => "failed",
+    Cancelled => "cancelled",
+]);
+
 /// Where a change came from: the tenant's REST API or a connector
 /// instance the sync engine applied it for. Stored as `api:<tenant>` /
 /// `connector:<instance>`; the engine never sends a change back to the

@@ -153,7 +153,8 @@ impl LicenseState {
         }
     }
 
-    fn entitlement(&self, tenant: &str, module: &str) -> Result<Standing, String> {
+    /// Whether `tenant` may use orderable `module` today, or why not.
+    pub fn entitlement(&self, tenant: &str, module: &str) -> Result<Standing, String> {
         match &self.license {
             Some(l) => l.entitles(tenant, module, self.today),
             None => Err(self.problem.clone().unwrap_or_else(|| "no license".into())),

@@ -105,6 +105,17 @@ pub enum CallError {
         /// The plugin's kind.
         kind: hamgam_trust::manifest::PluginKind,
     },
+    /// The plugin was built before its world gained this (optional)
+    /// export: rebuilding it with the current SDK adds it.
+    #[error(
+        "`{call}`: the plugin does not export `{interface}` (built before it was added to its world)"
+    )]
+    NotExported {
+        /// The export asked for.
+        call: String,
+        /// The interface it belongs to.
+        interface: String,
+    },
 }
 
 impl CallError {
@@ -118,6 +129,7 @@ impl CallError {
             CallError::Trap { .. } => "trap",
             CallError::Instantiate(_) => "instantiate",
             CallError::WrongWorld { .. } => "wrong-world",
+            CallError::NotExported { .. } => "not-exported",
         }
     }
 }

@@ -442,7 +442,7 @@ macro_rules! exports {
     ($(
         $(#[$doc:meta])*
         fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty
-            = $kind:ident $label:literal: $iface:literal / $func:literal;
+            = $kind:ident $label:literal: $($optional:ident)? $iface:literal / $func:literal;
     )*) => {
         /// Positions in [`EXPORTS`] and `LoadedPlugin::exports`.
         #[allow(non_camel_case_types)]
@@ -452,7 +452,12 @@ macro_rules! exports {
         /// Every export the host calls: the world it belongs to, the
         /// interface that exports it and its name there.
         pub(crate) const EXPORTS: &[ExportName] = &[
-            $(ExportName { kind: PluginKind::$kind, interface: $iface, func: $func },)*
+            $(ExportName {
+                kind: PluginKind::$kind,
+                interface: $iface,
+                func: $func,
+                optional: optional!($($optional)?),
+            },)*
         ];
 
         /// One live instance's exports, each typechecked against the
@@ -471,7 +476,12 @@ macro_rules! exports {
                 store: &mut Store<HostState>,
             ) -> wasmtime::Result<()> {
                 $(
-                    if plugin.manifest.kind == PluginKind::$kind && self.$name.is_none() {
+                    // An optional export the component lacks stays unbound;
+                    // calling it answers `unsupported` (see `bind`).
+                    if plugin.manifest.kind == PluginKind::$kind
+                        && self.$name.is_none()
+                        && plugin.exports[Export::$name as usize].is_some()
+                    {
                         self.$name = Some(bind(plugin, Export::$name, instance, store)?);
                     }
                 )*
@@ -485,6 +495,12 @@ macro_rules! exports {
                 pub async fn $name(&self, $($arg: $ty),*) -> Result<$ret, CallError> {
                     if self.plugin.manifest.kind != PluginKind::$kind {
                         return Err(self.wrong_world($label));
+                    }
+                    if self.plugin.exports[Export::$name as usize].is_none() {
+                        return Err(CallError::NotExported {
+                            call: $label.into(),
+                            interface: $iface.into(),
+                        });
                     }
                     let plugin = &self.plugin;
                     self.call(Export::$name, $label, async |live| {
@@ -506,6 +522,15 @@ macro_rules! exports {
     };
 }
 
+/// `optional` in an [`exports!`] line, as a bool.
+macro_rules! optional {
+    () => {
+        false
+    };
+    (optional) => {
+        true
+    };
+}
 /// An export the host calls, by name.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ExportName {
@@ -515,6 +540,9 @@ pub(crate) struct ExportName {
     pub interface: &'static str,
     /// The function within it.
     pub func: &'static str,
+    /// Added to the world after its first release: a component built
+    /// before lacks it and still loads.
+    pub optional: bool,
 }
 
 /// Look up one export of a live instance and check its type against the
@@ -556,11 +584,12 @@ impl std::fmt::Display for ExportMismatch {
 
 impl std::error::Error for ExportMismatch {}
 
-use super::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use super::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
+use super::bindings::connector::exports::hamgam::ledger0_1_1::history;
 use super::bindings::device_driver::exports::hamgam::hardware::driver;
 use super::bindings::module::exports::hamgam::module::module as modx;
 use super::bindings::notifier::exports::hamgam::notify::notifier as notify;
-use super::bindings::types::{Entity, EntityKind, Error, HttpRequest, HttpResponse, Money};
+use super::bindings::types::{Date, Entity, EntityKind, Error, HttpRequest, HttpResponse, Money};
 
 exports! {
     /// `connector.describe`.
@@ -590,6 +619,12 @@ exports! {
     /// `connector.handle-webhook`: the changes a queued delivery carries.
     fn handle_webhook(request: HttpRequest) -> Result<Vec<ledger::WebhookChange>, Error>
         = Connector "handle-webhook": "hamgam:ledger/connector@0.1.0" / "handle-webhook";
+    /// `history.count-period` (0.1.1): records of a kind in a period.
+    fn count_period(kind: EntityKind, from: Date, to: Date) -> Result<Option<u64>, Error>
+        = Connector "count-period": optional "hamgam:ledger/history@0.1.1" / "count-period";
+    /// `history.pull-period` (0.1.1): a page of a past period's records.
+    fn pull_period(kind: EntityKind, from: Date, to: Date, cursor: Option<String>, limit: u32) -> Result<history::HistoryPage, Error>
+        = Connector "pull-period": optional "hamgam:ledger/history@0.1.1" / "pull-period";
     /// `module.describe`.
     fn describe_module() -> modx::ModuleInfo
         = Module "describe-module": "hamgam:module/module@0.1.0" / "describe";

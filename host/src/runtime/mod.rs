@@ -295,16 +295,17 @@ impl Runtime {
                     return Ok(None);
                 }
                 let iface = component.get_export_index(None, e.interface);
-                iface
-                    .and_then(|i| component.get_export_index(Some(&i), e.func))
-                    .map(Some)
-                    .ok_or_else(|| {
-                        world_err(anyhow::anyhow!(
-                            "no export `{}` in `{}`",
-                            e.func,
-                            e.interface
-                        ))
-                    })
+                let found = iface.and_then(|i| component.get_export_index(Some(&i), e.func));
+                if found.is_none() && e.optional {
+                    return Ok(None);
+                }
+                found.map(Some).ok_or_else(|| {
+                    world_err(anyhow::anyhow!(
+                        "no export `{}` in `{}`",
+                        e.func,
+                        e.interface
+                    ))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(LoadedPlugin {

@@ -6,6 +6,7 @@
 //! * [`crm`] — the CRM repositories (parties, products, documents,
 //!   receipts/payments, statements); every write also writes its audit and
 //!   outbox rows in the same transaction.
+//! * [`history`] — one-shot import jobs (a past period read once).
 //! * [`numbering`] — the number allocator (gap-free, never reused).
 //! * [`decimal`] — [`Dec`], one decimal column type for both backends.
 //! * [`modules`] — plugins' key-value state and module records (the
@@ -52,6 +53,7 @@ macro_rules! on_tx {
 
 pub mod crm;
 pub mod decimal;
+pub mod history;
 pub mod modules;
 pub mod numbering;
 pub mod sync;

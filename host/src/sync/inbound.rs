@@ -5,7 +5,7 @@ use super::map::{self, Refs};
 use super::version;
 use super::{Ctx, RunReport, SyncError, now};
 use crate::crm::{DocumentKind, NewDocument, PaymentKind};
-use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use crate::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use crate::store::Tx;
 use crate::store::crm::{self as repo, StoreError};

@@ -4,7 +4,7 @@
 
 use super::{SyncEngine, is_transient, render};
 use crate::crm::kinds::{EntityKind, LinkStatus};
-use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use crate::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use crate::runtime::error::CallError;
 use crate::runtime::sql::from_wit_decimal;

@@ -19,6 +19,7 @@
 //!   never sent back to `I`. No time windows.
 
 pub mod guard;
+pub mod history;
 pub mod inbound;
 pub mod lookup;
 pub mod map;
@@ -32,7 +33,8 @@ pub mod webhook;
 use crate::config::SyncSettings;
 use crate::crm::{Actor, Outbox};
 use crate::plugins::manifest::PluginKind;
-use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use crate::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
+use crate::runtime::bindings::connector::exports::hamgam::ledger0_1_1::history as period;
 use crate::runtime::bindings::types as wit;
 use crate::runtime::error::CallError;
 use crate::runtime::instance::PluginInstance;
@@ -147,6 +149,8 @@ pub struct SyncEngine {
     installation: tokio::sync::OnceCell<String>,
     lookups: lookup::LookupCache,
     webhooks: webhook::Wake,
+    /// Wakes the one-shot import worker when a job starts.
+    history_wake: std::sync::OnceLock<Arc<tokio::sync::Notify>>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -184,6 +188,33 @@ pub trait Ledger: Send + Sync {
         version: Option<String>,
         key: String,
     ) -> Result<Result<ledger::PushOutcome, wit::Error>, CallError>;
+    /// `history.count-period`. A ledger without one-shot reads of a
+    /// period says so.
+    async fn count_period(
+        &self,
+        kind: wit::EntityKind,
+        from: wit::Date,
+        to: wit::Date,
+    ) -> Result<Result<Option<u64>, wit::Error>, CallError> {
+        let _ = (kind, from, to);
+        Ok(Err(wit::Error::Unsupported(
+            "this connector reads no past periods".into(),
+        )))
+    }
+    /// `history.pull-period`.
+    async fn pull_period(
+        &self,
+        kind: wit::EntityKind,
+        from: wit::Date,
+        to: wit::Date,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Result<period::HistoryPage, wit::Error>, CallError> {
+        let _ = (kind, from, to, cursor, limit);
+        Ok(Err(wit::Error::Unsupported(
+            "this connector reads no past periods".into(),
+        )))
+    }
 }
 
 #[async_trait::async_trait]
@@ -218,6 +249,26 @@ impl Ledger for PluginInstance {
         key: String,
     ) -> Result<Result<ledger::PushOutcome, wit::Error>, CallError> {
         PluginInstance::push(self, kind, item, remote_id, version, key).await
+    }
+
+    async fn count_period(
+        &self,
+        kind: wit::EntityKind,
+        from: wit::Date,
+        to: wit::Date,
+    ) -> Result<Result<Option<u64>, wit::Error>, CallError> {
+        PluginInstance::count_period(self, kind, from, to).await
+    }
+
+    async fn pull_period(
+        &self,
+        kind: wit::EntityKind,
+        from: wit::Date,
+        to: wit::Date,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Result<period::HistoryPage, wit::Error>, CallError> {
+        PluginInstance::pull_period(self, kind, from, to, cursor, limit).await
     }
 }
 
@@ -351,6 +402,7 @@ impl SyncEngine {
             installation: tokio::sync::OnceCell::new(),
             lookups: lookup::LookupCache::default(),
             webhooks: webhook::Wake::default(),
+            history_wake: std::sync::OnceLock::new(),
         })
     }
 

@@ -12,7 +12,7 @@
 
 use crate::crm::Status;
 use crate::crm::kinds::{CompanyCode, EntityKind, LinkOrigin, LinkStatus, Operation, Origin};
-use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use crate::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use std::fmt;
 

@@ -15,7 +15,7 @@ use super::guard::{self, Failure};
 use super::{Ctx, RunReport, SyncEngine, SyncError, inbound, is_transient, now, render};
 use crate::crm::kinds::DeliveryStatus;
 use crate::plugins::manifest::PluginKind;
-use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
+use crate::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use crate::runtime::error::CallError;
 use crate::store::webhooks::{self as queue, Delivery};

@@ -43,15 +43,16 @@ use std::collections::{HashMap, HashSet};
 
 use hamgam_sdk::sql::{self, Rows};
 use hamgam_sdk::{
-    Balance, Change, ChangePage, Connector, ConnectorInfo, ConnectorRole, Direction, Document,
-    DocumentKind, Entity, EntityKind, EntitySupport, Error, Money, Party, PushOutcome,
-    RemoteRecord, Result, StockLevel, clock, config, state, warn,
+    Balance, Change, ChangePage, Connector, ConnectorInfo, ConnectorRole, Date, Direction,
+    Document, DocumentKind, Entity, EntityKind, EntitySupport, Error, HistoryPage, Money, Party,
+    PushOutcome, RemoteRecord, Result, StockLevel, clock, config, state, warn,
 };
 use rust_decimal::Decimal;
 mod client;
 mod crypto;
 pub mod cursor;
 mod errors;
+mod history;
 mod json;
 mod mapping;
 mod model;
@@ -199,6 +200,20 @@ impl Connector for Sepidar {
             .ok_or_else(|| Error::NotFound(format!("Sepidar has no item {id}")))?;
         let stocks: Vec<Stock> = client.get("Stocks")?;
         Ok(stock_levels(&levels, &stocks))
+    }
+
+    fn count_period(kind: EntityKind, from: Date, to: Date) -> Result<Option<u64>> {
+        history::count(kind, from, to)
+    }
+
+    fn pull_period(
+        kind: EntityKind,
+        from: Date,
+        to: Date,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<HistoryPage> {
+        history::page(kind, from, to, cursor, limit)
     }
 }
 

@@ -13,6 +13,9 @@ use crate::json;
 pub struct Page<T> {
     #[serde(deserialize_with = "json::null_default")]
     pub result: Vec<T>,
+    /// How many records the whole list (or date range) holds.
+    #[serde(default)]
+    pub total: Option<u64>,
 }
 
 /// Sepidar's error body, `{Type: 0 business | 1 application, Message}`.
