@@ -251,6 +251,44 @@ async fn h10_one_shot_import_of_the_last_fiscal_year_brings_its_invoices_and_ret
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h10_two_runners_of_one_import_count_each_record_once() {
+    // A server's worker and `hamgam sync import-history` on the same
+    // database both take up a running job: each page counts once.
+    let sim = sim().await;
+    let seeded = seed(&sim, 180, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let rig = rig(sim, dir.path(), &[INVOICES, RETURNS]).await;
+    let started = rig
+        .ok("POST", &start_path(), Some(json!({"fiscal_year": 1403})))
+        .await;
+    let id = started["id"].as_i64().unwrap();
+    rig.sim(300).clear_request_log();
+    let (a, b) = tokio::join!(
+        rig.engine.run_history_import(TENANT, id, |_| {}),
+        rig.engine.run_history_import(TENANT, id, |_| {}),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.state, b.state), (ImportState::Done, ImportState::Done));
+    let total = (seeded.past_invoices + seeded.past_returns) as u64;
+    assert_eq!((a.done, a.refused), (total, 0), "{a:?}");
+    assert_eq!(count(&rig, "sales-invoices").await, seeded.past_invoices);
+    // And each page was read from the ledger once.
+    let pages: Vec<String> = rig
+        .sim(300)
+        .request_log()
+        .into_iter()
+        .filter(|e| e.path.to_ascii_lowercase().contains("basedondate"))
+        .map(|e| format!("{} {}", e.path, e.query.unwrap_or_default()))
+        .collect();
+    let unique: std::collections::HashSet<&String> = pages.iter().collect();
+    assert_eq!(unique.len(), pages.len(), "a page read twice: {pages:#?}");
+    assert_eq!(
+        pages.len(),
+        seeded.past_invoices.div_ceil(50) + seeded.past_returns.div_ceil(50)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h10_each_kind_of_the_import_needs_its_orderable_entitlement() {
     let sim = sim().await;
     let seeded = seed(&sim, 20, 1);

@@ -902,7 +902,11 @@ fn demo(root: &Path) -> Result<()> {
         installation: "demo-host".into(),
         license_id: Some("DEMO".into()),
         tenants: vec!["demo".into()],
-        modules: vec!["serial-scale:orderable".into()],
+        modules: vec![
+            "serial-scale:orderable".into(),
+            "sales-invoice-history-import:orderable".into(),
+            "sales-return-history-import:orderable".into(),
+        ],
         expires: chrono::Utc::now().date_naive() + chrono::Duration::days(365),
         grace_days: 14,
         companies: Some(2),

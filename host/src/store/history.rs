@@ -247,16 +247,26 @@ pub async fn running_for(db: &Db, tenant: &str, instance: &str) -> Result<Option
     row.map(ImportJob::try_from).transpose()
 }
 
-/// The job's state as the page's transaction leaves it. Only a running
-/// job moves: a cancel that committed first wins, and the caller learns
-/// it from the `false`.
-pub async fn save_progress_in_op(tx: &mut Tx, job: &ImportJob, at: DateTime<Utc>) -> Result<bool> {
+/// The job's state as the page's transaction leaves it, if the job still
+/// stands where this runner read it (`step`, `cursor`): a cancel that
+/// committed first, or another process running the same job (the CLI
+/// beside a server), makes it `false`, and the caller drops the page and
+/// reads the job again, so no page is counted twice.
+pub async fn save_progress_in_op(
+    tx: &mut Tx,
+    job: &ImportJob,
+    read_at: (usize, Option<&str>),
+    at: DateTime<Utc>,
+) -> Result<bool> {
     let sql = "UPDATE sync_history_imports SET step = $1, cursor = $2, done = $3, refused = $4, \
-               last_error = NULL, updated_at = $5 WHERE id = $6 AND state = $7";
+               last_error = NULL, updated_at = $5 WHERE id = $6 AND state = $7 \
+               AND step = $8 AND cursor IS NOT DISTINCT FROM $9";
     let step = i64::try_from(job.step).unwrap_or(i64::MAX);
+    let read_step = i64::try_from(read_at.0).unwrap_or(i64::MAX);
     let result = on_tx!(tx, c => sqlx::query(sql)
         .bind(step).bind(&job.cursor).bind(as_i64(job.done)).bind(as_i64(job.refused))
         .bind(rfc3339(at)).bind(job.id).bind(ImportState::Running)
+        .bind(read_step).bind(read_at.1)
         .execute(c).await.map(|r| r.rows_affected()))?;
     Ok(result == 1)
 }

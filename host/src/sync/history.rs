@@ -680,6 +680,19 @@ impl SyncEngine {
     /// Read and apply one page of a running job.
     async fn history_step(&self, job: &mut ImportJob) -> Result<Step, HistoryError> {
         let db = self.state.db();
+        // Routine runs of the instance and the import's pages take turns,
+        // so the two never apply the same links at once.
+        let lock = self.lock_of(&job.tenant, &job.instance);
+        let _turn = lock.lock().await;
+        // Where the job stands now: a cancel, or another runner of the
+        // same job (the CLI beside a server), may have moved it.
+        let stored = jobs::get(db, &job.tenant, job.id).await?;
+        let stretch = (job.resumed_at, job.done_at_resume);
+        *job = stored;
+        (job.resumed_at, job.done_at_resume) = stretch;
+        if job.state != ImportState::Running {
+            return Ok(Step::Stopped);
+        }
         let Some(kind) = job.current_kind() else {
             jobs::finish(db, &job.tenant, job.id, ImportState::Done, None, Utc::now()).await?;
             tracing::info!(
@@ -697,10 +710,6 @@ impl SyncEngine {
                 message: format!("{kind} has no one-shot import"),
             });
         };
-        // Routine runs of the instance and the import's pages take turns,
-        // so the two never apply the same links at once.
-        let lock = self.lock_of(&job.tenant, &job.instance);
-        let _turn = lock.lock().await;
         let prepared = self.prepared(job).await?;
         let page = Ledger::pull_period(
             prepared.plugin.as_ref(),
@@ -714,6 +723,7 @@ impl SyncEngine {
         .map_err(|e| call_error(&job.instance, e))?
         .map_err(|e| connector_error(&job.instance, e))?;
         let company = prepared.company;
+        let read_at = (job.step, job.cursor.clone());
         let ctx = prepared.ctx(db, job);
         let mut report = RunReport::default();
         let mut tx = db.begin().await?;
@@ -736,12 +746,12 @@ impl SyncEngine {
             job.step += 1;
             job.cursor = None;
         }
-        if !jobs::save_progress_in_op(&mut tx, job, Utc::now()).await? {
-            // Cancelled while the page was read: the page is not kept.
+        let read_at = (read_at.0, read_at.1.as_deref());
+        if !jobs::save_progress_in_op(&mut tx, job, read_at, Utc::now()).await? {
+            // Cancelled, or moved on by another process running the same
+            // job: this page is not kept; go on from where the job stands.
             drop(tx);
-            let now = jobs::get(db, &job.tenant, job.id).await?;
-            *job = now;
-            return Ok(Step::Stopped);
+            return Ok(Step::Page);
         }
         tx.commit().await?;
         Ok(Step::Page)
