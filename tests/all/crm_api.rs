@@ -764,6 +764,9 @@ async fn p7_isolation_walk_every_openapi_route_refuses_the_other_tenant() {
                 Some(r) if r.ends_with("PaymentRequest") => Some(
                     json!({"party_id": parties[A], "date": "1403/02/01", "amount": "10", "method": "cash"}),
                 ),
+                Some(r) if r.ends_with("HistoryImportRequest") => {
+                    Some(json!({"fiscal_year": 1403}))
+                }
                 Some(other) => panic!("walk does not know body {other}"),
                 None => None,
             };
@@ -812,8 +815,8 @@ async fn p7_isolation_walk_every_openapi_route_refuses_the_other_tenant() {
         }
     }
     // 7 document kinds × 7 + 2 payment kinds × 7 + parties 6 (+ balance)
-    // + products 5 (+ stock) + sync 6.
-    assert_eq!(walked, 7 * 7 + 2 * 7 + 7 + 6 + 6);
+    // + products 5 (+ stock) + sync 6 + one-shot imports 4.
+    assert_eq!(walked, 7 * 7 + 2 * 7 + 7 + 6 + 6 + 4);
     // B's records are untouched: no change reached B's outbox.
     assert_eq!(repo::outbox(&db, B).await.unwrap().len(), b_outbox);
     let (status, p) = call(

@@ -290,9 +290,7 @@ async fn cancel(
     Tenant(tenant): Tenant,
     Id(id): Id,
 ) -> Result<Json<ImportProgress>, ApiError> {
-    let engine = engine(&state)?;
-    let job = engine
-        .cancel_history_import(&tenant, id)
+    let job = crate::sync::history::cancel(state.db(), &tenant, id)
         .await
         .map_err(|e| match e {
             HistoryError::Invalid { message, .. } => ApiError::Conflict {

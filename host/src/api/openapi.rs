@@ -292,6 +292,44 @@ fn refine(schemas: &mut Value) {
     correction["properties"]["related_id"] =
         json!({"type": "integer", "format": "int64", "description": "The invoice this corrects"});
     schemas["CorrectionRequest"] = correction;
+    // A period is a fiscal year or two days, never both nor neither
+    // (`HistoryImportRequest::into_request`).
+    let kinds = json!({
+        "type": "array",
+        "items": schema_ref("HistoryKind"),
+        "minItems": 1,
+        "uniqueItems": true,
+        "description": "What to import, in this order (default: sales invoices, then returns); each kind is its own orderable module"
+    });
+    let day =
+        |what: &str| json!({"type": "string", "pattern": JALALI_DATE_PATTERN, "description": what});
+    schemas["HistoryImportRequest"] = json!({
+        "description": "The period to import: a closed Jalali fiscal year, or a first and a last day (the first not after the last, the last before today)",
+        "oneOf": [
+            {
+                "title": "FiscalYear",
+                "type": "object",
+                "required": ["fiscal_year"],
+                "additionalProperties": false,
+                "properties": {
+                    "fiscal_year": {"type": "integer", "minimum": 1300, "maximum": 1500,
+                        "description": "A Jalali fiscal year before the current one, e.g. 1403"},
+                    "kinds": kinds
+                }
+            },
+            {
+                "title": "Days",
+                "type": "object",
+                "required": ["from", "to"],
+                "additionalProperties": false,
+                "properties": {
+                    "from": day("First day, Jalali YYYY/MM/DD"),
+                    "to": day("Last day (included), Jalali YYYY/MM/DD, before today"),
+                    "kinds": kinds
+                }
+            }
+        ]
+    });
 }
 
 /// The OpenAPI document for `ops`.

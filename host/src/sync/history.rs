@@ -410,6 +410,21 @@ impl Prepared {
     }
 }
 
+/// Stop a running job after the page it is applying; what was applied
+/// stays. A database operation: it needs no running engine (the engine's
+/// runner sees the state before its next page and stops).
+pub async fn cancel(db: &Db, tenant: &str, id: i64) -> Result<ImportJob, HistoryError> {
+    let job = jobs::get(db, tenant, id).await?;
+    if job.state != ImportState::Running {
+        return Err(HistoryError::Invalid {
+            field: "id",
+            message: format!("import {id} is {} and cannot be cancelled", job.state),
+        });
+    }
+    jobs::finish(db, tenant, id, ImportState::Cancelled, None, Utc::now()).await?;
+    Ok(jobs::get(db, tenant, id).await?)
+}
+
 /// What one step of a job came to.
 #[derive(Debug)]
 enum Step {
@@ -448,8 +463,10 @@ impl SyncEngine {
         instance: &str,
         request: &ImportRequest,
     ) -> Result<ImportJob, HistoryError> {
-        request.check(Utc::now().date_naive())?;
+        // The license first: whoever may not buy the import learns that,
+        // not the rules of a request they cannot make.
         self.check_entitled(tenant, &request.kinds)?;
+        request.check(Utc::now().date_naive())?;
         let plugin = self.connector_of(tenant, instance)?;
         if let Some(running) = jobs::running_for(self.state.db(), tenant, instance).await? {
             return Err(HistoryError::AlreadyRunning {
@@ -503,32 +520,6 @@ impl SyncEngine {
 
     /// A job of the tenant with its progress now.
     pub async fn history_import(&self, tenant: &str, id: i64) -> Result<ImportJob, HistoryError> {
-        Ok(jobs::get(self.state.db(), tenant, id).await?)
-    }
-
-    /// Stop a running job after the page it is applying; what was applied
-    /// stays. Returns the job as it stands.
-    pub async fn cancel_history_import(
-        &self,
-        tenant: &str,
-        id: i64,
-    ) -> Result<ImportJob, HistoryError> {
-        let job = jobs::get(self.state.db(), tenant, id).await?;
-        if job.state != ImportState::Running {
-            return Err(HistoryError::Invalid {
-                field: "id",
-                message: format!("import {id} is {} and cannot be cancelled", job.state),
-            });
-        }
-        jobs::finish(
-            self.state.db(),
-            tenant,
-            id,
-            ImportState::Cancelled,
-            None,
-            Utc::now(),
-        )
-        .await?;
         Ok(jobs::get(self.state.db(), tenant, id).await?)
     }
 

@@ -95,8 +95,18 @@ pub fn order(kind: wit::EntityKind) -> u8 {
 /// change since the last pull. WIT records derive `Debug` field by field,
 /// which is deterministic for a given record.
 pub fn content_hash(entity: &wit::Entity, version: Option<&str>) -> String {
+    /// Feeds formatted text straight into the digest: the same bytes as
+    /// `format!("{entity:?}")`, without building a string per record.
+    struct Digest<'a>(&'a mut Sha256);
+    impl std::fmt::Write for Digest<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.update(s.as_bytes());
+            Ok(())
+        }
+    }
     let mut h = Sha256::new();
-    h.update(format!("{entity:?}").as_bytes());
+    // Writing into the digest cannot fail.
+    let _ = std::fmt::Write::write_fmt(&mut Digest(&mut h), format_args!("{entity:?}"));
     h.update([0]);
     h.update(version.unwrap_or("").as_bytes());
     hex::encode(&h.finalize()[..16])
