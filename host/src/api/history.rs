@@ -112,7 +112,7 @@ impl From<HistoryKind> for EntityKind {
 pub struct HistoryImportRequest {
     /// A Jalali fiscal year, e.g. 1402: its first to its last day. Give
     /// this or `from` and `to`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_year")]
     #[schema(minimum = 1300, maximum = 1500)]
     pub fiscal_year: Option<i32>,
     /// First day, Jalali `YYYY/MM/DD`.
@@ -127,6 +127,23 @@ pub struct HistoryImportRequest {
     /// returns). Each kind is its own orderable module.
     #[serde(default)]
     pub kinds: Option<Vec<HistoryKind>>,
+}
+
+/// A year as JSON Schema's `integer` counts one: `1403` and `1403.0`
+/// alike (JSON has one number type); a fraction is refused.
+fn whole_year<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 1e9)
+            .map(|f| f as i64)
+    });
+    whole
+        .and_then(|v| i32::try_from(v).ok())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole year")))
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
@@ -353,6 +370,15 @@ mod tests {
         assert_eq!(
             field_of(body(serde_json::json!({"fiscal_year": 1900}))),
             "fiscal_year"
+        );
+        // JSON has one number type: 1402.0 is the year 1402.
+        let r = body(serde_json::json!({"fiscal_year": 1402.0})).unwrap();
+        assert_eq!(r.from.to_string(), "2023-03-21");
+        assert!(
+            serde_json::from_value::<HistoryImportRequest>(
+                serde_json::json!({"fiscal_year": 1402.5})
+            )
+            .is_err()
         );
     }
 }
