@@ -19,7 +19,8 @@ use crate::crm::{
     PhoneInput, PhoneType, Product, ProductInput, Settlement, SettlementRequest, Statement,
     StatementEntry, Status, Totals, WarningRule,
 };
-use crate::store::sync::{Link, LinkOrigin, OutboxItem};
+use crate::store::journal::outbox::OutboxItem;
+use crate::store::sync::{Link, LinkOrigin};
 use crate::sync::RunReport;
 use axum::Router;
 use axum::http::Method;

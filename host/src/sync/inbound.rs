@@ -8,8 +8,10 @@ use crate::crm::{DocumentKind, NewDocument, PaymentKind};
 use crate::runtime::bindings::connector::exports::hamgam::ledger::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use crate::store::Tx;
-use crate::store::crm::{self as repo, StoreError};
+use crate::store::error::StoreError;
+use crate::store::journal::outbox;
 use crate::store::sync::{self as links, Link, LinkOrigin};
+use crate::store::{document, party, payment, product};
 use std::collections::{HashMap, HashSet};
 
 /// Pull every kind the connector sends to the CRM, parties and products
@@ -264,13 +266,13 @@ pub(crate) async fn apply_change(
                 let actor = ctx.actor();
                 let removed = match local_kind {
                     "party" => Ok(()),
-                    "product" => repo::delete_product_in_op(tx, &actor, id).await,
+                    "product" => product::delete_product_in_op(tx, &actor, id).await,
                     "receipt" | "payment" => {
                         let k = PaymentKind::parse(local_kind).unwrap_or(PaymentKind::Receipt);
-                        repo::remove_ledger_payment_in_op(tx, &actor, k, id).await
+                        payment::remove_ledger_payment_in_op(tx, &actor, k, id).await
                     }
                     other => match DocumentKind::parse(other) {
-                        Some(k) => repo::remove_ledger_document_in_op(tx, &actor, k, id).await,
+                        Some(k) => document::remove_ledger_document_in_op(tx, &actor, k, id).await,
                         None => Ok(()),
                     },
                 };
@@ -462,7 +464,7 @@ async fn create_fresh(
     let ours = if keys.is_empty() {
         HashMap::new()
     } else {
-        links::changes_by_keys(tx, ctx.tenant, &keys).await?
+        outbox::changes_by_keys(tx, ctx.tenant, &keys).await?
     };
     let docs: Vec<&wit::Document> = fresh
         .iter()
@@ -532,7 +534,7 @@ async fn create_fresh(
     let created = if new_docs.is_empty() {
         Vec::new()
     } else {
-        match repo::create_ledger_documents_in_op(tx, &actor, &new_docs, &new_numbers).await {
+        match document::create_ledger_documents_in_op(tx, &actor, &new_docs, &new_numbers).await {
             Ok(created) => created,
             Err(StoreError::Db(e)) => return Err(SyncError::Db(e)),
             // A reference the batch check found missing (nothing was
@@ -642,7 +644,7 @@ async fn upsert(
     // written (a crash, a dropped response): the ledger kept our key.
     if linked.is_none()
         && let Some(key) = &record.origin_key
-        && let Some((kind, id)) = links::change_by_key(tx, ctx.tenant, key).await?
+        && let Some((kind, id)) = outbox::change_by_key(tx, ctx.tenant, key).await?
         && kind == local_kind
     {
         return Ok(Applied::Ours(id));
@@ -657,14 +659,14 @@ async fn upsert(
             let id = match existing.or(claim(ctx, tx, "party", &new.customer_number).await?) {
                 Some(id) => {
                     ensure_key_free(ctx, tx, "party", &new.customer_number, id).await?;
-                    match repo::update_party_in_op(tx, &actor, id, &new).await {
+                    match party::update_party_in_op(tx, &actor, id, &new).await {
                         Err(StoreError::NotFound { .. }) => {
-                            repo::create_party_in_op(tx, &actor, &new).await?.id
+                            party::create_party_in_op(tx, &actor, &new).await?.id
                         }
                         other => other?.id,
                     }
                 }
-                None => repo::create_party_in_op(tx, &actor, &new).await?.id,
+                None => party::create_party_in_op(tx, &actor, &new).await?.id,
             };
             Ok(Applied::Stored(id, warnings))
         }
@@ -685,14 +687,14 @@ async fn upsert(
             let id = match found {
                 Some(id) => {
                     ensure_key_free(ctx, tx, "product", &new.code, id).await?;
-                    match repo::update_product_in_op(tx, &actor, id, &new).await {
+                    match product::update_product_in_op(tx, &actor, id, &new).await {
                         Err(StoreError::NotFound { .. }) => {
-                            repo::create_product_in_op(tx, &actor, &new).await?.id
+                            product::create_product_in_op(tx, &actor, &new).await?.id
                         }
                         other => other?.id,
                     }
                 }
-                None => repo::create_product_in_op(tx, &actor, &new).await?.id,
+                None => product::create_product_in_op(tx, &actor, &new).await?.id,
             };
             let warnings = new.warnings.iter().map(ToString::to_string).collect();
             Ok(Applied::Stored(id, warnings))
@@ -709,9 +711,10 @@ async fn upsert(
             let id = match existing.or(claim(ctx, tx, local_kind, &number).await?) {
                 Some(id) => {
                     ensure_key_free(ctx, tx, local_kind, &number, id).await?;
-                    match repo::replace_ledger_payment_in_op(tx, &actor, id, &new, &number).await {
+                    match payment::replace_ledger_payment_in_op(tx, &actor, id, &new, &number).await
+                    {
                         Err(StoreError::NotFound { .. }) => {
-                            repo::create_ledger_payment_in_op(tx, &actor, &new, &number)
+                            payment::create_ledger_payment_in_op(tx, &actor, &new, &number)
                                 .await?
                                 .id
                         }
@@ -719,7 +722,7 @@ async fn upsert(
                     }
                 }
                 None => {
-                    repo::create_ledger_payment_in_op(tx, &actor, &new, &number)
+                    payment::create_ledger_payment_in_op(tx, &actor, &new, &number)
                         .await?
                         .id
                 }
@@ -740,9 +743,11 @@ async fn upsert(
             let id = match existing.or(claim(ctx, tx, other, &number).await?) {
                 Some(id) => {
                     ensure_key_free(ctx, tx, other, &number, id).await?;
-                    match repo::replace_ledger_document_in_op(tx, &actor, id, &new, &number).await {
+                    match document::replace_ledger_document_in_op(tx, &actor, id, &new, &number)
+                        .await
+                    {
                         Err(StoreError::NotFound { .. }) => {
-                            repo::create_ledger_document_in_op(tx, &actor, &new, &number)
+                            document::create_ledger_document_in_op(tx, &actor, &new, &number)
                                 .await?
                                 .id
                         }
@@ -750,7 +755,7 @@ async fn upsert(
                     }
                 }
                 None => {
-                    repo::create_ledger_document_in_op(tx, &actor, &new, &number)
+                    document::create_ledger_document_in_op(tx, &actor, &new, &number)
                         .await?
                         .id
                 }

@@ -38,7 +38,7 @@ use crate::runtime::error::CallError;
 use crate::runtime::instance::PluginInstance;
 use crate::state::SharedState;
 use crate::store::Db;
-use crate::store::crm::StoreError;
+use crate::store::error::StoreError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
