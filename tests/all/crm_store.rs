@@ -4,6 +4,7 @@
 //! the number allocator under concurrency.
 
 use crate::common::{for_each_db, fresh_postgres, postgres_url};
+use hamgam::crm::kinds::EntityKind;
 use hamgam::crm::settings::CrmSettings;
 use hamgam::crm::{
     Actor, DocumentKind, DocumentRequest, NewDocument, PartyInput, PaymentKind, PaymentRequest,
@@ -73,7 +74,7 @@ async fn c6_every_change_writes_audit_and_outbox_in_the_same_transaction() {
         assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
         assert_eq!(store::row_counts(&db).await.unwrap(), before);
 
-        let trail = audit::audit_trail(&db, "acme", "party", p.id)
+        let trail = audit::audit_trail(&db, "acme", EntityKind::Party, p.id)
             .await
             .unwrap();
         let ops: Vec<&str> = trail.iter().map(|r| r.operation.as_str()).collect();

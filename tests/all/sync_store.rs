@@ -276,7 +276,7 @@ async fn ledger_documents_arrive_approved_with_their_number_and_leave_when_delet
         assert_eq!(stored.origin, "connector:sepidar-300");
         let mut tx = db.begin().await.unwrap();
         assert_eq!(
-            links::find_by_key(&mut tx, "acme", "sales_invoice", "1404/15-300")
+            links::find_by_key(&mut tx, "acme", EntityKind::SalesInvoice, "1404/15-300")
                 .await
                 .unwrap()
                 .map(|(id, _)| id),

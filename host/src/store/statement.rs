@@ -5,7 +5,7 @@
 use super::error::{Result, StoreError, corrupt};
 use super::sql::{currency, jalali};
 use super::{Db, Dec, party};
-use crate::crm::{BalanceEffect, DocumentKind, PaymentKind, Statement, StatementEntry};
+use crate::crm::{BalanceEffect, DocumentKind, PaymentKind, Statement, StatementEntry, Status};
 use hamgam_domain::{Currency, Decimal, Money, Rule, ValidationError};
 
 /// Amount in the statement currency: exact for the same currency, Toman ×10
@@ -30,14 +30,15 @@ pub async fn statement(
     target: Currency,
 ) -> Result<Statement> {
     party::get_party(db, tenant, party_id).await?;
+    let approved = Status::Approved.as_str();
     let sql = "SELECT id, kind, doc_date, currency, number, grand_total FROM crm_documents \
-               WHERE tenant = $1 AND party_id = $2 AND status = 'approved' ORDER BY doc_date, id";
+               WHERE tenant = $1 AND party_id = $2 AND status = $3 ORDER BY doc_date, id";
     let docs: Vec<(i64, String, String, String, Option<String>, Dec)> = on_pool!(db, p => sqlx::query_as(sql)
-        .bind(tenant).bind(party_id).fetch_all(p).await)?;
+        .bind(tenant).bind(party_id).bind(approved).fetch_all(p).await)?;
     let sql = "SELECT id, kind, doc_date, currency, number, amount FROM crm_payments \
-               WHERE tenant = $1 AND party_id = $2 AND status = 'approved' ORDER BY doc_date, id";
+               WHERE tenant = $1 AND party_id = $2 AND status = $3 ORDER BY doc_date, id";
     let pays: Vec<(i64, String, String, String, Option<String>, Dec)> = on_pool!(db, p => sqlx::query_as(sql)
-        .bind(tenant).bind(party_id).fetch_all(p).await)?;
+        .bind(tenant).bind(party_id).bind(approved).fetch_all(p).await)?;
     let mut entries = Vec::new();
     for (id, kind, date, cur, number, amount) in docs {
         let effect = DocumentKind::parse(&kind)

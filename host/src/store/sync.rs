@@ -442,15 +442,14 @@ pub async fn set_sync_status(
 }
 
 /// A CRM record found by its natural key (S17 matching: customer number,
-/// product code, document number), with its origin tag. A kind the CRM
-/// does not have is an error naming it, never a search somewhere else.
+/// product code, document number), with its origin tag, looked up in the
+/// kind's own table.
 pub async fn find_by_key(
     tx: &mut Tx,
     tenant: &str,
-    local_kind: &str,
+    kind: EntityKind,
     key: &str,
 ) -> Result<Option<(i64, String)>> {
-    let kind = EntityKind::parse(local_kind).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let (sql, with_kind) = match kind {
         EntityKind::Party => (
             "SELECT id, origin FROM crm_parties WHERE tenant = $1 AND customer_number = $2",
@@ -487,14 +486,20 @@ pub async fn find_by_key(
 pub async fn find_by_keys(
     tx: &mut Tx,
     tenant: &str,
-    local_kind: &str,
+    kind: EntityKind,
     keys: &[String],
 ) -> Result<HashMap<String, (i64, String)>> {
-    let (table, column, with_kind) = match local_kind {
-        "party" => ("crm_parties", "customer_number", false),
-        "product" => ("crm_products", "code", false),
-        "receipt" | "payment" => ("crm_payments", "number", true),
-        _ => ("crm_documents", "number", true),
+    let (table, column, with_kind) = match kind {
+        EntityKind::Party => ("crm_parties", "customer_number", false),
+        EntityKind::Product => ("crm_products", "code", false),
+        EntityKind::Receipt | EntityKind::Payment => ("crm_payments", "number", true),
+        EntityKind::Quote
+        | EntityKind::SalesOrder
+        | EntityKind::SalesInvoice
+        | EntityKind::SalesReturn
+        | EntityKind::PurchaseInvoice
+        | EntityKind::PurchaseReturn
+        | EntityKind::CorrectionNote => ("crm_documents", "number", true),
     };
     let mut out = HashMap::new();
     for chunk in keys.chunks(IN_CHUNK) {
@@ -511,7 +516,7 @@ pub async fn find_by_keys(
         let rows: Vec<(String, i64, String)> = on_tx!(tx, c => {
             let mut q = sqlx::query_as(&sql).bind(tenant);
             if with_kind {
-                q = q.bind(local_kind);
+                q = q.bind(kind);
             }
             for k in chunk {
                 q = q.bind(k);

@@ -5,6 +5,7 @@
 use super::error::{Result, corrupt};
 use super::sql::{Arg, bind_args, insert_placeholders};
 use super::{Db, Tx};
+use crate::crm::kinds::EntityKind;
 use crate::crm::{DataWarning, WarningRule};
 use std::collections::HashMap;
 
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 pub(super) async fn put_warnings(
     tx: &mut Tx,
     tenant: &str,
-    entity_kind: &str,
+    entity_kind: EntityKind,
     entity_id: i64,
     warnings: &[DataWarning],
 ) -> Result<()> {
@@ -32,7 +33,7 @@ pub(super) async fn put_warnings(
     for (i, w) in warnings.iter().enumerate() {
         args.extend([
             Arg::Text(tenant.to_owned()),
-            Arg::Text(entity_kind.to_owned()),
+            Arg::Text(entity_kind.as_str().to_owned()),
             Arg::I64(entity_id),
             Arg::I64(i64::try_from(i).unwrap_or(i64::MAX)),
             Arg::Text(w.field.clone()),
@@ -83,7 +84,7 @@ fn warnings_sql(ids: usize) -> String {
 pub(super) async fn warnings_of(
     db: &Db,
     tenant: &str,
-    entity_kind: &str,
+    entity_kind: EntityKind,
     ids: &[i64],
 ) -> Result<HashMap<i64, Vec<DataWarning>>> {
     if ids.is_empty() {
@@ -104,7 +105,7 @@ pub(super) async fn warnings_of(
 pub(super) async fn warnings_in_op(
     tx: &mut Tx,
     tenant: &str,
-    entity_kind: &str,
+    entity_kind: EntityKind,
     id: i64,
 ) -> Result<Vec<DataWarning>> {
     let sql = warnings_sql(1);
@@ -118,7 +119,7 @@ pub(super) async fn warnings_in_op(
 /// `rule` bound as the next argument.
 pub(super) fn warning_filter(
     table: &str,
-    entity_kind: &str,
+    entity_kind: EntityKind,
     has: Option<bool>,
     rule: Option<WarningRule>,
     args: &mut Vec<Arg>,
@@ -127,7 +128,8 @@ pub(super) fn warning_filter(
     let exists = |extra: &str| {
         format!(
             "EXISTS (SELECT 1 FROM crm_warnings w WHERE w.tenant = {table}.tenant \
-             AND w.entity_kind = '{entity_kind}' AND w.entity_id = {table}.id{extra})"
+             AND w.entity_kind = '{kind}' AND w.entity_id = {table}.id{extra})",
+            kind = entity_kind.as_str()
         )
     };
     match has {

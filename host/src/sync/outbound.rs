@@ -323,7 +323,10 @@ async fn deliver_one(
     };
     let at = now();
     let mut tx = ctx.db.begin().await?;
-    let first_push = prepared.link.as_ref().is_none_or(|l| l.status == "deleted");
+    let first_push = prepared
+        .link
+        .as_ref()
+        .is_none_or(|l| l.status == LinkStatus::Deleted.as_str());
     let mut warning = None;
     if prepared.kind == wit::EntityKind::Party && first_push {
         warning = adopt_ledger_code(ctx, &mut tx, row.entity_id, outcome.number.as_deref()).await?;
@@ -338,7 +341,7 @@ async fn deliver_one(
         audit::record_ledger_number_in_op(
             &mut tx,
             &actor,
-            row.entity_kind.as_str(),
+            row.entity_kind,
             row.entity_id,
             old,
             new,
@@ -579,7 +582,8 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
             kind: wit::EntityKind::Product,
             entity: wit::Entity::Product(map::product_to_ledger(
                 &product,
-                ctx.company.unwrap_or_default(),
+                // A connector without one was refused above.
+                ctx.company.unwrap_or(CompanyCode(0)),
             )),
             link,
         })),

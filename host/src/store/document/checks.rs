@@ -3,6 +3,7 @@
 //! exist in the tenant, and F1's approval rules. Receipts and payments
 //! share both.
 
+use crate::crm::kinds::Operation;
 use crate::crm::{BalanceEffect, DocumentKind, Status};
 use crate::store::Tx;
 use crate::store::error::{Result, StoreError};
@@ -42,23 +43,36 @@ pub(in crate::store) async fn check_refs(
 }
 
 /// F1: only a pending item may be edited, deleted, approved or rejected;
-/// the conflict names its state.
+/// the conflict names its state and what it refused.
 pub(in crate::store) fn must_be_pending(
     status: Status,
     entity: &str,
     id: i64,
-    action: &str,
+    action: Operation,
 ) -> Result<()> {
     if status != Status::Pending {
         return Err(StoreError::Conflict {
             field: Some("status".into()),
             message: format!(
-                "{entity} {id} is {} and cannot be {action}",
-                status.as_str()
+                "{entity} {id} is {} and {}",
+                status.as_str(),
+                refused(action)
             ),
         });
     }
     Ok(())
+}
+
+/// The end of [`must_be_pending`]'s message: what the item cannot undergo.
+fn refused(action: Operation) -> &'static str {
+    match action {
+        Operation::Create => "cannot be created",
+        Operation::Update => "cannot be edited",
+        Operation::Delete => "cannot be deleted",
+        Operation::Approve => "cannot be approved",
+        Operation::Reject => "cannot be rejected",
+        Operation::Settle => "cannot be settled",
+    }
 }
 
 /// Quotes and orders are not financial items (F1) and stay editable by
@@ -67,7 +81,7 @@ pub(super) fn must_be_editable(
     kind: DocumentKind,
     status: Status,
     id: i64,
-    action: &str,
+    action: Operation,
 ) -> Result<()> {
     if kind.balance_effect() == BalanceEffect::None {
         return Ok(());

@@ -1,18 +1,30 @@
 //! A document as stored: its header row and its line rows, their
 //! columns, and the conversions to the document the API shows.
 
+use crate::crm::kinds::{LinkStatus, SyncStatus};
 use crate::crm::{Document, DocumentKind, Line, NewDocument, Status, Totals};
 use crate::store::Dec;
 use crate::store::error::{Result, corrupt};
 use crate::store::sql::{currency, jalali};
 use hamgam_domain::Decimal;
+use std::sync::LazyLock;
 
-pub(super) const DOC_COLS: &str = "id, kind, party_id, doc_date, currency, status, number, related_id, \
+/// The columns of a document, with the number the ledger gave it: its
+/// synced link's. Built once, so the link status is spelled by its enum.
+pub(super) fn doc_cols() -> &'static str {
+    static COLS: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "id, kind, party_id, doc_date, currency, status, number, related_id, \
     description, discount, additions, gross, discount_total, additions_total, net, tax_total, \
     toll_total, grand_total, paid_amount, paid, sync_status, origin, version, created_at, updated_at, \
     (SELECT MIN(l.remote_number) FROM sync_links l WHERE l.tenant = crm_documents.tenant \
     AND l.local_kind = crm_documents.kind AND l.local_id = crm_documents.id \
-    AND l.status = 'synced') AS ledger_number";
+    AND l.status = '{}') AS ledger_number",
+            LinkStatus::Synced.as_str()
+        )
+    });
+    &COLS
+}
 
 #[derive(sqlx::FromRow)]
 pub(super) struct DocRow {
@@ -141,7 +153,7 @@ pub(super) fn doc_from_new(id: i64, d: &NewDocument, origin: &str, at: &str) -> 
         totals: d.totals.clone(),
         paid_amount: Decimal::ZERO,
         paid: false,
-        sync_status: "pending".into(),
+        sync_status: SyncStatus::Pending.as_str().into(),
         origin: origin.to_owned(),
         version: 1,
         created_at: at.to_owned(),

@@ -10,9 +10,10 @@ use super::journal::{Change, record, record_one};
 use super::numbering::{Numbered, free_number};
 use super::sql::{Arg, CHUNK, bind_args, for_update, insert_placeholders, json, now, placeholders};
 use super::{Db, Tx, party};
+use crate::crm::kinds::{EntityKind, Operation, SyncStatus};
 use crate::crm::{Actor, Document, DocumentKind, Line, NewDocument, Status};
 use checks::{check_refs, must_be_editable, must_be_pending};
-use entity::{DOC_COLS, DocRow, LINE_COLS, LineRow, doc_from_new, doc_from_row};
+use entity::{DocRow, LINE_COLS, LineRow, doc_cols, doc_from_new, doc_from_row};
 use hamgam_domain::{Decimal, JalaliDate, NumberTemplate};
 use std::collections::HashMap;
 
@@ -101,8 +102,8 @@ async fn insert_documents(
     numbers: Option<&[String]>,
 ) -> Result<Vec<Document>> {
     let (status, sync_status) = match numbers {
-        Some(_) => (Status::Approved, "synced"),
-        None => (Status::Pending, "pending"),
+        Some(_) => (Status::Approved, SyncStatus::Synced),
+        None => (Status::Pending, SyncStatus::Pending),
     };
     let mut parties: Vec<i64> = docs.iter().map(|d| d.party_id).collect();
     check_refs(
@@ -112,7 +113,7 @@ async fn insert_documents(
         "",
         &mut parties,
         "party_id",
-        "party",
+        EntityKind::Party.as_str(),
     )
     .await?;
     let mut related: Vec<i64> = docs.iter().filter_map(|d| d.related_id).collect();
@@ -161,7 +162,7 @@ async fn insert_documents(
                 Arg::Dec(d.totals.grand_total),
                 Arg::Dec(Decimal::ZERO),
                 Arg::Bool(false),
-                Arg::Text(sync_status.into()),
+                Arg::Text(sync_status.as_str().into()),
                 Arg::Text(actor.origin.clone()),
                 Arg::I64(1),
                 Arg::Text(at.clone()),
@@ -191,7 +192,7 @@ async fn insert_documents(
             if let Some(all) = numbers {
                 doc.status = status;
                 doc.number = all.get(n).cloned();
-                doc.sync_status = sync_status.into();
+                doc.sync_status = sync_status.as_str().into();
             }
             doc
         })
@@ -200,9 +201,9 @@ async fn insert_documents(
         .iter()
         .map(|d| {
             Ok(Change {
-                entity_kind: d.kind.as_str(),
+                entity_kind: d.kind.into(),
                 entity_id: d.id,
-                operation: "create",
+                operation: Operation::Create,
                 before: None,
                 after: Some(json(d)?),
             })
@@ -271,7 +272,8 @@ pub(super) async fn document_in_op(
     entity: &'static str,
 ) -> Result<Document> {
     let sql = format!(
-        "SELECT {DOC_COLS} FROM crm_documents WHERE tenant = $1 AND kind = $2 AND id = $3{}",
+        "SELECT {} FROM crm_documents WHERE tenant = $1 AND kind = $2 AND id = $3{}",
+        doc_cols(),
         for_update(tx)
     );
     let row: Option<DocRow> = on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant).bind(kind).bind(id).fetch_optional(&mut *c).await)?;
@@ -282,8 +284,10 @@ pub(super) async fn document_in_op(
 
 /// One document of the tenant and kind.
 pub async fn get_document(db: &Db, tenant: &str, kind: DocumentKind, id: i64) -> Result<Document> {
-    let sql =
-        format!("SELECT {DOC_COLS} FROM crm_documents WHERE tenant = $1 AND kind = $2 AND id = $3");
+    let sql = format!(
+        "SELECT {} FROM crm_documents WHERE tenant = $1 AND kind = $2 AND id = $3",
+        doc_cols()
+    );
     let row: Option<DocRow> = on_pool!(db, p => sqlx::query_as(&sql)
         .bind(tenant).bind(kind.as_str()).bind(id).fetch_optional(p).await)?;
     let row = row.ok_or(StoreError::NotFound {
@@ -345,8 +349,10 @@ pub async fn list_documents(
     after: i64,
     limit: u32,
 ) -> Result<Vec<Document>> {
-    let mut sql =
-        format!("SELECT {DOC_COLS} FROM crm_documents WHERE tenant = $1 AND kind = $2 AND id > $3");
+    let mut sql = format!(
+        "SELECT {} FROM crm_documents WHERE tenant = $1 AND kind = $2 AND id > $3",
+        doc_cols()
+    );
     let mut args = vec![
         Arg::Text(tenant.into()),
         Arg::Text(kind.as_str().into()),
@@ -377,7 +383,7 @@ pub async fn update_document(
     let mut tx = db.begin().await?;
     let kind = new.kind.as_str();
     let before = document_in_op(&mut tx, &actor.tenant, kind, id, kind).await?;
-    must_be_editable(before.kind, before.status, id, "edited")?;
+    must_be_editable(before.kind, before.status, id, Operation::Update)?;
     let after = replace_document_in_op(&mut tx, actor, before, new, None).await?;
     tx.commit().await?;
     Ok(after)
@@ -412,7 +418,7 @@ async fn replace_document_in_op(
         "",
         &mut vec![new.party_id],
         "party_id",
-        "party",
+        EntityKind::Party.as_str(),
     )
     .await?;
     if let Some(r) = new.related_id {
@@ -437,7 +443,7 @@ async fn replace_document_in_op(
     if let Some(number) = ledger_number {
         after.status = Status::Approved;
         after.number = Some(number.to_owned());
-        after.sync_status = "synced".into();
+        after.sync_status = SyncStatus::Synced.as_str().into();
     }
     let sql = "UPDATE crm_documents SET party_id = $1, doc_date = $2, currency = $3, related_id = $4, \
         description = $5, discount = $6, additions = $7, gross = $8, discount_total = $9, \
@@ -479,9 +485,9 @@ async fn replace_document_in_op(
     record_one(
         tx,
         actor,
-        new.kind.as_str(),
+        new.kind.into(),
         id,
-        "update",
+        Operation::Update,
         Some(&before),
         Some(&after),
     )
@@ -494,7 +500,7 @@ async fn replace_document_in_op(
 pub async fn delete_document(db: &Db, actor: &Actor, kind: DocumentKind, id: i64) -> Result<()> {
     let mut tx = db.begin().await?;
     let before = document_in_op(&mut tx, &actor.tenant, kind.as_str(), id, kind.as_str()).await?;
-    must_be_editable(kind, before.status, id, "deleted")?;
+    must_be_editable(kind, before.status, id, Operation::Delete)?;
     remove_document(&mut tx, actor, before).await?;
     tx.commit().await?;
     Ok(())
@@ -521,9 +527,9 @@ async fn remove_document(tx: &mut Tx, actor: &Actor, before: Document) -> Result
     record_one(
         tx,
         actor,
-        before.kind.as_str(),
+        before.kind.into(),
         id,
-        "delete",
+        Operation::Delete,
         Some(&before),
         None,
     )
@@ -542,7 +548,11 @@ pub async fn decide_document(
 ) -> Result<Document> {
     let mut tx = db.begin().await?;
     let before = document_in_op(&mut tx, &actor.tenant, kind.as_str(), id, kind.as_str()).await?;
-    let action = if approve { "approved" } else { "rejected" };
+    let action = if approve {
+        Operation::Approve
+    } else {
+        Operation::Reject
+    };
     must_be_pending(before.status, kind.as_str(), id, action)?;
     let mut after = before.clone();
     if approve {
@@ -570,9 +580,9 @@ pub async fn decide_document(
     record_one(
         &mut tx,
         actor,
-        kind.as_str(),
+        kind.into(),
         id,
-        if approve { "approve" } else { "reject" },
+        action,
         Some(&before),
         Some(&after),
     )

@@ -3,6 +3,7 @@
 
 use super::Change;
 use crate::crm::Actor;
+use crate::crm::kinds::{EntityKind, Operation};
 use crate::store::error::Result;
 use crate::store::sql::{Arg, bind_args, insert_placeholders, json, now};
 use crate::store::{Db, Tx};
@@ -18,9 +19,9 @@ pub(super) async fn insert(tx: &mut Tx, actor: &Actor, chunk: &[Change], at: &st
         args.extend([
             Arg::Text(actor.tenant.clone()),
             Arg::Text(actor.who.clone()),
-            Arg::Text(c.entity_kind.to_owned()),
+            Arg::Text(c.entity_kind.as_str().to_owned()),
             Arg::I64(c.entity_id),
-            Arg::Text(c.operation.to_owned()),
+            Arg::Text(c.operation.as_str().to_owned()),
             Arg::OptText(c.before.clone()),
             Arg::OptText(c.after.clone()),
             Arg::Text(at.to_owned()),
@@ -28,6 +29,26 @@ pub(super) async fn insert(tx: &mut Tx, actor: &Actor, chunk: &[Change], at: &st
     }
     on_tx!(tx, c => bind_args!(sqlx::query(&sql), &args).execute(&mut *c).await.map(|_| ()))?;
     Ok(())
+}
+
+/// What an audit row says happened: a change of the record, or the
+/// ledger's renumbering of its copy (S11), which only the audit keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::store) enum Audited {
+    /// One of the operations the outbox carries too.
+    Change(Operation),
+    /// The ledger's copy has another number (stored as `ledger_number`).
+    LedgerNumber,
+}
+
+impl Audited {
+    /// The stored name (`crm_audit.operation`).
+    fn as_str(self) -> &'static str {
+        match self {
+            Audited::Change(op) => op.as_str(),
+            Audited::LedgerNumber => "ledger_number",
+        }
+    }
 }
 
 /// An audit row, for tests and the history view.
@@ -54,7 +75,7 @@ pub struct AuditRow {
 pub async fn audit_trail(
     db: &Db,
     tenant: &str,
-    entity_kind: &str,
+    entity_kind: EntityKind,
     entity_id: i64,
 ) -> Result<Vec<AuditRow>> {
     let sql = "SELECT actor, entity_kind, entity_id, operation, before_json, after_json, at \
@@ -70,7 +91,7 @@ pub async fn audit_trail(
 pub async fn record_ledger_number_in_op(
     tx: &mut Tx,
     actor: &Actor,
-    entity_kind: &str,
+    entity_kind: EntityKind,
     entity_id: i64,
     before: &str,
     after: &str,
@@ -81,7 +102,7 @@ pub async fn record_ledger_number_in_op(
         actor,
         entity_kind,
         entity_id,
-        "ledger_number",
+        Audited::LedgerNumber,
         &side(before)?,
         &side(after)?,
     )
@@ -93,14 +114,14 @@ pub async fn record_ledger_number_in_op(
 pub(in crate::store) async fn audit_only(
     tx: &mut Tx,
     actor: &Actor,
-    entity_kind: &str,
+    entity_kind: EntityKind,
     entity_id: i64,
-    operation: &str,
+    what: Audited,
     before: &str,
     after: &str,
 ) -> Result<()> {
     on_tx!(tx, c => sqlx::query("INSERT INTO crm_audit (tenant, actor, entity_kind, entity_id, operation, before_json, after_json, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(&actor.tenant).bind(&actor.who).bind(entity_kind).bind(entity_id).bind(operation)
+        .bind(&actor.tenant).bind(&actor.who).bind(entity_kind).bind(entity_id).bind(what.as_str())
         .bind(before).bind(after).bind(now())
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())

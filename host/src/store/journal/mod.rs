@@ -12,12 +12,13 @@ use super::Tx;
 use super::error::Result;
 use super::sql::{CHUNK, json, now};
 use crate::crm::Actor;
+use crate::crm::kinds::{EntityKind, Operation};
 
 /// One change to record in the audit trail and the outbox.
 pub(in crate::store) struct Change {
-    pub(in crate::store) entity_kind: &'static str,
+    pub(in crate::store) entity_kind: EntityKind,
     pub(in crate::store) entity_id: i64,
-    pub(in crate::store) operation: &'static str,
+    pub(in crate::store) operation: Operation,
     pub(in crate::store) before: Option<String>,
     pub(in crate::store) after: Option<String>,
 }
@@ -27,9 +28,9 @@ pub(in crate::store) struct Change {
 pub(in crate::store) async fn record_one<T: serde::Serialize>(
     tx: &mut Tx,
     actor: &Actor,
-    entity_kind: &'static str,
+    entity_kind: EntityKind,
     entity_id: i64,
-    operation: &'static str,
+    operation: Operation,
     before: Option<&T>,
     after: Option<&T>,
 ) -> Result<()> {

@@ -29,9 +29,9 @@ pub(super) async fn insert(
     for c in outgoing {
         args.extend([
             Arg::Text(actor.tenant.clone()),
-            Arg::Text(c.entity_kind.to_owned()),
+            Arg::Text(c.entity_kind.as_str().to_owned()),
             Arg::I64(c.entity_id),
-            Arg::Text(c.operation.to_owned()),
+            Arg::Text(c.operation.as_str().to_owned()),
             Arg::Text(
                 c.after
                     .clone()
@@ -39,7 +39,7 @@ pub(super) async fn insert(
                     .unwrap_or_else(|| "null".into()),
             ),
             Arg::Text(actor.origin.clone()),
-            Arg::Text("pending".into()),
+            Arg::Text(OutboxStatus::Pending.as_str().to_owned()),
             Arg::Text(at.to_owned()),
         ]);
     }
@@ -109,8 +109,8 @@ pub async fn due(
 /// The pending rows routed to `target` (due or backing off): how many,
 /// and when the oldest was written.
 pub async fn backlog(db: &Db, tenant: &str, target: &str) -> Result<(i64, Option<String>)> {
-    on_pool!(db, p => sqlx::query_as("SELECT COUNT(*), MIN(created_at) FROM crm_outbox WHERE tenant = $1 AND status = 'pending' AND target = $2")
-        .bind(tenant).bind(target).fetch_one(p).await)
+    on_pool!(db, p => sqlx::query_as("SELECT COUNT(*), MIN(created_at) FROM crm_outbox WHERE tenant = $1 AND status = $3 AND target = $2")
+        .bind(tenant).bind(target).bind(OutboxStatus::Pending).fetch_one(p).await)
 }
 
 /// One outbox row.
@@ -187,7 +187,7 @@ pub async fn changes_by_keys(
     tx: &mut Tx,
     tenant: &str,
     keys: &[String],
-) -> Result<HashMap<String, (String, i64)>> {
+) -> Result<HashMap<String, (EntityKind, i64)>> {
     let keys: Vec<String> = keys.iter().map(|k| k.to_ascii_lowercase()).collect();
     let mut out = HashMap::new();
     for chunk in keys.chunks(IN_CHUNK) {
@@ -196,7 +196,7 @@ pub async fn changes_by_keys(
             param(tx, 1),
             params(tx, 1, chunk.len())
         );
-        let rows: Vec<(String, String, i64)> = on_tx!(tx, c => {
+        let rows: Vec<(String, EntityKind, i64)> = on_tx!(tx, c => {
             let mut q = sqlx::query_as(&sql).bind(tenant);
             for k in chunk {
                 q = q.bind(k);

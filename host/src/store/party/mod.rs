@@ -5,10 +5,12 @@ mod checks;
 mod entity;
 
 use super::error::{Result, StoreError, corrupt};
-use super::journal::{Change, audit::audit_only, record, record_one};
+use super::journal::audit::{Audited, audit_only};
+use super::journal::{Change, record, record_one};
 use super::sql::{Arg, bind_args, for_update, json, now};
 use super::warnings::{put_warnings, warning_filter, warnings_in_op, warnings_of};
 use super::{Db, Tx};
+use crate::crm::kinds::{EntityKind, Operation};
 use crate::crm::{Actor, NewParty, Party, PartyKind, WarningRule};
 use checks::duplicate_customer;
 use entity::{PARTY_COLS, PartyRow, party_args, party_from_new};
@@ -30,16 +32,16 @@ pub async fn create_party_in_op(tx: &mut Tx, actor: &Actor, new: &NewParty) -> R
     let id: i64 =
         on_tx!(tx, c => bind_args!(sqlx::query_scalar(sql), &args).fetch_one(&mut *c).await)
             .map_err(|e| duplicate_customer(e, new))?;
-    put_warnings(tx, &actor.tenant, "party", id, &new.warnings).await?;
+    put_warnings(tx, &actor.tenant, EntityKind::Party, id, &new.warnings).await?;
     let party = party_from_new(id, new, &actor.origin, 1, at.clone(), at);
     let after = json(&party)?;
     record(
         tx,
         actor,
         &[Change {
-            entity_kind: "party",
+            entity_kind: EntityKind::Party,
             entity_id: id,
-            operation: "create",
+            operation: Operation::Create,
             before: None,
             after: Some(after),
         }],
@@ -64,9 +66,12 @@ pub(super) async fn party_in_op(tx: &mut Tx, tenant: &str, id: i64) -> Result<Pa
     let row: Option<PartyRow> =
         on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(&mut *c).await)?;
     let mut party: Party = row
-        .ok_or(StoreError::NotFound { kind: "party", id })?
+        .ok_or(StoreError::NotFound {
+            kind: EntityKind::Party.as_str(),
+            id,
+        })?
         .try_into()?;
-    party.warnings = warnings_in_op(tx, tenant, "party", id).await?;
+    party.warnings = warnings_in_op(tx, tenant, EntityKind::Party, id).await?;
     Ok(party)
 }
 
@@ -76,9 +81,12 @@ pub async fn get_party(db: &Db, tenant: &str, id: i64) -> Result<Party> {
     let row: Option<PartyRow> =
         on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(p).await)?;
     let mut party: Party = row
-        .ok_or(StoreError::NotFound { kind: "party", id })?
+        .ok_or(StoreError::NotFound {
+            kind: EntityKind::Party.as_str(),
+            id,
+        })?
         .try_into()?;
-    party.warnings = warnings_of(db, tenant, "party", &[id])
+    party.warnings = warnings_of(db, tenant, EntityKind::Party, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();
@@ -126,7 +134,7 @@ pub async fn list_parties(
     }
     warning_filter(
         "crm_parties",
-        "party",
+        EntityKind::Party,
         filter.has_warnings,
         filter.warning,
         &mut args,
@@ -140,7 +148,7 @@ pub async fn list_parties(
         .map(Party::try_from)
         .collect::<Result<Vec<_>>>()?;
     let ids: Vec<i64> = parties.iter().map(|p| p.id).collect();
-    let mut warnings = warnings_of(db, tenant, "party", &ids).await?;
+    let mut warnings = warnings_of(db, tenant, EntityKind::Party, &ids).await?;
     for p in &mut parties {
         p.warnings = warnings.remove(&p.id).unwrap_or_default();
     }
@@ -168,7 +176,7 @@ pub async fn update_party_in_op(
     ]);
     on_tx!(tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))
         .map_err(|e| duplicate_customer(e, new))?;
-    put_warnings(tx, &actor.tenant, "party", id, &new.warnings).await?;
+    put_warnings(tx, &actor.tenant, EntityKind::Party, id, &new.warnings).await?;
     let after = party_from_new(
         id,
         new,
@@ -180,9 +188,9 @@ pub async fn update_party_in_op(
     record_one(
         tx,
         actor,
-        "party",
+        EntityKind::Party,
         id,
-        "update",
+        Operation::Update,
         Some(&before),
         Some(&after),
     )
@@ -239,9 +247,9 @@ pub async fn adopt_ledger_customer_number_in_op(
     audit_only(
         tx,
         actor,
-        "party",
+        EntityKind::Party,
         id,
-        "update",
+        Audited::Change(Operation::Update),
         &json(&before)?,
         &json(&after)?,
     )
@@ -266,8 +274,17 @@ pub async fn delete_party(db: &Db, actor: &Actor, id: i64) -> Result<()> {
     }
     on_tx!(&mut tx, c => sqlx::query("DELETE FROM crm_parties WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
-    put_warnings(&mut tx, &actor.tenant, "party", id, &[]).await?;
-    record_one(&mut tx, actor, "party", id, "delete", Some(&before), None).await?;
+    put_warnings(&mut tx, &actor.tenant, EntityKind::Party, id, &[]).await?;
+    record_one(
+        &mut tx,
+        actor,
+        EntityKind::Party,
+        id,
+        Operation::Delete,
+        Some(&before),
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -278,7 +295,7 @@ pub(super) async fn company_in_op(tx: &mut Tx, tenant: &str, party_id: i64) -> R
     let code: Option<i32> = on_tx!(tx, c => sqlx::query_scalar("SELECT company_code FROM crm_parties WHERE tenant = $1 AND id = $2")
         .bind(tenant).bind(party_id).fetch_optional(&mut *c).await)?;
     let code = code.ok_or(StoreError::NotFound {
-        kind: "party",
+        kind: EntityKind::Party.as_str(),
         id: party_id,
     })?;
     u16::try_from(code)

@@ -3,6 +3,7 @@
 //! the invoice it settles is of the kind it may settle, the same party's,
 //! in the same currency.
 
+use crate::crm::kinds::EntityKind;
 use crate::crm::{DocumentKind, NewPayment, PaymentKind};
 use crate::store::Tx;
 use crate::store::document::checks::check_refs;
@@ -25,7 +26,7 @@ pub(super) async fn check_payment_refs(tx: &mut Tx, tenant: &str, p: &NewPayment
         "",
         &mut vec![p.party_id],
         "party_id",
-        "party",
+        EntityKind::Party.as_str(),
     )
     .await?;
     if let Some(inv) = p.invoice_id {

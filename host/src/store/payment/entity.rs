@@ -2,6 +2,7 @@
 //! conversions between the row, the new payment and the payment the API
 //! shows.
 
+use crate::crm::kinds::SyncStatus;
 use crate::crm::{
     NewPayment, Payment, PaymentKind, PaymentMethod, Settlement, Status, check_settlements,
 };
@@ -125,7 +126,7 @@ pub(super) fn payment_from_new(id: i64, p: &NewPayment, origin: &str, at: &str) 
         description: p.description.clone(),
         status: Status::Pending,
         number: None,
-        sync_status: "pending".into(),
+        sync_status: SyncStatus::Pending.as_str().into(),
         origin: origin.to_owned(),
         version: 1,
         created_at: at.to_owned(),

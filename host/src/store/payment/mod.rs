@@ -13,6 +13,7 @@ use super::journal::{Change, record, record_one};
 use super::numbering::{Numbered, free_number};
 use super::sql::{Arg, bind_args, for_update, json, now};
 use super::{Db, Dec, Tx, party};
+use crate::crm::kinds::{Operation, SyncStatus};
 use crate::crm::{Actor, NewPayment, Payment, PaymentKind, Status, check_settlements};
 use checks::{check_payment_refs, settles};
 use entity::{PAY_COLS, PayRow, payment_args, payment_from_new};
@@ -26,18 +27,29 @@ pub async fn create_payment_in_op(tx: &mut Tx, actor: &Actor, new: &NewPayment) 
     let sql = "INSERT INTO crm_payments (party_id, doc_date, currency, amount, method, invoice_id, \
         cheque_number, cheque_due, reference, description, settlements, tenant, kind, status, \
         sync_status, origin, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-        $8, $9, $10, $11, $12, $13, 'pending', 'pending', $14, 1, $15, $15) RETURNING id";
+        $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $17) RETURNING id";
     let mut args = payment_args(new)?;
     args.extend([
         Arg::Text(actor.tenant.clone()),
         Arg::Text(new.kind.as_str().into()),
+        Arg::Text(Status::Pending.as_str().into()),
+        Arg::Text(SyncStatus::Pending.as_str().into()),
         Arg::Text(actor.origin.clone()),
         Arg::Text(at.clone()),
     ]);
     let id: i64 =
         on_tx!(tx, c => bind_args!(sqlx::query_scalar(sql), &args).fetch_one(&mut *c).await)?;
     let p = payment_from_new(id, new, &actor.origin, &at);
-    record_one(tx, actor, new.kind.as_str(), id, "create", None, Some(&p)).await?;
+    record_one(
+        tx,
+        actor,
+        new.kind.into(),
+        id,
+        Operation::Create,
+        None,
+        Some(&p),
+    )
+    .await?;
     Ok(p)
 }
 
@@ -52,11 +64,12 @@ pub async fn create_ledger_payment_in_op(
     let mut p = create_payment_in_op(tx, actor, new).await?;
     // Stamped in the same transaction before anyone can see the row; the
     // audit row above keeps the record as received.
-    on_tx!(tx, c => sqlx::query("UPDATE crm_payments SET status = 'approved', number = $1, sync_status = 'synced' WHERE tenant = $2 AND id = $3")
-        .bind(number).bind(&actor.tenant).bind(p.id).execute(&mut *c).await.map(|_| ()))?;
+    on_tx!(tx, c => sqlx::query("UPDATE crm_payments SET status = $1, number = $2, sync_status = $3 WHERE tenant = $4 AND id = $5")
+        .bind(Status::Approved.as_str()).bind(number).bind(SyncStatus::Synced).bind(&actor.tenant).bind(p.id)
+        .execute(&mut *c).await.map(|_| ()))?;
     p.status = Status::Approved;
     p.number = Some(number.to_owned());
-    p.sync_status = "synced".into();
+    p.sync_status = SyncStatus::Synced.as_str().into();
     Ok(p)
 }
 
@@ -70,11 +83,12 @@ pub async fn replace_ledger_payment_in_op(
 ) -> Result<Payment> {
     let before = payment_in_op(tx, &actor.tenant, new.kind, id).await?;
     let mut after = replace_payment_in_op(tx, actor, &before, new).await?;
-    on_tx!(tx, c => sqlx::query("UPDATE crm_payments SET status = 'approved', number = $1, sync_status = 'synced' WHERE tenant = $2 AND id = $3")
-        .bind(number).bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
+    on_tx!(tx, c => sqlx::query("UPDATE crm_payments SET status = $1, number = $2, sync_status = $3 WHERE tenant = $4 AND id = $5")
+        .bind(Status::Approved.as_str()).bind(number).bind(SyncStatus::Synced).bind(&actor.tenant).bind(id)
+        .execute(&mut *c).await.map(|_| ()))?;
     after.status = Status::Approved;
     after.number = Some(number.to_owned());
-    after.sync_status = "synced".into();
+    after.sync_status = SyncStatus::Synced.as_str().into();
     Ok(after)
 }
 
@@ -150,7 +164,7 @@ pub async fn list_payments(
 pub async fn update_payment(db: &Db, actor: &Actor, id: i64, new: &NewPayment) -> Result<Payment> {
     let mut tx = db.begin().await?;
     let before = payment_in_op(&mut tx, &actor.tenant, new.kind, id).await?;
-    must_be_pending(before.status, new.kind.as_str(), id, "edited")?;
+    must_be_pending(before.status, new.kind.as_str(), id, Operation::Update)?;
     let after = replace_payment_in_op(&mut tx, actor, &before, new).await?;
     tx.commit().await?;
     Ok(after)
@@ -186,9 +200,9 @@ async fn replace_payment_in_op(
     record_one(
         tx,
         actor,
-        new.kind.as_str(),
+        new.kind.into(),
         id,
-        "update",
+        Operation::Update,
         Some(before),
         Some(&after),
     )
@@ -200,7 +214,7 @@ async fn replace_payment_in_op(
 pub async fn delete_payment(db: &Db, actor: &Actor, kind: PaymentKind, id: i64) -> Result<()> {
     let mut tx = db.begin().await?;
     let before = payment_in_op(&mut tx, &actor.tenant, kind, id).await?;
-    must_be_pending(before.status, kind.as_str(), id, "deleted")?;
+    must_be_pending(before.status, kind.as_str(), id, Operation::Delete)?;
     remove_payment(&mut tx, actor, before).await?;
     tx.commit().await?;
     Ok(())
@@ -212,9 +226,9 @@ async fn remove_payment(tx: &mut Tx, actor: &Actor, before: Payment) -> Result<(
     record_one(
         tx,
         actor,
-        before.kind.as_str(),
+        before.kind.into(),
         before.id,
-        "delete",
+        Operation::Delete,
         Some(&before),
         None,
     )
@@ -233,7 +247,11 @@ pub async fn decide_payment(
 ) -> Result<Payment> {
     let mut tx = db.begin().await?;
     let before = payment_in_op(&mut tx, &actor.tenant, kind, id).await?;
-    let action = if approve { "approved" } else { "rejected" };
+    let action = if approve {
+        Operation::Approve
+    } else {
+        Operation::Reject
+    };
     must_be_pending(before.status, kind.as_str(), id, action)?;
     let mut after = before.clone();
     let mut changes = Vec::new();
@@ -272,9 +290,9 @@ pub async fn decide_payment(
                 .bind(Dec(settled.paid_amount)).bind(settled.paid).bind(settled.version).bind(&settled.updated_at)
                 .bind(&actor.tenant).bind(inv).execute(&mut *c).await.map(|_| ()))?;
             changes.push(Change {
-                entity_kind: ik.as_str(),
+                entity_kind: ik.into(),
                 entity_id: inv,
-                operation: "settle",
+                operation: Operation::Settle,
                 before: Some(json(&invoice)?),
                 after: Some(json(&settled)?),
             });
@@ -290,9 +308,9 @@ pub async fn decide_payment(
     changes.insert(
         0,
         Change {
-            entity_kind: kind.as_str(),
+            entity_kind: kind.into(),
             entity_id: id,
-            operation: if approve { "approve" } else { "reject" },
+            operation: action,
             before: Some(json(&before)?),
             after: Some(json(&after)?),
         },

@@ -9,6 +9,7 @@ use super::journal::record_one;
 use super::sql::{Arg, CHUNK, bind_args, for_update, now, placeholders};
 use super::warnings::{put_warnings, warning_filter, warnings_in_op, warnings_of};
 use super::{Db, Tx};
+use crate::crm::kinds::{EntityKind, Operation};
 use crate::crm::{Actor, NewProduct, Product, WarningRule};
 use checks::duplicate_code;
 use entity::{PRODUCT_COLS, ProductRow, product_args, product_from_new};
@@ -29,9 +30,18 @@ pub async fn create_product_in_op(tx: &mut Tx, actor: &Actor, new: &NewProduct) 
     let id: i64 =
         on_tx!(tx, c => bind_args!(sqlx::query_scalar(sql), &args).fetch_one(&mut *c).await)
             .map_err(|e| duplicate_code(e, new))?;
-    put_warnings(tx, &actor.tenant, "product", id, &new.warnings).await?;
+    put_warnings(tx, &actor.tenant, EntityKind::Product, id, &new.warnings).await?;
     let product = product_from_new(id, new, &actor.origin, 1, at.clone(), at);
-    record_one(tx, actor, "product", id, "create", None, Some(&product)).await?;
+    record_one(
+        tx,
+        actor,
+        EntityKind::Product,
+        id,
+        Operation::Create,
+        None,
+        Some(&product),
+    )
+    .await?;
     Ok(product)
 }
 
@@ -50,11 +60,11 @@ pub async fn get_product(db: &Db, tenant: &str, id: i64) -> Result<Product> {
         on_pool!(db, p => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(p).await)?;
     let mut product: Product = row
         .ok_or(StoreError::NotFound {
-            kind: "product",
+            kind: EntityKind::Product.as_str(),
             id,
         })?
         .try_into()?;
-    product.warnings = warnings_of(db, tenant, "product", &[id])
+    product.warnings = warnings_of(db, tenant, EntityKind::Product, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();
@@ -107,7 +117,7 @@ pub async fn list_products(
     }
     warning_filter(
         "crm_products",
-        "product",
+        EntityKind::Product,
         filter.has_warnings,
         filter.warning,
         &mut args,
@@ -121,7 +131,7 @@ pub async fn list_products(
         .map(Product::try_from)
         .collect::<Result<Vec<_>>>()?;
     let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
-    let mut warnings = warnings_of(db, tenant, "product", &ids).await?;
+    let mut warnings = warnings_of(db, tenant, EntityKind::Product, &ids).await?;
     for p in &mut products {
         p.warnings = warnings.remove(&p.id).unwrap_or_default();
     }
@@ -146,11 +156,11 @@ async fn product_in_op(tx: &mut Tx, tenant: &str, id: i64) -> Result<Product> {
         on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(&mut *c).await)?;
     let mut product: Product = row
         .ok_or(StoreError::NotFound {
-            kind: "product",
+            kind: EntityKind::Product.as_str(),
             id,
         })?
         .try_into()?;
-    product.warnings = warnings_in_op(tx, tenant, "product", id).await?;
+    product.warnings = warnings_in_op(tx, tenant, EntityKind::Product, id).await?;
     Ok(product)
 }
 
@@ -174,7 +184,7 @@ pub async fn update_product_in_op(
     ]);
     on_tx!(tx, c => bind_args!(sqlx::query(sql), &args).execute(&mut *c).await.map(|_| ()))
         .map_err(|e| duplicate_code(e, new))?;
-    put_warnings(tx, &actor.tenant, "product", id, &new.warnings).await?;
+    put_warnings(tx, &actor.tenant, EntityKind::Product, id, &new.warnings).await?;
     let after = product_from_new(
         id,
         new,
@@ -186,9 +196,9 @@ pub async fn update_product_in_op(
     record_one(
         tx,
         actor,
-        "product",
+        EntityKind::Product,
         id,
-        "update",
+        Operation::Update,
         Some(&before),
         Some(&after),
     )
@@ -210,6 +220,15 @@ pub async fn delete_product_in_op(tx: &mut Tx, actor: &Actor, id: i64) -> Result
     let before = product_in_op(tx, &actor.tenant, id).await?;
     on_tx!(tx, c => sqlx::query("DELETE FROM crm_products WHERE tenant = $1 AND id = $2")
         .bind(&actor.tenant).bind(id).execute(&mut *c).await.map(|_| ()))?;
-    put_warnings(tx, &actor.tenant, "product", id, &[]).await?;
-    record_one(tx, actor, "product", id, "delete", Some(&before), None).await
+    put_warnings(tx, &actor.tenant, EntityKind::Product, id, &[]).await?;
+    record_one(
+        tx,
+        actor,
+        EntityKind::Product,
+        id,
+        Operation::Delete,
+        Some(&before),
+        None,
+    )
+    .await
 }
