@@ -6,7 +6,7 @@
 pub mod bench {
     use hamgam::crm::settings::CrmSettings;
     use hamgam::crm::{Actor, DocumentKind, DocumentRequest, NewDocument, PartyInput};
-    use hamgam::store::{Db, Dec, crm as repo};
+    use hamgam::store::{Db, Dec, party};
     use hamgam_domain::Decimal;
     use serde_json::json;
     use std::collections::HashMap;
@@ -37,14 +37,14 @@ pub mod bench {
         .expect("party")
         .validate()
         .expect("valid");
-        repo::create_party(db, actor, &p)
+        party::create_party(db, actor, &p)
             .await
             .expect("create party")
             .id
     }
 
     /// The same statement shapes as the repository: `?` on SQLite (binding
-    /// numbered parameters is quadratic there, see `store::crm`), `$N` on
+    /// numbered parameters is quadratic there, see `store::sql`), `$N` on
     /// PostgreSQL.
     fn placeholders(rows: usize, cols: usize, sqlite: bool) -> String {
         if sqlite {

@@ -8,8 +8,9 @@ use axum::http::{Request, StatusCode};
 use hamgam::api::{AppState, app};
 use hamgam::config::Secret;
 use hamgam::plugins::registry::Registry;
+use hamgam::store;
 use hamgam::store::Db;
-use hamgam::store::crm as repo;
+use hamgam::store::journal::outbox;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -237,7 +238,7 @@ async fn bad_input_table_every_case_is_a_4xx_naming_the_field_and_writes_nothing
     )
     .await;
     let inv = create(&app, A, "sales-invoices", &json!({"party_id": pid, "date": "1403/01/10", "lines": [{"quantity": "1", "unit_price": "100"}]})).await;
-    let before = repo::row_counts(&db).await.unwrap();
+    let before = store::row_counts(&db).await.unwrap();
 
     let with = |base: Value, patch: Value| {
         let mut b = base;
@@ -640,7 +641,7 @@ async fn bad_input_table_every_case_is_a_4xx_naming_the_field_and_writes_nothing
         assert_eq!(e["error"]["field"], field, "{query}: {e}");
     }
     // Nothing of the above reached the database.
-    assert_eq!(repo::row_counts(&db).await.unwrap(), before);
+    assert_eq!(store::row_counts(&db).await.unwrap(), before);
     let _ = product;
 }
 
@@ -727,7 +728,7 @@ async fn p7_isolation_walk_every_openapi_route_refuses_the_other_tenant() {
             ids.insert((tenant.into(), c.into()), r["id"].to_string());
         }
     }
-    let b_rows = repo::outbox(&db, B).await.unwrap();
+    let b_rows = outbox::outbox(&db, B).await.unwrap();
     let b_outbox = b_rows.len();
     // Sync routes take outbox ids and record ids: B's last change.
     ids.insert(
@@ -818,7 +819,7 @@ async fn p7_isolation_walk_every_openapi_route_refuses_the_other_tenant() {
     // + products 5 (+ stock) + sync 6 + one-shot imports 4.
     assert_eq!(walked, 7 * 7 + 2 * 7 + 7 + 6 + 6 + 4);
     // B's records are untouched: no change reached B's outbox.
-    assert_eq!(repo::outbox(&db, B).await.unwrap().len(), b_outbox);
+    assert_eq!(outbox::outbox(&db, B).await.unwrap().len(), b_outbox);
     let (status, p) = call(
         &app,
         "GET",

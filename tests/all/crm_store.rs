@@ -4,14 +4,18 @@
 //! the number allocator under concurrency.
 
 use crate::common::{for_each_db, fresh_postgres, postgres_url};
+use hamgam::crm::kinds::EntityKind;
 use hamgam::crm::settings::CrmSettings;
 use hamgam::crm::{
     Actor, DocumentKind, DocumentRequest, NewDocument, PartyInput, PaymentKind, PaymentRequest,
     Status,
 };
 use hamgam::store::Db;
-use hamgam::store::crm::{self as repo, DocFilter, StoreError};
+use hamgam::store::document::{self, DocFilter};
+use hamgam::store::error::StoreError;
+use hamgam::store::journal::{audit, outbox};
 use hamgam::store::numbering::allocate;
+use hamgam::store::{self, party, payment, statement};
 use hamgam_domain::{CompanyCode, Currency, Decimal, JalaliDate, NumberTemplate};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
@@ -53,24 +57,26 @@ fn template(kind: &str) -> NumberTemplate {
 async fn c6_every_change_writes_audit_and_outbox_in_the_same_transaction() {
     for_each_db(async |db| {
         let a = Actor::api("acme");
-        let p = repo::create_party(&db, &a, &party("625-300"))
+        let p = party::create_party(&db, &a, &party("625-300"))
             .await
             .unwrap();
         assert_eq!(p.phones[0].number, "09121234567");
         let mut changed = party("625-300");
         changed.last_name = Some("کریمی".into());
-        let p2 = repo::update_party(&db, &a, p.id, &changed).await.unwrap();
+        let p2 = party::update_party(&db, &a, p.id, &changed).await.unwrap();
         assert_eq!(p2.version, 2);
 
         // A write that fails (duplicate customer number) leaves no trace.
-        let before = repo::row_counts(&db).await.unwrap();
-        let err = repo::create_party(&db, &a, &party("625-300"))
+        let before = store::row_counts(&db).await.unwrap();
+        let err = party::create_party(&db, &a, &party("625-300"))
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
-        assert_eq!(repo::row_counts(&db).await.unwrap(), before);
+        assert_eq!(store::row_counts(&db).await.unwrap(), before);
 
-        let trail = repo::audit_trail(&db, "acme", "party", p.id).await.unwrap();
+        let trail = audit::audit_trail(&db, "acme", EntityKind::Party, p.id)
+            .await
+            .unwrap();
         let ops: Vec<&str> = trail.iter().map(|r| r.operation.as_str()).collect();
         assert_eq!(ops, ["create", "update"]);
         assert_eq!(trail[1].actor, "api:acme");
@@ -84,7 +90,7 @@ async fn c6_every_change_writes_audit_and_outbox_in_the_same_transaction() {
                 &invoice(DocumentKind::SalesInvoice, p.id, "1403/05/01", 1000),
             )
             .await;
-        let outbox = repo::outbox(&db, "acme").await.unwrap();
+        let outbox = outbox::outbox(&db, "acme").await.unwrap();
         let last = outbox.last().unwrap();
         assert_eq!(
             (
@@ -95,11 +101,11 @@ async fn c6_every_change_writes_audit_and_outbox_in_the_same_transaction() {
             ("sales_invoice", d.id, "create")
         );
         // The origin tag is what later stops an echo back to the ledger.
-        assert_eq!(last.origin, "connector:sepidar-300");
+        assert_eq!(last.origin.to_string(), "connector:sepidar-300");
         assert_eq!(last.status, "pending");
-        assert_eq!(outbox[0].origin, "api:acme");
+        assert_eq!(outbox[0].origin.to_string(), "api:acme");
         assert_eq!(outbox.len(), 3);
-        assert!(repo::outbox(&db, "globex").await.unwrap().is_empty());
+        assert!(outbox::outbox(&db, "globex").await.unwrap().is_empty());
     })
     .await;
 }
@@ -111,7 +117,7 @@ trait CreateDoc {
 
 impl CreateDoc for Actor {
     async fn create_document_on(&self, db: &Db, d: &NewDocument) -> hamgam::crm::Document {
-        repo::create_document(db, self, d).await.unwrap()
+        document::create_document(db, self, d).await.unwrap()
     }
 }
 
@@ -120,17 +126,17 @@ async fn p7_a_tenant_never_reads_or_changes_another_tenants_crm_rows() {
     for_each_db(async |db| {
         let a = Actor::api("acme");
         let b = Actor::api("globex");
-        let p = repo::create_party(&db, &a, &party("1-300")).await.unwrap();
+        let p = party::create_party(&db, &a, &party("1-300")).await.unwrap();
         let d = a
             .create_document_on(&db, &invoice(DocumentKind::Quote, p.id, "1403/05/01", 1000))
             .await;
         let nf = |e: StoreError| matches!(e, StoreError::NotFound { .. });
-        assert!(nf(repo::get_party(&db, "globex", p.id).await.unwrap_err()));
-        assert!(nf(repo::update_party(&db, &b, p.id, &party("2-300"))
+        assert!(nf(party::get_party(&db, "globex", p.id).await.unwrap_err()));
+        assert!(nf(party::update_party(&db, &b, p.id, &party("2-300"))
             .await
             .unwrap_err()));
-        assert!(nf(repo::delete_party(&db, &b, p.id).await.unwrap_err()));
-        assert!(nf(repo::get_document(
+        assert!(nf(party::delete_party(&db, &b, p.id).await.unwrap_err()));
+        assert!(nf(document::get_document(
             &db,
             "globex",
             DocumentKind::Quote,
@@ -139,7 +145,7 @@ async fn p7_a_tenant_never_reads_or_changes_another_tenants_crm_rows() {
         .await
         .unwrap_err()));
         // The right tenant but the wrong kind is not found either.
-        assert!(nf(repo::get_document(
+        assert!(nf(document::get_document(
             &db,
             "acme",
             DocumentKind::SalesInvoice,
@@ -148,7 +154,7 @@ async fn p7_a_tenant_never_reads_or_changes_another_tenants_crm_rows() {
         .await
         .unwrap_err()));
         let t = template("quote");
-        assert!(nf(repo::decide_document(
+        assert!(nf(document::decide_document(
             &db,
             &b,
             DocumentKind::Quote,
@@ -158,7 +164,7 @@ async fn p7_a_tenant_never_reads_or_changes_another_tenants_crm_rows() {
         )
         .await
         .unwrap_err()));
-        assert!(nf(repo::delete_document(
+        assert!(nf(document::delete_document(
             &db,
             &b,
             DocumentKind::Quote,
@@ -167,7 +173,7 @@ async fn p7_a_tenant_never_reads_or_changes_another_tenants_crm_rows() {
         .await
         .unwrap_err()));
         // B cannot hang its documents on A's party.
-        let err = repo::create_document(
+        let err = document::create_document(
             &db,
             &b,
             &invoice(DocumentKind::Quote, p.id, "1403/05/01", 1),
@@ -179,13 +185,13 @@ async fn p7_a_tenant_never_reads_or_changes_another_tenants_crm_rows() {
             "{err:?}"
         );
         assert!(
-            repo::list_parties(&db, "globex", &Default::default(), 0, 50)
+            party::list_parties(&db, "globex", &Default::default(), 0, 50)
                 .await
                 .unwrap()
                 .is_empty()
         );
         assert!(
-            repo::list_documents(
+            document::list_documents(
                 &db,
                 "globex",
                 DocumentKind::Quote,
@@ -198,8 +204,11 @@ async fn p7_a_tenant_never_reads_or_changes_another_tenants_crm_rows() {
             .is_empty()
         );
         // The same customer number may exist in two tenants.
-        repo::create_party(&db, &b, &party("1-300")).await.unwrap();
-        assert_eq!(repo::get_party(&db, "acme", p.id).await.unwrap().version, 1);
+        party::create_party(&db, &b, &party("1-300")).await.unwrap();
+        assert_eq!(
+            party::get_party(&db, "acme", p.id).await.unwrap().version,
+            1
+        );
     })
     .await;
 }
@@ -208,7 +217,7 @@ async fn p7_a_tenant_never_reads_or_changes_another_tenants_crm_rows() {
 async fn f1_approval_numbers_items_and_only_approved_amounts_count_in_the_statement() {
     for_each_db(async |db| {
         let a = Actor::api("acme");
-        let p = repo::create_party(&db, &a, &party("625-300"))
+        let p = party::create_party(&db, &a, &party("625-300"))
             .await
             .unwrap();
         let inv = a
@@ -226,22 +235,23 @@ async fn f1_approval_numbers_items_and_only_approved_amounts_count_in_the_statem
             )
             .await;
         let t = template("sales_invoice");
-        let approved = repo::decide_document(&db, &a, DocumentKind::SalesInvoice, inv.id, true, &t)
-            .await
-            .unwrap();
+        let approved =
+            document::decide_document(&db, &a, DocumentKind::SalesInvoice, inv.id, true, &t)
+                .await
+                .unwrap();
         assert_eq!(approved.status, Status::Approved);
         assert_eq!(approved.number.as_deref(), Some("SI-03-000001-300"));
         let rejected =
-            repo::decide_document(&db, &a, DocumentKind::SalesInvoice, other.id, false, &t)
+            document::decide_document(&db, &a, DocumentKind::SalesInvoice, other.id, false, &t)
                 .await
                 .unwrap();
         assert_eq!((rejected.status, rejected.number), (Status::Rejected, None));
         // Decided items are final: no second decision, no edit, no delete.
         let again =
-            repo::decide_document(&db, &a, DocumentKind::SalesInvoice, inv.id, true, &t).await;
+            document::decide_document(&db, &a, DocumentKind::SalesInvoice, inv.id, true, &t).await;
         assert!(matches!(again, Err(StoreError::Conflict { .. })));
         assert!(matches!(
-            repo::delete_document(&db, &a, DocumentKind::SalesInvoice, inv.id).await,
+            document::delete_document(&db, &a, DocumentKind::SalesInvoice, inv.id).await,
             Err(StoreError::Conflict { .. })
         ));
 
@@ -254,18 +264,18 @@ async fn f1_approval_numbers_items_and_only_approved_amounts_count_in_the_statem
             .validate(PaymentKind::Receipt)
             .unwrap()
         };
-        let r1 = repo::create_payment(&db, &a, &receipt("700000", "cheque"))
+        let r1 = payment::create_payment(&db, &a, &receipt("700000", "cheque"))
             .await
             .unwrap();
         assert_eq!(r1.cheque_number.as_deref(), Some("12345"));
-        let r2 = repo::create_payment(&db, &a, &receipt("2000000", "card"))
+        let r2 = payment::create_payment(&db, &a, &receipt("2000000", "card"))
             .await
             .unwrap();
         let rt = template("receipt");
-        repo::decide_payment(&db, &a, PaymentKind::Receipt, r1.id, true, &rt)
+        payment::decide_payment(&db, &a, PaymentKind::Receipt, r1.id, true, &rt)
             .await
             .unwrap();
-        let s = repo::statement(&db, "acme", p.id, Currency::IRR)
+        let s = statement::statement(&db, "acme", p.id, Currency::IRR)
             .await
             .unwrap();
         // r2 is still pending: it does not count yet.
@@ -278,15 +288,15 @@ async fn f1_approval_numbers_items_and_only_approved_amounts_count_in_the_statem
                 Decimal::from(2_000_000)
             )
         );
-        let unpaid = repo::get_document(&db, "acme", DocumentKind::SalesInvoice, inv.id)
+        let unpaid = document::get_document(&db, "acme", DocumentKind::SalesInvoice, inv.id)
             .await
             .unwrap();
         assert!(!unpaid.paid);
-        let r2 = repo::decide_payment(&db, &a, PaymentKind::Receipt, r2.id, true, &rt)
+        let r2 = payment::decide_payment(&db, &a, PaymentKind::Receipt, r2.id, true, &rt)
             .await
             .unwrap();
         assert_eq!(r2.number.as_deref(), Some("RC-03-000002-300"));
-        let paid = repo::get_document(&db, "acme", DocumentKind::SalesInvoice, inv.id)
+        let paid = document::get_document(&db, "acme", DocumentKind::SalesInvoice, inv.id)
             .await
             .unwrap();
         assert!(paid.paid);
@@ -294,7 +304,7 @@ async fn f1_approval_numbers_items_and_only_approved_amounts_count_in_the_statem
         // The invoice's `settle` change is an outbox row the sync engine
         // reads back like any other: one it could not decode would stop
         // the tenant's every run.
-        let pending = hamgam::store::sync::outbox_with_status(
+        let pending = hamgam::store::journal::outbox::outbox_with_status(
             &db,
             "acme",
             hamgam::crm::kinds::OutboxStatus::Pending,
@@ -307,7 +317,7 @@ async fn f1_approval_numbers_items_and_only_approved_amounts_count_in_the_statem
                 && row.operation == hamgam::crm::kinds::Operation::Settle),
             "the settlement is recorded on the invoice: {pending:?}"
         );
-        let s = repo::statement(&db, "acme", p.id, Currency::IRR)
+        let s = statement::statement(&db, "acme", p.id, Currency::IRR)
             .await
             .unwrap();
         let balances: Vec<Decimal> = s.entries.iter().map(|e| e.balance).collect();
@@ -324,7 +334,7 @@ async fn f1_approval_numbers_items_and_only_approved_amounts_count_in_the_statem
             ..DocFilter::default()
         };
         let ids: Vec<i64> =
-            repo::list_documents(&db, "acme", DocumentKind::SalesInvoice, &filter, 0, 10)
+            document::list_documents(&db, "acme", DocumentKind::SalesInvoice, &filter, 0, 10)
                 .await
                 .unwrap()
                 .iter()
@@ -433,14 +443,14 @@ async fn s10_numbering_concurrent_clients_are_gap_free_on_sqlite() {
 async fn batch_writes_pair_ids_with_their_documents_on_every_backend() {
     for_each_db(async |db| {
         let a = Actor::api("acme");
-        let p = repo::create_party(&db, &a, &party("7-300")).await.unwrap();
+        let p = party::create_party(&db, &a, &party("7-300")).await.unwrap();
         let docs: Vec<NewDocument> = (0..250)
             .map(|i| invoice(DocumentKind::SalesInvoice, p.id, "1403/01/15", 1000 + i))
             .collect();
-        let ids = repo::create_documents(&db, &a, &docs).await.unwrap();
+        let ids = document::create_documents(&db, &a, &docs).await.unwrap();
         assert_eq!(ids.len(), 250);
         for i in [0usize, 99, 100, 137, 249] {
-            let got = repo::get_document(&db, "acme", DocumentKind::SalesInvoice, ids[i])
+            let got = document::get_document(&db, "acme", DocumentKind::SalesInvoice, ids[i])
                 .await
                 .unwrap();
             assert_eq!(got.lines, docs[i].lines, "document {i}");
@@ -450,7 +460,7 @@ async fn batch_writes_pair_ids_with_their_documents_on_every_backend() {
         let mut seen = Vec::new();
         let mut after = 0;
         loop {
-            let mut page = repo::list_documents(
+            let mut page = document::list_documents(
                 &db,
                 "acme",
                 DocumentKind::SalesInvoice,
@@ -469,7 +479,7 @@ async fn batch_writes_pair_ids_with_their_documents_on_every_backend() {
             }
         }
         assert_eq!(seen, ids);
-        let outbox = repo::outbox(&db, "acme").await.unwrap();
+        let outbox = outbox::outbox(&db, "acme").await.unwrap();
         assert_eq!(outbox.len(), 251);
     })
     .await;
@@ -479,7 +489,7 @@ async fn batch_writes_pair_ids_with_their_documents_on_every_backend() {
 async fn c5_decimals_round_trip_exactly_on_every_backend() {
     for_each_db(async |db| {
         let a = Actor::api("acme");
-        let p = repo::create_party(&db, &a, &party("8-300")).await.unwrap();
+        let p = party::create_party(&db, &a, &party("8-300")).await.unwrap();
         let doc = serde_json::from_value::<DocumentRequest>(json!({
             "party_id": p.id, "date": "1403/01/15", "currency": "IRT",
             "lines": [{"quantity": "0.125", "unit_price": "999999999999.9", "tax_exempt": true}]
@@ -491,8 +501,8 @@ async fn c5_decimals_round_trip_exactly_on_every_backend() {
             &CrmSettings::default().rates,
         )
         .unwrap();
-        let stored = repo::create_document(&db, &a, &doc).await.unwrap();
-        let got = repo::get_document(&db, "acme", DocumentKind::Quote, stored.id)
+        let stored = document::create_document(&db, &a, &doc).await.unwrap();
+        let got = document::get_document(&db, "acme", DocumentKind::Quote, stored.id)
             .await
             .unwrap();
         assert_eq!(got.currency, Currency::IRT);

@@ -12,7 +12,7 @@
 use crate::sync_sepidar::{Options, TENANT, today, write_config};
 use hamgam::crm::{Actor, PartyInput};
 use hamgam::store::Db;
-use hamgam::store::crm as repo;
+use hamgam::store::{document, party};
 use hamgam_sepidar_sim::{NewCustomer, NewDocument, NewItem, NewLine, Sepidar, SimConfig, refs};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -114,7 +114,7 @@ async fn seed(sim: &Sepidar, db_url: &str) {
         .unwrap()
         .validate()
         .unwrap();
-        repo::create_party(&db, &actor, &p).await.unwrap();
+        party::create_party(&db, &actor, &p).await.unwrap();
     }
 }
 
@@ -133,7 +133,7 @@ async fn observe(db: &Db, sim: &Sepidar) -> Outcome {
     let mut crm_parties = BTreeMap::new();
     let mut after = 0;
     loop {
-        let page = repo::list_parties(db, TENANT, &Default::default(), after, 500)
+        let page = party::list_parties(db, TENANT, &Default::default(), after, 500)
             .await
             .unwrap();
         if page.is_empty() {
@@ -153,7 +153,7 @@ async fn observe(db: &Db, sim: &Sepidar) -> Outcome {
     let mut crm_invoices = BTreeMap::new();
     let mut after = 0;
     loop {
-        let page = repo::list_documents(
+        let page = document::list_documents(
             db,
             TENANT,
             hamgam::crm::DocumentKind::SalesInvoice,

@@ -464,9 +464,14 @@ async fn s1_ledger_code(opts: Options) {
     assert!(rig.party_by_number("625-300").await.is_none());
     // The history keeps the number the CRM asked for, changed by the
     // connector instance.
-    let trail = hamgam::store::crm::audit_trail(rig._server.state().db(), TENANT, "party", id)
-        .await
-        .unwrap();
+    let trail = hamgam::store::journal::audit::audit_trail(
+        rig._server.state().db(),
+        TENANT,
+        hamgam::crm::kinds::EntityKind::Party,
+        id,
+    )
+    .await
+    .unwrap();
     let adopted = trail
         .iter()
         .find(|a| a.actor == "connector:sepidar-300" && a.operation == "update")
@@ -856,9 +861,14 @@ async fn s11_ledger_number(opts: Options) {
     let listed = rig.list("quotes").await;
     assert_eq!(listed[0]["ledger_number"], now[0].number.to_string());
     let id = q["id"].as_i64().unwrap();
-    let trail = hamgam::store::crm::audit_trail(rig._server.state().db(), TENANT, "quote", id)
-        .await
-        .unwrap();
+    let trail = hamgam::store::journal::audit::audit_trail(
+        rig._server.state().db(),
+        TENANT,
+        hamgam::crm::kinds::EntityKind::Quote,
+        id,
+    )
+    .await
+    .unwrap();
     let renumbered: Vec<_> = trail
         .iter()
         .filter(|a| a.operation == "ledger_number")
@@ -1327,7 +1337,7 @@ async fn s8_a_push_retried_after_a_lost_answer_still_delivers_the_edit_made_mean
         Some("کریمی‌پور"),
         "the edit made during the retry never reached Sepidar"
     );
-    let rows = hamgam::store::sync::outbox_of(
+    let rows = hamgam::store::journal::outbox::outbox_of(
         rig.engine.state().db(),
         TENANT,
         hamgam::crm::kinds::EntityKind::Party,
@@ -1362,17 +1372,26 @@ async fn c6_ledger_records_are_audited_and_queue_nothing_that_could_only_go_back
     assert_eq!(invoices.len(), 3);
     let db = rig.engine.state().db();
     let id = invoices[0]["id"].as_i64().unwrap();
-    let trail = hamgam::store::crm::audit_trail(db, TENANT, "sales_invoice", id)
-        .await
-        .unwrap();
+    let trail = hamgam::store::journal::audit::audit_trail(
+        db,
+        TENANT,
+        hamgam::crm::kinds::EntityKind::SalesInvoice,
+        id,
+    )
+    .await
+    .unwrap();
     assert_eq!(trail.len(), 1, "{trail:?}");
     assert_eq!(
         (trail[0].actor.as_str(), trail[0].operation.as_str()),
         ("connector:sepidar-300", "create")
     );
-    let outbox = hamgam::store::crm::outbox(db, TENANT).await.unwrap();
+    let outbox = hamgam::store::journal::outbox::outbox(db, TENANT)
+        .await
+        .unwrap();
     assert!(
-        outbox.iter().all(|r| !r.origin.starts_with("connector:")),
+        outbox
+            .iter()
+            .all(|r| !r.origin.to_string().starts_with("connector:")),
         "{outbox:?}"
     );
     // The next full scan sees the same records: nothing applied again.

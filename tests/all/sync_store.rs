@@ -7,8 +7,9 @@ use crate::common::for_each_db;
 use hamgam::crm::kinds::{EntityKind, OutboxStatus};
 use hamgam::crm::settings::CrmSettings;
 use hamgam::crm::{Actor, DocumentKind, DocumentRequest, PartyInput, Status};
-use hamgam::store::crm as repo;
-use hamgam::store::sync::{self as links, Cursor, Link, LinkOrigin, Route, Settlement};
+use hamgam::store::journal::outbox::{self, Route, Settlement};
+use hamgam::store::sync::{self as links, Cursor, Link, LinkOrigin};
+use hamgam::store::{document, party};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -128,8 +129,8 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
         .unwrap()
         .validate()
         .unwrap();
-        let p = repo::create_party(&db, &a, &party).await.unwrap();
-        let rows = links::unrouted(&db, "acme", 10).await.unwrap();
+        let p = party::create_party(&db, &a, &party).await.unwrap();
+        let rows = outbox::unrouted(&db, "acme", 10).await.unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(
             (rows[0].entity_kind.as_str(), rows[0].entity_id),
@@ -146,31 +147,31 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
             target: "sepidar-300",
             key: "0b6d3c3e-5a4f-8d2e-9c1a-7f00aa11bb22",
         };
-        links::route(&db, "acme", id, to, "2026-01-01T00:00:00Z")
+        outbox::route(&db, "acme", id, to, "2026-01-01T00:00:00Z")
             .await
             .unwrap();
         // The pushed record is found by the key its ledger kept.
         let mut tx = db.begin().await.unwrap();
         assert_eq!(
-            links::change_by_key(&mut tx, "acme", "0B6D3C3E-5A4F-8D2E-9C1A-7F00AA11BB22")
+            outbox::change_by_key(&mut tx, "acme", "0B6D3C3E-5A4F-8D2E-9C1A-7F00AA11BB22")
                 .await
                 .unwrap(),
             Some((EntityKind::Party, p.id))
         );
         assert_eq!(
-            links::change_by_key(&mut tx, "globex", "0b6d3c3e-5a4f-8d2e-9c1a-7f00aa11bb22")
+            outbox::change_by_key(&mut tx, "globex", "0b6d3c3e-5a4f-8d2e-9c1a-7f00aa11bb22")
                 .await
                 .unwrap(),
             None
         );
         drop(tx);
-        assert!(links::unrouted(&db, "acme", 10).await.unwrap().is_empty());
-        let due = links::due(&db, "acme", "sepidar-300", "2026-01-01T00:00:01Z", 10)
+        assert!(outbox::unrouted(&db, "acme", 10).await.unwrap().is_empty());
+        let due = outbox::due(&db, "acme", "sepidar-300", "2026-01-01T00:00:01Z", 10)
             .await
             .unwrap();
         assert_eq!(due.len(), 1);
         assert!(
-            links::due(&db, "acme", "sepidar-400", "2026-01-01T00:00:01Z", 10)
+            outbox::due(&db, "acme", "sepidar-400", "2026-01-01T00:00:01Z", 10)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -178,7 +179,7 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
         );
         // A backed-off row is not due before its time.
         let mut tx = db.begin().await.unwrap();
-        links::settle(
+        outbox::settle(
             &mut tx,
             "acme",
             &[id],
@@ -194,15 +195,15 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
         .unwrap();
         tx.commit().await.unwrap();
         assert!(
-            links::due(&db, "acme", "sepidar-300", "2026-01-01T00:00:02Z", 10)
+            outbox::due(&db, "acme", "sepidar-300", "2026-01-01T00:00:02Z", 10)
                 .await
                 .unwrap()
                 .is_empty()
         );
         // A pending row cannot be "retried"; a failed one can, once.
-        assert!(!links::retry(&db, "acme", id, "t").await.unwrap());
+        assert!(!outbox::retry(&db, "acme", id, "t").await.unwrap());
         let mut tx = db.begin().await.unwrap();
-        links::settle(
+        outbox::settle(
             &mut tx,
             "acme",
             &[id],
@@ -218,17 +219,21 @@ async fn f2_outbox_rows_are_routed_settled_and_retried() {
         .unwrap();
         tx.commit().await.unwrap();
         assert_eq!(
-            links::outbox_with_status(&db, "acme", OutboxStatus::Failed, 10)
+            outbox::outbox_with_status(&db, "acme", OutboxStatus::Failed, 10)
                 .await
                 .unwrap()[0]
                 .last_error
                 .as_deref(),
             Some("Sepidar: CityRef")
         );
-        assert!(links::retry(&db, "acme", id, "t").await.unwrap());
-        let item = links::outbox_item(&db, "acme", id).await.unwrap().unwrap();
+        assert!(outbox::retry(&db, "acme", id, "t").await.unwrap());
+        let item = outbox::outbox_item(&db, "acme", id).await.unwrap().unwrap();
         assert_eq!((item.status.as_str(), item.attempts), ("pending", 0));
-        assert!(links::retry(&db, "globex", id, "t").await.is_ok_and(|r| !r));
+        assert!(
+            outbox::retry(&db, "globex", id, "t")
+                .await
+                .is_ok_and(|r| !r)
+        );
     })
     .await;
 }
@@ -244,7 +249,7 @@ async fn ledger_documents_arrive_approved_with_their_number_and_leave_when_delet
         .validate()
         .unwrap();
         let mut tx = db.begin().await.unwrap();
-        let p = repo::create_party_in_op(&mut tx, &actor, &party)
+        let p = party::create_party_in_op(&mut tx, &actor, &party)
             .await
             .unwrap();
         let new = serde_json::from_value::<DocumentRequest>(json!({
@@ -258,11 +263,11 @@ async fn ledger_documents_arrive_approved_with_their_number_and_leave_when_delet
             &CrmSettings::default().rates,
         )
         .unwrap();
-        let doc = repo::create_ledger_document_in_op(&mut tx, &actor, &new, "1404/15-300")
+        let doc = document::create_ledger_document_in_op(&mut tx, &actor, &new, "1404/15-300")
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        let stored = repo::get_document(&db, "acme", DocumentKind::SalesInvoice, doc.id)
+        let stored = document::get_document(&db, "acme", DocumentKind::SalesInvoice, doc.id)
             .await
             .unwrap();
         assert_eq!(stored.status, Status::Approved);
@@ -271,7 +276,7 @@ async fn ledger_documents_arrive_approved_with_their_number_and_leave_when_delet
         assert_eq!(stored.origin, "connector:sepidar-300");
         let mut tx = db.begin().await.unwrap();
         assert_eq!(
-            links::find_by_key(&mut tx, "acme", "sales_invoice", "1404/15-300")
+            links::find_by_key(&mut tx, "acme", EntityKind::SalesInvoice, "1404/15-300")
                 .await
                 .unwrap()
                 .map(|(id, _)| id),
@@ -280,18 +285,18 @@ async fn ledger_documents_arrive_approved_with_their_number_and_leave_when_delet
         // An approved invoice is immutable through the API (F1) ...
         drop(tx);
         assert!(
-            repo::delete_document(&db, &Actor::api("acme"), DocumentKind::SalesInvoice, doc.id)
+            document::delete_document(&db, &Actor::api("acme"), DocumentKind::SalesInvoice, doc.id)
                 .await
                 .is_err()
         );
         // ... but the ledger that booked it may delete it (S14).
         let mut tx = db.begin().await.unwrap();
-        repo::remove_ledger_document_in_op(&mut tx, &actor, DocumentKind::SalesInvoice, doc.id)
+        document::remove_ledger_document_in_op(&mut tx, &actor, DocumentKind::SalesInvoice, doc.id)
             .await
             .unwrap();
         tx.commit().await.unwrap();
         assert!(
-            repo::get_document(&db, "acme", DocumentKind::SalesInvoice, doc.id)
+            document::get_document(&db, "acme", DocumentKind::SalesInvoice, doc.id)
                 .await
                 .is_err()
         );

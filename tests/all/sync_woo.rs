@@ -286,12 +286,12 @@ impl Host {
 /// database (works for a host in another process too).
 async fn crm_items(db: &Db, collection: &str) -> Vec<Value> {
     use hamgam::crm::DocumentKind;
-    use hamgam::store::crm as repo;
+    use hamgam::store::document;
     let kind = match collection {
         "sales-invoices" => DocumentKind::SalesInvoice,
         other => panic!("no collection {other}"),
     };
-    let page = repo::list_documents(db, TENANT, kind, &Default::default(), 0, 1000)
+    let page = document::list_documents(db, TENANT, kind, &Default::default(), 0, 1000)
         .await
         .unwrap();
     page.into_iter()
@@ -709,6 +709,7 @@ fn kill(host: &mut ChildHost) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shop_order_becomes_one_crm_invoice_and_one_sepidar_invoice_with_the_same_totals_across_host_kills()
  {
+    use hamgam::store::journal::outbox;
     use hamgam::store::sync as links;
     let world = World::new(&[]).await;
     let db = Db::connect(&world.db_url).await.unwrap();
@@ -785,7 +786,7 @@ async fn a_shop_order_becomes_one_crm_invoice_and_one_sepidar_invoice_with_the_s
     // Restarted once more, it finishes the job.
     let mut host = spawn_host(&world);
     until("the Sepidar invoice", Duration::from_secs(60), async || {
-        let outbox = links::outbox_of(&db, TENANT, EntityKind::SalesInvoice, invoice_id)
+        let outbox = outbox::outbox_of(&db, TENANT, EntityKind::SalesInvoice, invoice_id)
             .await
             .ok()?;
         if std::env::var_os("HAMGAM_TEST_LOG").is_some() {
@@ -868,7 +869,7 @@ impl Host {
 /// Sales invoices of `tenant`'s CRM.
 async fn invoices_of(db: &Db, tenant: &str) -> Vec<hamgam::crm::Document> {
     use hamgam::crm::DocumentKind;
-    hamgam::store::crm::list_documents(
+    hamgam::store::document::list_documents(
         db,
         tenant,
         DocumentKind::SalesInvoice,

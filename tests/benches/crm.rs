@@ -11,7 +11,7 @@
 
 use hamgam::crm::{Actor, NewDocument};
 use hamgam::store::Db;
-use hamgam::store::crm as repo;
+use hamgam::store::document;
 use hamgam_tests::bench::{invoices, party, raw_insert_rate};
 use std::time::Instant;
 
@@ -20,7 +20,7 @@ const PER_TX: usize = 1000;
 async fn repository(db: &Db, docs: &[NewDocument], actor: &Actor) -> f64 {
     let start = Instant::now();
     for chunk in docs.chunks(PER_TX) {
-        repo::create_documents(db, actor, chunk)
+        document::create_documents(db, actor, chunk)
             .await
             .expect("insert");
     }

@@ -54,8 +54,8 @@ enum Task {
         kind: Kind,
     },
     /// Run the checks CI runs, in order, stopping at the first failure:
-    /// rustfmt, clippy (host crates, then each plugin for wasm), build
-    /// plugins, tests (host crates, then each plugin).
+    /// rustfmt, layers, vocabulary, clippy (host crates, then each plugin
+    /// for wasm), build plugins, tests (host crates, then each plugin).
     Ci,
     /// Measure the platform side by side in one run (release build): warm
     /// call host→plugin vs native, instantiation, memory per idle instance;
@@ -662,6 +662,12 @@ fn ci(root: &Path) -> Result<()> {
         step("layers", {
             let root = root.to_path_buf();
             move || layers::layers(&root)
+        }),
+        // Also sources only: a kind or status spelled outside its enum
+        // fails here, before anything compiles.
+        step("vocabulary", {
+            let root = root.to_path_buf();
+            move || vocabulary::vocabulary(&root)
         }),
         // Default members only (host, domain, sdk, tests, xtask):
         // `--workspace` would also pull in every plugin and unify their SDK

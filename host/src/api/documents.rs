@@ -11,7 +11,8 @@ use super::openapi::{Op, Param, Query, Resp, Routes, collection};
 use super::{ApiError, AppState};
 use crate::crm::kinds::SyncStatus;
 use crate::crm::{Actor, Document, DocumentKind, DocumentRequest, Page, Status};
-use crate::store::crm::{self as repo, DocFilter};
+use crate::store::document::{self, DocFilter};
+use crate::store::product;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
@@ -227,7 +228,7 @@ async fn list(
 ) -> Result<Json<Page<Document>>, ApiError> {
     let (after, limit) = q.paging()?;
     let filter = q.filter()?;
-    let items = repo::list_documents(state.db(), &tenant, kind, &filter, after, limit).await?;
+    let items = document::list_documents(state.db(), &tenant, kind, &filter, after, limit).await?;
     Ok(Json(page(items, limit, |d| d.id)))
 }
 
@@ -237,7 +238,7 @@ async fn prepare(
     kind: DocumentKind,
     input: DocumentRequest,
 ) -> Result<crate::crm::NewDocument, ApiError> {
-    let products = repo::products_by_id(state.db(), tenant, &input.product_ids()).await?;
+    let products = product::products_by_id(state.db(), tenant, &input.product_ids()).await?;
     input
         .prepare(kind, &products, &state.crm(tenant).rates)
         .map_err(|e| state.refuse(e))
@@ -250,7 +251,7 @@ async fn create(
     ApiJson(input): ApiJson<DocumentRequest>,
 ) -> Result<(StatusCode, Json<Document>), ApiError> {
     let new = prepare(&state, &tenant, kind, input).await?;
-    let doc = repo::create_document(state.db(), &Actor::api(&tenant), &new).await?;
+    let doc = document::create_document(state.db(), &Actor::api(&tenant), &new).await?;
     state.wrote();
     Ok((StatusCode::CREATED, Json(doc)))
 }
@@ -262,7 +263,7 @@ async fn read(
     Id(id): Id,
 ) -> Result<Json<Document>, ApiError> {
     Ok(Json(
-        repo::get_document(state.db(), &tenant, kind, id).await?,
+        document::get_document(state.db(), &tenant, kind, id).await?,
     ))
 }
 
@@ -274,9 +275,9 @@ async fn replace(
     ApiJson(input): ApiJson<DocumentRequest>,
 ) -> Result<Json<Document>, ApiError> {
     // Existence first, so another tenant's id is a 404 whatever the body.
-    repo::get_document(state.db(), &tenant, kind, id).await?;
+    document::get_document(state.db(), &tenant, kind, id).await?;
     let new = prepare(&state, &tenant, kind, input).await?;
-    let doc = repo::update_document(state.db(), &Actor::api(&tenant), id, &new).await?;
+    let doc = document::update_document(state.db(), &Actor::api(&tenant), id, &new).await?;
     state.wrote();
     Ok(Json(doc))
 }
@@ -287,7 +288,7 @@ async fn remove(
     Tenant(tenant): Tenant,
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
-    repo::delete_document(state.db(), &Actor::api(&tenant), kind, id).await?;
+    document::delete_document(state.db(), &Actor::api(&tenant), kind, id).await?;
     state.wrote();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -303,7 +304,7 @@ async fn decide(
     let template = settings
         .template(kind.as_str())
         .ok_or_else(|| anyhow::anyhow!("no numbering template for {}", kind.as_str()))?;
-    let doc = repo::decide_document(
+    let doc = document::decide_document(
         state.db(),
         &Actor::api(&tenant),
         kind,

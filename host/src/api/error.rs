@@ -2,7 +2,7 @@
 //! "field"?}}`, 4xx for the caller's mistakes, 5xx only for ours, with the
 //! details of ours logged and not returned.
 
-use crate::store::crm::StoreError;
+use crate::store::error::StoreError;
 use crate::store::numbering::AllocateError;
 use axum::Json;
 use axum::http::StatusCode;

@@ -21,7 +21,8 @@ use crate::crm::{
     PhoneInput, PhoneType, Product, ProductInput, Settlement, SettlementRequest, Statement,
     StatementEntry, Status, Totals, WarningRule,
 };
-use crate::store::sync::{Link, LinkOrigin, OutboxItem};
+use crate::store::journal::outbox::OutboxItem;
+use crate::store::sync::{Link, LinkOrigin};
 use crate::sync::RunReport;
 use crate::sync::history::ImportProgress;
 use axum::Router;

@@ -5,7 +5,8 @@ use super::extract::{ApiJson, ApiQuery, Id, Tenant, page, paging, query_value};
 use super::openapi::{Op, Param, Resp, Routes};
 use super::{ApiError, AppState};
 use crate::crm::{Actor, Page, Party, PartyInput, PartyKind, Statement, WarningRule};
-use crate::store::crm::{self as repo, PartyFilter};
+use crate::store::party::{self, PartyFilter};
+use crate::store::statement;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
@@ -139,7 +140,7 @@ async fn list(
         })?,
         warning: query_value("warning", q.warning.as_deref(), WarningRule::parse)?,
     };
-    let items = repo::list_parties(state.db(), &tenant, &filter, after, limit).await?;
+    let items = party::list_parties(state.db(), &tenant, &filter, after, limit).await?;
     Ok(Json(page(items, limit, |p| p.id)))
 }
 
@@ -149,7 +150,7 @@ async fn create(
     ApiJson(input): ApiJson<PartyInput>,
 ) -> Result<(StatusCode, Json<Party>), ApiError> {
     let new = input.validate().map_err(|e| state.refuse(e))?;
-    let party = repo::create_party(state.db(), &Actor::api(&tenant), &new).await?;
+    let party = party::create_party(state.db(), &Actor::api(&tenant), &new).await?;
     state.wrote();
     Ok((StatusCode::CREATED, Json(party)))
 }
@@ -159,7 +160,7 @@ async fn read(
     Tenant(tenant): Tenant,
     Id(id): Id,
 ) -> Result<Json<Party>, ApiError> {
-    Ok(Json(repo::get_party(state.db(), &tenant, id).await?))
+    Ok(Json(party::get_party(state.db(), &tenant, id).await?))
 }
 
 async fn replace(
@@ -169,7 +170,7 @@ async fn replace(
     ApiJson(input): ApiJson<PartyInput>,
 ) -> Result<Json<Party>, ApiError> {
     let new = input.validate().map_err(|e| state.refuse(e))?;
-    let party = repo::update_party(state.db(), &Actor::api(&tenant), id, &new).await?;
+    let party = party::update_party(state.db(), &Actor::api(&tenant), id, &new).await?;
     state.wrote();
     Ok(Json(party))
 }
@@ -179,7 +180,7 @@ async fn remove(
     Tenant(tenant): Tenant,
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
-    repo::delete_party(state.db(), &Actor::api(&tenant), id).await?;
+    party::delete_party(state.db(), &Actor::api(&tenant), id).await?;
     state.wrote();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -199,6 +200,6 @@ async fn statement(
     let currency = query_value("currency", q.currency.as_deref(), |c| Currency::new(c).ok())?
         .unwrap_or(Currency::IRR);
     Ok(Json(
-        repo::statement(state.db(), &tenant, id, currency).await?,
+        statement::statement(state.db(), &tenant, id, currency).await?,
     ))
 }

@@ -7,7 +7,7 @@ use super::extract::{ApiJson, ApiQuery, Id, Tenant, page};
 use super::openapi::{Op, Resp, Routes, payment_collection};
 use super::{ApiError, AppState};
 use crate::crm::{Actor, Page, Payment, PaymentKind, PaymentRequest};
-use crate::store::crm as repo;
+use crate::store::payment;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
@@ -129,7 +129,7 @@ async fn list(
             message: "paid filters invoices, not receipts or payments".into(),
         });
     }
-    let items = repo::list_payments(state.db(), &tenant, kind, &filter, after, limit).await?;
+    let items = payment::list_payments(state.db(), &tenant, kind, &filter, after, limit).await?;
     Ok(Json(page(items, limit, |p| p.id)))
 }
 
@@ -140,7 +140,7 @@ async fn create(
     ApiJson(input): ApiJson<PaymentRequest>,
 ) -> Result<(StatusCode, Json<Payment>), ApiError> {
     let new = input.validate(kind).map_err(|e| state.refuse(e))?;
-    let p = repo::create_payment(state.db(), &Actor::api(&tenant), &new).await?;
+    let p = payment::create_payment(state.db(), &Actor::api(&tenant), &new).await?;
     state.wrote();
     Ok((StatusCode::CREATED, Json(p)))
 }
@@ -152,7 +152,7 @@ async fn read(
     Id(id): Id,
 ) -> Result<Json<Payment>, ApiError> {
     Ok(Json(
-        repo::get_payment(state.db(), &tenant, kind, id).await?,
+        payment::get_payment(state.db(), &tenant, kind, id).await?,
     ))
 }
 
@@ -163,9 +163,9 @@ async fn replace(
     Id(id): Id,
     ApiJson(input): ApiJson<PaymentRequest>,
 ) -> Result<Json<Payment>, ApiError> {
-    repo::get_payment(state.db(), &tenant, kind, id).await?;
+    payment::get_payment(state.db(), &tenant, kind, id).await?;
     let new = input.validate(kind).map_err(|e| state.refuse(e))?;
-    let p = repo::update_payment(state.db(), &Actor::api(&tenant), id, &new).await?;
+    let p = payment::update_payment(state.db(), &Actor::api(&tenant), id, &new).await?;
     state.wrote();
     Ok(Json(p))
 }
@@ -176,7 +176,7 @@ async fn remove(
     Tenant(tenant): Tenant,
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
-    repo::delete_payment(state.db(), &Actor::api(&tenant), kind, id).await?;
+    payment::delete_payment(state.db(), &Actor::api(&tenant), kind, id).await?;
     state.wrote();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -192,7 +192,7 @@ async fn decide(
     let template = settings
         .template(kind.as_str())
         .ok_or_else(|| anyhow::anyhow!("no numbering template for {}", kind.as_str()))?;
-    let p = repo::decide_payment(
+    let p = payment::decide_payment(
         state.db(),
         &Actor::api(&tenant),
         kind,

@@ -4,7 +4,7 @@ use super::extract::{ApiJson, ApiQuery, Id, Tenant, page, paging, query_value};
 use super::openapi::{Op, Param, Resp, Routes};
 use super::{ApiError, AppState};
 use crate::crm::{Actor, Page, Product, ProductInput, WarningRule};
-use crate::store::crm::{self as repo, ProductFilter};
+use crate::store::product::{self, ProductFilter};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
@@ -121,7 +121,7 @@ async fn list(
         })?,
         warning: query_value("warning", q.warning.as_deref(), WarningRule::parse)?,
     };
-    let items = repo::list_products(state.db(), &tenant, &filter, after, limit).await?;
+    let items = product::list_products(state.db(), &tenant, &filter, after, limit).await?;
     Ok(Json(page(items, limit, |p| p.id)))
 }
 
@@ -131,7 +131,7 @@ async fn create(
     ApiJson(input): ApiJson<ProductInput>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
     let new = input.validate().map_err(|e| state.refuse(e))?;
-    let product = repo::create_product(state.db(), &Actor::api(&tenant), &new).await?;
+    let product = product::create_product(state.db(), &Actor::api(&tenant), &new).await?;
     state.wrote();
     Ok((StatusCode::CREATED, Json(product)))
 }
@@ -141,7 +141,7 @@ async fn read(
     Tenant(tenant): Tenant,
     Id(id): Id,
 ) -> Result<Json<Product>, ApiError> {
-    Ok(Json(repo::get_product(state.db(), &tenant, id).await?))
+    Ok(Json(product::get_product(state.db(), &tenant, id).await?))
 }
 
 async fn replace(
@@ -151,7 +151,7 @@ async fn replace(
     ApiJson(input): ApiJson<ProductInput>,
 ) -> Result<Json<Product>, ApiError> {
     let new = input.validate().map_err(|e| state.refuse(e))?;
-    let product = repo::update_product(state.db(), &Actor::api(&tenant), id, &new).await?;
+    let product = product::update_product(state.db(), &Actor::api(&tenant), id, &new).await?;
     state.wrote();
     Ok(Json(product))
 }
@@ -161,7 +161,7 @@ async fn remove(
     Tenant(tenant): Tenant,
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
-    repo::delete_product(state.db(), &Actor::api(&tenant), id).await?;
+    product::delete_product(state.db(), &Actor::api(&tenant), id).await?;
     state.wrote();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,8 @@ use super::extract::{ApiQuery, Id, Tenant};
 use super::openapi::{Op, Param, Resp, Routes};
 use super::{ApiError, AppState};
 use crate::crm::kinds::{EntityKind, LinkStatus, OutboxStatus, SyncStatus};
-use crate::store::sync::{self as links, Link, OutboxItem};
+use crate::store::journal::outbox::{self, OutboxItem};
+use crate::store::sync::{self as links, Link};
 use crate::sync::lookup::{Balance, LookupError, StockLevel};
 use crate::sync::{RunReport, SyncError};
 use axum::Json;
@@ -205,7 +206,7 @@ async fn outbox(
         OutboxStatus::parse,
         OutboxStatus::NAMES,
     )?;
-    let items = links::outbox_with_status(state.db(), &tenant, status, limit_of(q.limit)?)
+    let items = outbox::outbox_with_status(state.db(), &tenant, status, limit_of(q.limit)?)
         .await
         .map_err(db)?;
     Ok(Json(OutboxList { items }))
@@ -221,11 +222,11 @@ async fn retry_outbox(
     Id(id): Id,
 ) -> Result<Json<OutboxItem>, ApiError> {
     let at = crate::sync::now();
-    let item = links::outbox_item(state.db(), &tenant, id)
+    let item = outbox::outbox_item(state.db(), &tenant, id)
         .await
         .map_err(db)?
         .ok_or_else(|| ApiError::NotFound(format!("outbox item {id}")))?;
-    if !links::retry(state.db(), &tenant, id, &at)
+    if !outbox::retry(state.db(), &tenant, id, &at)
         .await
         .map_err(db)?
     {
@@ -242,7 +243,7 @@ async fn retry_outbox(
     {
         trigger.now(&tenant, target);
     }
-    let item = links::outbox_item(state.db(), &tenant, id)
+    let item = outbox::outbox_item(state.db(), &tenant, id)
         .await
         .map_err(db)?
         .ok_or_else(|| ApiError::NotFound(format!("outbox item {id}")))?;
@@ -348,7 +349,7 @@ async fn record(
     let links = links::links_of_local(state.db(), &tenant, kind.as_str(), id)
         .await
         .map_err(db)?;
-    let changes = links::outbox_of(state.db(), &tenant, kind, id)
+    let changes = outbox::outbox_of(state.db(), &tenant, kind, id)
         .await
         .map_err(db)?;
     let failed = links
@@ -468,7 +469,7 @@ async fn balance(
     Tenant(tenant): Tenant,
     Id(id): Id,
 ) -> Result<Json<BalanceList>, ApiError> {
-    crate::store::crm::get_party(state.db(), &tenant, id).await?;
+    crate::store::party::get_party(state.db(), &tenant, id).await?;
     let (engine, _) = state
         .sync()
         .ok_or_else(|| ApiError::Unavailable("the sync engine is not running".into()))?;
@@ -517,7 +518,7 @@ async fn stock(
     Tenant(tenant): Tenant,
     Id(id): Id,
 ) -> Result<Json<StockList>, ApiError> {
-    crate::store::crm::get_product(state.db(), &tenant, id).await?;
+    crate::store::product::get_product(state.db(), &tenant, id).await?;
     let (engine, _) = state
         .sync()
         .ok_or_else(|| ApiError::Unavailable("the sync engine is not running".into()))?;

@@ -1,12 +1,10 @@
 //! The sync vocabulary as types: which CRM record a change is about, what
 //! happened to it, where it came from, and the states of outbox rows and
-//! links. They are meant to be the only place the stored names are spelled
-//! (issue 14): `cargo xtask vocabulary` lists every kind or status literal
-//! elsewhere in `host/src`. Not yet a `ci` step: the ledger mapping
-//! (`sync/map.rs`, `sync/inbound.rs`) and the CRM repositories
-//! (`store/crm.rs`) still spell them. The database keeps the same text as
-//! before, so no data migrates. A stored value no variant names is corrupt data and
-//! reads as [`UnknownValue`], never as some default kind.
+//! links. They are the only place the stored names are spelled (issue
+//! 14): `cargo xtask vocabulary` lists every kind or status literal
+//! elsewhere in `host/src`, and finds none. The database keeps the same
+//! text as before, so no data migrates. A stored value no variant names is
+//! corrupt data and reads as [`UnknownValue`], never as some default kind.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -184,6 +182,42 @@ impl EntityKind {
             _ => None,
         }
     }
+
+    /// The aggregate that keeps records of this kind, with the kind that
+    /// aggregate knows them by.
+    pub fn aggregate(self) -> Aggregate {
+        use super::DocumentKind as D;
+        use super::PaymentKind as P;
+        match self {
+            EntityKind::Party => Aggregate::Party,
+            EntityKind::Product => Aggregate::Product,
+            EntityKind::Quote => Aggregate::Document(D::Quote),
+            EntityKind::SalesOrder => Aggregate::Document(D::SalesOrder),
+            EntityKind::SalesInvoice => Aggregate::Document(D::SalesInvoice),
+            EntityKind::SalesReturn => Aggregate::Document(D::SalesReturn),
+            EntityKind::PurchaseInvoice => Aggregate::Document(D::PurchaseInvoice),
+            EntityKind::PurchaseReturn => Aggregate::Document(D::PurchaseReturn),
+            EntityKind::CorrectionNote => Aggregate::Document(D::CorrectionNote),
+            EntityKind::Receipt => Aggregate::Payment(P::Receipt),
+            EntityKind::Payment => Aggregate::Payment(P::Payment),
+        }
+    }
+}
+
+/// Which CRM aggregate (`store::party`, `product`, `document`, `payment`)
+/// keeps the records of an [`EntityKind`]: a match on it names every
+/// aggregate, where a match on the kind's text could fall through to a
+/// default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// `crm_parties`.
+    Party,
+    /// `crm_products`.
+    Product,
+    /// `crm_documents`, of this kind.
+    Document(super::DocumentKind),
+    /// `crm_payments`, of this kind.
+    Payment(super::PaymentKind),
 }
 
 impl From<super::DocumentKind> for EntityKind {
@@ -469,9 +503,13 @@ mod tests {
     fn document_and_payment_kinds_map_both_ways() {
         for d in super::super::DocumentKind::ALL {
             assert_eq!(EntityKind::from(d).document(), Some(d));
+            assert_eq!(EntityKind::from(d).aggregate(), Aggregate::Document(d));
         }
         for p in super::super::PaymentKind::ALL {
             assert_eq!(EntityKind::from(p).payment(), Some(p));
+            assert_eq!(EntityKind::from(p).aggregate(), Aggregate::Payment(p));
         }
+        assert_eq!(EntityKind::Party.aggregate(), Aggregate::Party);
+        assert_eq!(EntityKind::Product.aggregate(), Aggregate::Product);
     }
 }

@@ -16,6 +16,7 @@ pub mod settings;
 pub use input::*;
 
 use hamgam_domain::{Currency, Decimal, DocumentTotals, JalaliDate};
+use kinds::{EntityKind, Operation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -47,7 +48,7 @@ pub enum Outbox {
     /// row only for the kinds another ledger takes from this one (H10: a
     /// shop's customers and invoices go on to the books, the books'
     /// products to a shop) instead of rows it would settle as `skipped`.
-    Onward(&'static [&'static str]),
+    Onward(&'static [EntityKind]),
 }
 
 impl Actor {
@@ -77,10 +78,10 @@ impl Actor {
     }
 
     /// Whether a change (`entity_kind`, `operation`) gets an outbox row.
-    pub fn writes_outbox(&self, entity_kind: &str, operation: &str) -> bool {
+    pub fn writes_outbox(&self, entity_kind: EntityKind, operation: Operation) -> bool {
         match self.outbox {
             Outbox::Every => true,
-            Outbox::Onward(kinds) => operation != "delete" && kinds.contains(&entity_kind),
+            Outbox::Onward(kinds) => operation != Operation::Delete && kinds.contains(&entity_kind),
         }
     }
 }

@@ -3,9 +3,36 @@
 //! `ON CONFLICT … DO UPDATE`, `RETURNING`); each backend has its own
 //! migrations.
 //!
-//! * [`crm`] — the CRM repositories (parties, products, documents,
-//!   receipts/payments, statements); every write also writes its audit and
-//!   outbox rows in the same transaction.
+//! The CRM repositories, one module per aggregate, each with its row
+//! type, columns and conversions (`entity.rs`), the checks a write must
+//! pass against stored data (`checks.rs`) and the repository functions:
+//! * [`party`], [`product`], [`document`] (documents with lines),
+//!   [`payment`] (receipts and payments);
+//! * [`statement`] — a party's statement, read across documents and
+//!   payments;
+//! * [`journal`] — the audit trail and the outbox every write records its
+//!   change in;
+//! * `warnings` — data-quality warnings kept beside parties and products;
+//! * [`error`] — [`StoreError`](error::StoreError), the error of every
+//!   repository call; `sql` — the SQL helpers they share.
+//!
+//! Rules every repository function keeps:
+//! * **Tenant scope.** Every statement filters on the actor's or caller's
+//!   tenant; a row of another tenant is "not found", never visible.
+//! * **Audit and outbox with the change (C6).** Every write adds an audit row
+//!   (who, when, before/after JSON) and an outbox row (entity, operation,
+//!   payload, origin tag, status `pending`) in the *same* transaction, so a
+//!   change the sync engine does not hear about cannot exist. The one
+//!   exception is the actor's [`Outbox`](crate::crm::Outbox) rule: a
+//!   connector's change with nowhere to go (it never travels back to its
+//!   source) gets its audit row only.
+//! * **Cala's shape.** `create(&db, …)` opens and commits its own
+//!   transaction; `create_in_op(&mut tx, …)` joins the caller's.
+//! * Amounts are [`Dec`]: `NUMERIC` on PostgreSQL, decimal text on SQLite.
+//!   Sums (balances, statements) are computed in Rust with `Decimal`,
+//!   because SQLite would add text columns as floats.
+//!
+//! Beside them:
 //! * [`history`] — one-shot import jobs (a past period read once).
 //! * [`numbering`] — the number allocator (gap-free, never reused).
 //! * [`decimal`] — [`Dec`], one decimal column type for both backends.
@@ -13,6 +40,7 @@
 //!   runtime's backends over this database are `runtime::backends_db`).
 
 use sqlx::{PgPool, SqlitePool};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// A connection pool to one of the supported databases.
@@ -51,12 +79,20 @@ macro_rules! on_tx {
     };
 }
 
-pub mod crm;
 pub mod decimal;
+pub mod document;
+pub mod error;
 pub mod history;
+pub mod journal;
 pub mod modules;
 pub mod numbering;
+pub mod party;
+pub mod payment;
+pub mod product;
+mod sql;
+pub mod statement;
 pub mod sync;
+mod warnings;
 pub mod webhooks;
 
 pub use decimal::Dec;
@@ -172,4 +208,24 @@ pub async fn instance_overrides(db: &Db) -> Result<Vec<((String, String), bool)>
     let rows: Vec<(String, String, bool)> =
         on_pool!(db, p => sqlx::query_as(sql).fetch_all(p).await?);
     Ok(rows.into_iter().map(|(t, i, e)| ((t, i), e)).collect())
+}
+
+/// Row counts of every CRM table (all tenants), for tests and metrics.
+pub async fn row_counts(db: &Db) -> error::Result<BTreeMap<&'static str, i64>> {
+    let mut out = BTreeMap::new();
+    for table in [
+        "crm_parties",
+        "crm_products",
+        "crm_documents",
+        "crm_document_lines",
+        "crm_payments",
+        "crm_counters",
+        "crm_audit",
+        "crm_outbox",
+    ] {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let n: i64 = on_pool!(db, p => sqlx::query_scalar(&sql).fetch_one(p).await)?;
+        out.insert(table, n);
+    }
+    Ok(out)
 }

@@ -16,6 +16,7 @@
 //! rolled-back write returns it, a committed one keeps it, so numbers are
 //! gap-free and never reused per template.
 
+use super::error::{Result, StoreError};
 use super::{Db, Tx};
 use hamgam_domain::{CompanyCode, JalaliDate, NumberTemplate, NumberingError};
 
@@ -88,4 +89,52 @@ pub async fn allocate(
     let number = allocate_in_op(&mut tx, tenant, sequence, template, date, company).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(number)
+}
+
+// ----------------------------------------------- a number no record has yet
+
+/// The next number of `template` that no document of the kind has yet. A
+/// number the ledger already used (a quote that came from Sepidar with the
+/// same number) is skipped, never reused (S10).
+pub(super) async fn free_number(
+    tx: &mut Tx,
+    tenant: &str,
+    table: Numbered,
+    kind: &str,
+    template: &NumberTemplate,
+    date: JalaliDate,
+    company: CompanyCode,
+) -> Result<String> {
+    let sql = match table {
+        Numbered::Documents => {
+            "SELECT id FROM crm_documents WHERE tenant = $1 AND kind = $2 AND number = $3"
+        }
+        Numbered::Payments => {
+            "SELECT id FROM crm_payments WHERE tenant = $1 AND kind = $2 AND number = $3"
+        }
+    };
+    for _ in 0..1000 {
+        let number = allocate_in_op(tx, tenant, kind, template, date, company).await?;
+        let taken: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(sql)
+            .bind(tenant).bind(kind).bind(&number).fetch_optional(&mut *c).await)?;
+        if taken.is_none() {
+            return Ok(number);
+        }
+    }
+    Err(StoreError::Conflict {
+        field: Some("number".into()),
+        message: format!(
+            "the next 1000 {kind} numbers of this template are all taken; change the numbering template"
+        ),
+    })
+}
+
+/// Which table a number must be free in. A template's year placeholder
+/// shows two digits, so dates a century apart (1300 and 1400) render the
+/// same numbers from their separate counters: a number is checked before
+/// it is given.
+#[derive(Clone, Copy)]
+pub(super) enum Numbered {
+    Documents,
+    Payments,
 }

@@ -21,7 +21,7 @@ use super::inbound;
 use super::{Ctx, Ledger, RunReport, SyncEngine, onward};
 use crate::config::SyncSettings;
 use crate::crm::Outbox;
-use crate::crm::kinds::{EntityKind, ImportState};
+use crate::crm::kinds::{CompanyCode, EntityKind, ImportState};
 use crate::plugins::manifest::PluginKind;
 use crate::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use crate::runtime::bindings::types as wit;
@@ -390,7 +390,7 @@ fn call_error(instance: &str, e: CallError) -> HistoryError {
 struct Prepared {
     plugin: Arc<PluginInstance>,
     info: ledger::ConnectorInfo,
-    company: u16,
+    company: CompanyCode,
     settings: SyncSettings,
     onward: Outbox,
 }
@@ -614,11 +614,7 @@ impl SyncEngine {
         let info = Ledger::describe(plugin.as_ref())
             .await
             .map_err(|e| call_error(&job.instance, e))?;
-        let Some(company) = info
-            .company_code
-            .as_deref()
-            .and_then(|c| c.trim().parse::<u16>().ok())
-        else {
+        let Some(company) = info.company_code.as_deref().and_then(CompanyCode::parse) else {
             return Err(HistoryError::Ledger {
                 instance: job.instance.clone(),
                 message: "the connector reports no company code (S17 needs one per ledger company)"

@@ -4,12 +4,15 @@
 use super::map::{self, Refs};
 use super::version;
 use super::{Ctx, RunReport, SyncError, now};
-use crate::crm::{DocumentKind, NewDocument, PaymentKind};
+use crate::crm::NewDocument;
+use crate::crm::kinds::{Aggregate, CompanyCode, EntityKind, LinkStatus};
 use crate::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use crate::runtime::bindings::types as wit;
 use crate::store::Tx;
-use crate::store::crm::{self as repo, StoreError};
+use crate::store::error::StoreError;
+use crate::store::journal::outbox;
 use crate::store::sync::{self as links, Link, LinkOrigin};
+use crate::store::{document, party, payment, product};
 use std::collections::{HashMap, HashSet};
 
 /// Pull every kind the connector sends to the CRM, parties and products
@@ -63,7 +66,7 @@ pub(crate) async fn pull_all(
 pub(crate) async fn pull_kind(
     ctx: &Ctx<'_>,
     kind: wit::EntityKind,
-    company: u16,
+    company: CompanyCode,
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
     use tracing::Instrument;
@@ -82,7 +85,7 @@ pub(crate) async fn pull_kind(
 async fn pull_pages(
     ctx: &Ctx<'_>,
     kind: wit::EntityKind,
-    company: u16,
+    company: CompanyCode,
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
     let name = map::kind_name(kind);
@@ -138,7 +141,7 @@ async fn pull_pages(
 async fn sweep(
     ctx: &Ctx<'_>,
     kind: wit::EntityKind,
-    company: u16,
+    company: CompanyCode,
     scan: i64,
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
@@ -180,7 +183,7 @@ pub(crate) async fn apply_change(
     ctx: &Ctx<'_>,
     tx: &mut Tx,
     kind: wit::EntityKind,
-    company: u16,
+    company: CompanyCode,
     change: ledger::Change,
     scan: i64,
     report: &mut RunReport,
@@ -226,19 +229,19 @@ pub(crate) async fn apply_change(
                 // new to report.
                 Err(Refusal::Business(message))
                     if link.as_ref().is_some_and(|l| {
-                        l.status == "failed"
+                        l.status == LinkStatus::Failed.as_str()
                             && l.content_hash == new.content_hash
                             && l.error.as_deref() == Some(message.as_str())
                     }) =>
                 {
                     report.unchanged += 1;
-                    new.status = "failed".into();
+                    new.status = LinkStatus::Failed.as_str().into();
                     new.error = Some(message);
                 }
                 Err(Refusal::Business(message)) => {
                     report.refused += 1;
                     tracing::warn!(tenant = ctx.tenant, instance = ctx.instance, kind = name, remote_id = %record.remote_id, "ledger record refused: {message}");
-                    new.status = "failed".into();
+                    new.status = LinkStatus::Failed.as_str().into();
                     new.error = Some(message);
                 }
                 Err(Refusal::Db(e)) => return Err(SyncError::Db(e)),
@@ -251,28 +254,27 @@ pub(crate) async fn apply_change(
             else {
                 return Ok(());
             };
-            if link.status == "deleted" {
+            if link.status == LinkStatus::Deleted.as_str() {
                 return Ok(());
             }
             let mut gone = link.clone();
-            gone.status = "deleted".into();
+            gone.status = LinkStatus::Deleted.as_str().into();
             gone.seen_scan = scan;
             gone.last_synced = now();
             if let Some(id) = link.local_id
                 && deletion_propagates(local_kind, link.origin)
             {
                 let actor = ctx.actor();
-                let removed = match local_kind {
-                    "party" => Ok(()),
-                    "product" => repo::delete_product_in_op(tx, &actor, id).await,
-                    "receipt" | "payment" => {
-                        let k = PaymentKind::parse(local_kind).unwrap_or(PaymentKind::Receipt);
-                        repo::remove_ledger_payment_in_op(tx, &actor, k, id).await
+                let removed = match local_kind.aggregate() {
+                    // Identity deletions never propagate (deletion_propagates).
+                    Aggregate::Party => Ok(()),
+                    Aggregate::Product => product::delete_product_in_op(tx, &actor, id).await,
+                    Aggregate::Payment(k) => {
+                        payment::remove_ledger_payment_in_op(tx, &actor, k, id).await
                     }
-                    other => match DocumentKind::parse(other) {
-                        Some(k) => repo::remove_ledger_document_in_op(tx, &actor, k, id).await,
-                        None => Ok(()),
-                    },
+                    Aggregate::Document(k) => {
+                        document::remove_ledger_document_in_op(tx, &actor, k, id).await
+                    }
                 };
                 match removed {
                     Ok(()) | Err(StoreError::NotFound { .. }) => {
@@ -281,7 +283,7 @@ pub(crate) async fn apply_change(
                     }
                     Err(StoreError::Db(e)) => return Err(SyncError::Db(e)),
                     Err(other) => {
-                        gone.status = "failed".into();
+                        gone.status = LinkStatus::Failed.as_str().into();
                         gone.error = Some(format!("deleted in the ledger, but: {other}"));
                     }
                 }
@@ -314,7 +316,7 @@ fn already_applied(
     }
     // A record refused earlier (a missing party or product) is tried again
     // whenever it is seen, even unchanged.
-    if link.content_hash.as_deref() == Some(hash) && link.status == "synced" {
+    if link.content_hash.as_deref() == Some(hash) && link.status == LinkStatus::Synced.as_str() {
         report.unchanged += 1;
         return true;
     }
@@ -326,7 +328,7 @@ fn already_applied(
 fn new_link(
     ctx: &Ctx<'_>,
     name: &str,
-    local_kind: &str,
+    local_kind: EntityKind,
     record: &ledger::RemoteRecord,
     hash: String,
     scan: i64,
@@ -337,13 +339,13 @@ fn new_link(
         instance: ctx.instance.to_owned(),
         kind: name.to_owned(),
         remote_id: record.remote_id.clone(),
-        local_kind: local_kind.to_owned(),
+        local_kind: local_kind.as_str().to_owned(),
         local_id: link.and_then(|l| l.local_id),
         remote_version: record.version.clone(),
         remote_number: remote_number(&record.entity),
         content_hash: Some(hash),
         origin: link.map(|l| l.origin).unwrap_or(LinkOrigin::Ledger),
-        status: "synced".into(),
+        status: LinkStatus::Synced.as_str().into(),
         error: None,
         seen_scan: scan,
         last_synced: now(),
@@ -363,7 +365,7 @@ pub(crate) async fn apply_page(
     ctx: &Ctx<'_>,
     tx: &mut Tx,
     kind: wit::EntityKind,
-    company: u16,
+    company: CompanyCode,
     changes: Vec<ledger::Change>,
     scan: i64,
     report: &mut RunReport,
@@ -382,7 +384,7 @@ pub(crate) async fn apply_page(
     }
     let ids: Vec<String> = times.keys().cloned().collect();
     let known = links::links_by_remote(tx, ctx.tenant, ctx.instance, name, &ids).await?;
-    let batchable = DocumentKind::parse(local_kind).is_some();
+    let batchable = local_kind.document().is_some();
     let mut seen = Vec::new();
     let mut fresh = Vec::new();
     let mut one_by_one = Vec::new();
@@ -445,13 +447,13 @@ async fn create_fresh(
     ctx: &Ctx<'_>,
     tx: &mut Tx,
     kind: wit::EntityKind,
-    local_kind: &str,
-    company: u16,
+    local_kind: EntityKind,
+    company: CompanyCode,
     fresh: Vec<ledger::RemoteRecord>,
     scan: i64,
     report: &mut RunReport,
 ) -> Result<Vec<ledger::RemoteRecord>, SyncError> {
-    let Some(dkind) = DocumentKind::parse(local_kind) else {
+    let Some(dkind) = local_kind.document() else {
         return Ok(fresh);
     };
     if fresh.is_empty() {
@@ -462,7 +464,7 @@ async fn create_fresh(
     let ours = if keys.is_empty() {
         HashMap::new()
     } else {
-        links::changes_by_keys(tx, ctx.tenant, &keys).await?
+        outbox::changes_by_keys(tx, ctx.tenant, &keys).await?
     };
     let docs: Vec<&wit::Document> = fresh
         .iter()
@@ -480,7 +482,7 @@ async fn create_fresh(
             .origin_key
             .as_ref()
             .and_then(|k| ours.get(&k.to_ascii_lowercase()))
-            .is_some_and(|(k, _)| k == local_kind);
+            .is_some_and(|(k, _)| *k == local_kind);
         let wit::Entity::Document(d) = &record.entity else {
             rest.push(record);
             continue;
@@ -532,7 +534,7 @@ async fn create_fresh(
     let created = if new_docs.is_empty() {
         Vec::new()
     } else {
-        match repo::create_ledger_documents_in_op(tx, &actor, &new_docs, &new_numbers).await {
+        match document::create_ledger_documents_in_op(tx, &actor, &new_docs, &new_numbers).await {
             Ok(created) => created,
             Err(StoreError::Db(e)) => return Err(SyncError::Db(e)),
             // A reference the batch check found missing (nothing was
@@ -558,7 +560,7 @@ async fn create_fresh(
         tracing::warn!(tenant = ctx.tenant, instance = ctx.instance, kind = name, remote_id = %record.remote_id, "ledger record refused: {message}");
         let hash = map::content_hash(&record.entity, record.version.as_deref());
         let mut link = new_link(ctx, name, local_kind, &record, hash, scan, None);
-        link.status = "failed".into();
+        link.status = LinkStatus::Failed.as_str().into();
         link.error = Some(message);
         new_links.push(link);
     }
@@ -568,10 +570,12 @@ async fn create_fresh(
 
 /// Deletion rules (S12, S14–S16; the incumbent's: identity deletions never
 /// propagate). A CRM-origin quote deleted in the ledger stays in the CRM.
-fn deletion_propagates(local_kind: &str, origin: LinkOrigin) -> bool {
-    match local_kind {
-        "party" => false,
-        _ => origin == LinkOrigin::Ledger,
+fn deletion_propagates(local_kind: EntityKind, origin: LinkOrigin) -> bool {
+    match local_kind.aggregate() {
+        Aggregate::Party => false,
+        Aggregate::Product | Aggregate::Document(_) | Aggregate::Payment(_) => {
+            origin == LinkOrigin::Ledger
+        }
     }
 }
 
@@ -609,12 +613,12 @@ impl From<hamgam_domain::ValidationError> for Refusal {
     }
 }
 
-fn mismatch(local_kind: &str, record: &ledger::RemoteRecord) -> Refusal {
+fn mismatch(local_kind: EntityKind, record: &ledger::RemoteRecord) -> Refusal {
     Refusal::Business(format!(
         "the connector sent a {} record for {local_kind} {}",
         match record.entity {
-            wit::Entity::Party(_) => "party",
-            wit::Entity::Product(_) => "product",
+            wit::Entity::Party(_) => EntityKind::Party.as_str(),
+            wit::Entity::Product(_) => EntityKind::Product.as_str(),
             wit::Entity::Document(_) => "document",
         },
         record.remote_id
@@ -626,8 +630,8 @@ async fn upsert(
     ctx: &Ctx<'_>,
     tx: &mut Tx,
     kind: wit::EntityKind,
-    local_kind: &str,
-    company: u16,
+    local_kind: EntityKind,
+    company: CompanyCode,
     record: &ledger::RemoteRecord,
     link: Option<&Link>,
 ) -> Result<Applied, Refusal> {
@@ -642,63 +646,62 @@ async fn upsert(
     // written (a crash, a dropped response): the ledger kept our key.
     if linked.is_none()
         && let Some(key) = &record.origin_key
-        && let Some((kind, id)) = links::change_by_key(tx, ctx.tenant, key).await?
+        && let Some((kind, id)) = outbox::change_by_key(tx, ctx.tenant, key).await?
         && kind == local_kind
     {
         return Ok(Applied::Ours(id));
     }
     let existing = linked.map(|(id, _)| id);
-    match (&record.entity, local_kind) {
-        (wit::Entity::Party(p), "party") => {
+    match (&record.entity, local_kind.aggregate()) {
+        (wit::Entity::Party(p), Aggregate::Party) => {
             let new = map::party_from_ledger(p, company)?;
             // The warnings live on the party; the link repeats them so the
             // sync view shows what arrived imperfect (issue 14 §7).
             let warnings = new.warnings.iter().map(ToString::to_string).collect();
-            let id = match existing.or(claim(ctx, tx, "party", &new.customer_number).await?) {
+            let id = match existing.or(claim(ctx, tx, local_kind, &new.customer_number).await?) {
                 Some(id) => {
-                    ensure_key_free(ctx, tx, "party", &new.customer_number, id).await?;
-                    match repo::update_party_in_op(tx, &actor, id, &new).await {
+                    ensure_key_free(ctx, tx, local_kind, &new.customer_number, id).await?;
+                    match party::update_party_in_op(tx, &actor, id, &new).await {
                         Err(StoreError::NotFound { .. }) => {
-                            repo::create_party_in_op(tx, &actor, &new).await?.id
+                            party::create_party_in_op(tx, &actor, &new).await?.id
                         }
                         other => other?.id,
                     }
                 }
-                None => repo::create_party_in_op(tx, &actor, &new).await?.id,
+                None => party::create_party_in_op(tx, &actor, &new).await?.id,
             };
             Ok(Applied::Stored(id, warnings))
         }
-        (wit::Entity::Product(p), "product") => {
+        (wit::Entity::Product(p), Aggregate::Product) => {
             let new = map::product_from_ledger(p, company)?;
-            let found = existing.or(claim(ctx, tx, "product", &new.code).await?);
+            let found = existing.or(claim(ctx, tx, local_kind, &new.code).await?);
             // A sales channel's product with the code of a product the
             // books (or the CRM) own is the same product: linked, so the
             // channel's orders find it, but never overwritten (S13).
             if ctx.role == ledger::ConnectorRole::SalesChannel
                 && let Some(id) = found
                 && let Some((_, origin)) =
-                    links::find_by_key(tx, ctx.tenant, "product", &new.code).await?
+                    links::find_by_key(tx, ctx.tenant, local_kind, &new.code).await?
                 && origin != actor.origin
             {
                 return Ok(Applied::Ignored(id));
             }
             let id = match found {
                 Some(id) => {
-                    ensure_key_free(ctx, tx, "product", &new.code, id).await?;
-                    match repo::update_product_in_op(tx, &actor, id, &new).await {
+                    ensure_key_free(ctx, tx, local_kind, &new.code, id).await?;
+                    match product::update_product_in_op(tx, &actor, id, &new).await {
                         Err(StoreError::NotFound { .. }) => {
-                            repo::create_product_in_op(tx, &actor, &new).await?.id
+                            product::create_product_in_op(tx, &actor, &new).await?.id
                         }
                         other => other?.id,
                     }
                 }
-                None => repo::create_product_in_op(tx, &actor, &new).await?.id,
+                None => product::create_product_in_op(tx, &actor, &new).await?.id,
             };
             let warnings = new.warnings.iter().map(ToString::to_string).collect();
             Ok(Applied::Stored(id, warnings))
         }
-        (wit::Entity::Document(d), "receipt" | "payment") => {
-            let pkind = PaymentKind::parse(local_kind).unwrap_or(PaymentKind::Receipt);
+        (wit::Entity::Document(d), Aggregate::Payment(pkind)) => {
             let refs = resolve(ctx, tx, kind, d).await?;
             let new = map::payment_from_ledger(d, pkind, &refs)?;
             let number = map::ledger_document_number(
@@ -709,9 +712,10 @@ async fn upsert(
             let id = match existing.or(claim(ctx, tx, local_kind, &number).await?) {
                 Some(id) => {
                     ensure_key_free(ctx, tx, local_kind, &number, id).await?;
-                    match repo::replace_ledger_payment_in_op(tx, &actor, id, &new, &number).await {
+                    match payment::replace_ledger_payment_in_op(tx, &actor, id, &new, &number).await
+                    {
                         Err(StoreError::NotFound { .. }) => {
-                            repo::create_ledger_payment_in_op(tx, &actor, &new, &number)
+                            payment::create_ledger_payment_in_op(tx, &actor, &new, &number)
                                 .await?
                                 .id
                         }
@@ -719,17 +723,14 @@ async fn upsert(
                     }
                 }
                 None => {
-                    repo::create_ledger_payment_in_op(tx, &actor, &new, &number)
+                    payment::create_ledger_payment_in_op(tx, &actor, &new, &number)
                         .await?
                         .id
                 }
             };
             Ok(Applied::Stored(id, Vec::new()))
         }
-        (wit::Entity::Document(d), other) => {
-            let Some(dkind) = DocumentKind::parse(other) else {
-                return Err(mismatch(local_kind, record));
-            };
+        (wit::Entity::Document(d), Aggregate::Document(dkind)) => {
             let refs = resolve(ctx, tx, kind, d).await?;
             let new = map::document_from_ledger(d, dkind, &refs)?;
             let number = map::ledger_document_number(
@@ -737,12 +738,14 @@ async fn upsert(
                 d.number.as_deref().unwrap_or(&record.remote_id),
                 company,
             );
-            let id = match existing.or(claim(ctx, tx, other, &number).await?) {
+            let id = match existing.or(claim(ctx, tx, local_kind, &number).await?) {
                 Some(id) => {
-                    ensure_key_free(ctx, tx, other, &number, id).await?;
-                    match repo::replace_ledger_document_in_op(tx, &actor, id, &new, &number).await {
+                    ensure_key_free(ctx, tx, local_kind, &number, id).await?;
+                    match document::replace_ledger_document_in_op(tx, &actor, id, &new, &number)
+                        .await
+                    {
                         Err(StoreError::NotFound { .. }) => {
-                            repo::create_ledger_document_in_op(tx, &actor, &new, &number)
+                            document::create_ledger_document_in_op(tx, &actor, &new, &number)
                                 .await?
                                 .id
                         }
@@ -750,7 +753,7 @@ async fn upsert(
                     }
                 }
                 None => {
-                    repo::create_ledger_document_in_op(tx, &actor, &new, &number)
+                    document::create_ledger_document_in_op(tx, &actor, &new, &number)
                         .await?
                         .id
                 }
@@ -768,7 +771,7 @@ async fn upsert(
 async fn claim(
     ctx: &Ctx<'_>,
     tx: &mut Tx,
-    local_kind: &str,
+    local_kind: EntityKind,
     key: &str,
 ) -> Result<Option<i64>, Refusal> {
     let Some((id, origin)) = links::find_by_key(tx, ctx.tenant, local_kind, key).await? else {
@@ -789,7 +792,7 @@ async fn claim(
 async fn ensure_key_free(
     ctx: &Ctx<'_>,
     tx: &mut Tx,
-    local_kind: &str,
+    local_kind: EntityKind,
     key: &str,
     id: i64,
 ) -> Result<(), Refusal> {
@@ -814,13 +817,13 @@ async fn resolve(
 }
 
 /// The ledger kinds a document's `related_ref` may name, most likely first.
-fn related_kinds(kind: wit::EntityKind) -> &'static [&'static str] {
+fn related_kinds(kind: wit::EntityKind) -> &'static [wit::EntityKind] {
     use wit::EntityKind as K;
     match kind {
         K::PurchaseReturn | K::WarehouseReturn | K::Payment => {
-            &["purchase_invoice", "warehouse_receipt"]
+            &[K::PurchaseInvoice, K::WarehouseReceipt]
         }
-        _ => &["sales_invoice"],
+        _ => &[K::SalesInvoice],
     }
 }
 
@@ -848,12 +851,16 @@ impl Known {
             .map(|l| l.product_ref.clone())
             .collect();
         let related_refs: Vec<String> = docs.iter().filter_map(|d| d.related_ref.clone()).collect();
-        let parties = links::local_ids(tx, ctx.tenant, ctx.instance, "party", &party_refs).await?;
+        // Links carry the ledger's kind names (`map::kind_name`).
+        let party = map::kind_name(wit::EntityKind::Party);
+        let product = map::kind_name(wit::EntityKind::Product);
+        let parties = links::local_ids(tx, ctx.tenant, ctx.instance, party, &party_refs).await?;
         let products =
-            links::local_ids(tx, ctx.tenant, ctx.instance, "product", &product_refs).await?;
+            links::local_ids(tx, ctx.tenant, ctx.instance, product, &product_refs).await?;
         let mut related = Vec::new();
         if !related_refs.is_empty() {
             for c in related_kinds(kind) {
+                let c = map::kind_name(*c);
                 related
                     .push(links::local_ids(tx, ctx.tenant, ctx.instance, c, &related_refs).await?);
             }

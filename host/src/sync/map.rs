@@ -3,6 +3,7 @@
 //! phone types (S5), company codes in numbers (S17), fiscal years in
 //! ledger numbers (S18), and the totals check of documents from a ledger.
 
+use crate::crm::kinds::{CompanyCode, EntityKind};
 use crate::crm::{
     Address, Document, DocumentKind, Line, NewDocument, NewParty, NewPayment, NewProduct, Party,
     PartyInput, PartyKind, PaymentKind, PaymentMethod, PhoneInput, PhoneType, ProductInput,
@@ -21,21 +22,23 @@ fn invalid(field: impl Into<String>, rule: Rule, message: impl Into<String>) -> 
     ValidationError::new(field, rule, message)
 }
 
-/// The engine's name for a WIT entity kind (also the link's `kind`).
+/// The engine's name for a WIT entity kind (also the link's `kind`): the
+/// CRM kind's stored name where the CRM has the kind, the ledger's own
+/// word for the kinds only a ledger has.
 pub fn kind_name(kind: wit::EntityKind) -> &'static str {
     use wit::EntityKind as K;
     match kind {
-        K::Party => "party",
-        K::Product => "product",
-        K::Quote => "quote",
-        K::SalesOrder => "sales_order",
-        K::SalesInvoice => "sales_invoice",
-        K::SalesReturn => "sales_return",
-        K::PurchaseInvoice => "purchase_invoice",
-        K::PurchaseReturn => "purchase_return",
-        K::Receipt => "receipt",
-        K::Payment => "payment",
-        K::CorrectionNote => "correction_note",
+        K::Party => EntityKind::Party.as_str(),
+        K::Product => EntityKind::Product.as_str(),
+        K::Quote => EntityKind::Quote.as_str(),
+        K::SalesOrder => EntityKind::SalesOrder.as_str(),
+        K::SalesInvoice => EntityKind::SalesInvoice.as_str(),
+        K::SalesReturn => EntityKind::SalesReturn.as_str(),
+        K::PurchaseInvoice => EntityKind::PurchaseInvoice.as_str(),
+        K::PurchaseReturn => EntityKind::PurchaseReturn.as_str(),
+        K::Receipt => EntityKind::Receipt.as_str(),
+        K::Payment => EntityKind::Payment.as_str(),
+        K::CorrectionNote => EntityKind::CorrectionNote.as_str(),
         K::WarehouseReceipt => "warehouse_receipt",
         K::WarehouseReturn => "warehouse_return",
         K::WarehouseIssue => "warehouse_issue",
@@ -47,32 +50,21 @@ pub fn kind_name(kind: wit::EntityKind) -> &'static str {
 /// Where records of a ledger kind land in the CRM. S15: warehouse receipts
 /// become purchase invoices and warehouse return receipts purchase returns.
 /// Kinds the CRM does not keep (stock movements) map to none.
-pub fn local_kind(kind: wit::EntityKind) -> Option<&'static str> {
+pub fn local_kind(kind: wit::EntityKind) -> Option<EntityKind> {
     use wit::EntityKind as K;
     Some(match kind {
-        K::WarehouseReceipt => "purchase_invoice",
-        K::WarehouseReturn => "purchase_return",
+        K::Party => EntityKind::Party,
+        K::Product => EntityKind::Product,
+        K::Quote => EntityKind::Quote,
+        K::SalesOrder => EntityKind::SalesOrder,
+        K::SalesInvoice => EntityKind::SalesInvoice,
+        K::SalesReturn => EntityKind::SalesReturn,
+        K::PurchaseInvoice | K::WarehouseReceipt => EntityKind::PurchaseInvoice,
+        K::PurchaseReturn | K::WarehouseReturn => EntityKind::PurchaseReturn,
+        K::Receipt => EntityKind::Receipt,
+        K::Payment => EntityKind::Payment,
+        K::CorrectionNote => EntityKind::CorrectionNote,
         K::WarehouseIssue | K::WarehouseTransfer | K::Stock => return None,
-        other => kind_name(other),
-    })
-}
-
-/// The WIT kind of a CRM record kind (for pushing it).
-pub fn wit_kind(local_kind: &str) -> Option<wit::EntityKind> {
-    use wit::EntityKind as K;
-    Some(match local_kind {
-        "party" => K::Party,
-        "product" => K::Product,
-        "quote" => K::Quote,
-        "sales_order" => K::SalesOrder,
-        "sales_invoice" => K::SalesInvoice,
-        "sales_return" => K::SalesReturn,
-        "purchase_invoice" => K::PurchaseInvoice,
-        "purchase_return" => K::PurchaseReturn,
-        "receipt" => K::Receipt,
-        "payment" => K::Payment,
-        "correction_note" => K::CorrectionNote,
-        _ => return None,
     })
 }
 
@@ -114,7 +106,7 @@ pub fn content_hash(entity: &wit::Entity, version: Option<&str>) -> String {
 
 /// `625` → `625-300` (S6, S17). A number that already ends in the company
 /// code is kept.
-pub fn with_company(number: &str, company: u16) -> String {
+pub fn with_company(number: &str, company: CompanyCode) -> String {
     let suffix = format!("-{company}");
     if number.ends_with(&suffix) {
         number.to_owned()
@@ -126,7 +118,7 @@ pub fn with_company(number: &str, company: u16) -> String {
 /// The CRM number of a ledger document: `<Jalali year>/<ledger number>-<company>`.
 /// Ledgers restart their numbers every fiscal year, so the year keeps two
 /// years' invoice 15 apart (S17, S18).
-pub fn ledger_document_number(date: JalaliDate, number: &str, company: u16) -> String {
+pub fn ledger_document_number(date: JalaliDate, number: &str, company: CompanyCode) -> String {
     with_company(&format!("{}/{number}", date.year()), company)
 }
 
@@ -189,7 +181,10 @@ pub fn phone_type(kind: wit::PhoneKind) -> PhoneType {
 /// format) is kept as the ledger has it, with a warning on the party
 /// (`PartyInput::validate_from_ledger`, issue 14 §7); only a party the CRM
 /// cannot hold (no customer number, no name) is refused.
-pub fn party_from_ledger(p: &wit::Party, company: u16) -> Result<NewParty, ValidationError> {
+pub fn party_from_ledger(
+    p: &wit::Party,
+    company: CompanyCode,
+) -> Result<NewParty, ValidationError> {
     let raw_number = text(&p.customer_number).ok_or_else(|| {
         invalid(
             "customer_number",
@@ -308,7 +303,10 @@ pub fn party_to_ledger(p: &Party) -> wit::Party {
 
 /// A product from the ledger (S13: one sales price, the connector's
 /// configured price type). Its code carries the company code (S17).
-pub fn product_from_ledger(p: &wit::Product, company: u16) -> Result<NewProduct, ValidationError> {
+pub fn product_from_ledger(
+    p: &wit::Product,
+    company: CompanyCode,
+) -> Result<NewProduct, ValidationError> {
     let (price, currency) = match &p.sales_price {
         Some(m) => (dec("sales_price", &m.amount)?, m.currency.clone()),
         None => (Decimal::ZERO, "IRR".to_owned()),
@@ -336,7 +334,7 @@ pub fn product_from_ledger(p: &wit::Product, company: u16) -> Result<NewProduct,
 /// A CRM product as a connector takes it: the code without the company
 /// suffix, the price in the CRM's currency. Only prices go to a sales
 /// channel (a shop); products travel to the books never (S13).
-pub fn product_to_ledger(p: &crate::crm::Product, company: u16) -> wit::Product {
+pub fn product_to_ledger(p: &crate::crm::Product, company: CompanyCode) -> wit::Product {
     let suffix = format!("-{company}");
     wit::Product {
         code: p.code.strip_suffix(&suffix).unwrap_or(&p.code).to_owned(),
@@ -502,13 +500,16 @@ pub fn document_to_ledger(
     party_ref: String,
     product_refs: &HashMap<i64, String>,
 ) -> Result<wit::Document, ValidationError> {
-    let kind = match wit_kind(d.kind.as_str()) {
-        Some(wit::EntityKind::Quote) => wit::DocumentKind::Quote,
-        Some(wit::EntityKind::SalesOrder) => wit::DocumentKind::SalesOrder,
+    let kind = match d.kind {
+        DocumentKind::Quote => wit::DocumentKind::Quote,
+        DocumentKind::SalesOrder => wit::DocumentKind::SalesOrder,
         // Only a sales channel's invoices get here (H10; S14 keeps the
         // CRM's own from travelling).
-        Some(wit::EntityKind::SalesInvoice) => wit::DocumentKind::SalesInvoice,
-        _ => {
+        DocumentKind::SalesInvoice => wit::DocumentKind::SalesInvoice,
+        DocumentKind::SalesReturn
+        | DocumentKind::PurchaseInvoice
+        | DocumentKind::PurchaseReturn
+        | DocumentKind::CorrectionNote => {
             return Err(invalid(
                 "kind",
                 Rule::Format,
@@ -725,10 +726,13 @@ mod tests {
 
     #[test]
     fn s17_numbers_carry_the_company_code_once() {
-        assert_eq!(with_company("625", 300), "625-300");
-        assert_eq!(with_company("625-300", 300), "625-300");
+        assert_eq!(with_company("625", CompanyCode(300)), "625-300");
+        assert_eq!(with_company("625-300", CompanyCode(300)), "625-300");
         let d = JalaliDate::new(1404, 1, 1).unwrap();
-        assert_eq!(ledger_document_number(d, "15", 400), "1404/15-400");
+        assert_eq!(
+            ledger_document_number(d, "15", CompanyCode(400)),
+            "1404/15-400"
+        );
     }
 
     #[test]

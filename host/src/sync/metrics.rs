@@ -10,7 +10,7 @@
 
 use super::RunReport;
 use crate::store::Db;
-use crate::store::sync as links;
+use crate::store::journal::outbox;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::fmt::Write;
 use std::sync::OnceLock;
@@ -89,7 +89,7 @@ pub(crate) async fn record_backlog(
     tenant: &str,
     instance: &str,
 ) -> Result<(), sqlx::Error> {
-    let (count, oldest) = links::backlog(db, tenant, instance).await?;
+    let (count, oldest) = outbox::backlog(db, tenant, instance).await?;
     let lag = oldest
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
         .map(|t| {

@@ -31,6 +31,7 @@ pub mod version;
 pub mod webhook;
 
 use crate::config::SyncSettings;
+use crate::crm::kinds::{CompanyCode, EntityKind};
 use crate::crm::{Actor, Outbox};
 use crate::plugins::manifest::PluginKind;
 use crate::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
@@ -40,7 +41,7 @@ use crate::runtime::error::CallError;
 use crate::runtime::instance::PluginInstance;
 use crate::state::SharedState;
 use crate::store::Db;
-use crate::store::crm::StoreError;
+use crate::store::error::StoreError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -278,7 +279,7 @@ pub(crate) struct Ctx<'a> {
     pub tenant: &'a str,
     pub instance: &'a str,
     pub plugin: &'a dyn Ledger,
-    pub company: Option<u16>,
+    pub company: Option<CompanyCode>,
     /// Books or a sales channel: decides whether its products may
     /// overwrite the CRM's (they may not from a channel).
     pub role: ledger::ConnectorRole,
@@ -298,8 +299,12 @@ pub(crate) async fn onward(
     tenant_has_channel: impl std::future::Future<Output = bool>,
 ) -> Outbox {
     match role {
-        ledger::ConnectorRole::SalesChannel => Outbox::Onward(&["party", "sales_invoice"]),
-        ledger::ConnectorRole::Books if tenant_has_channel.await => Outbox::Onward(&["product"]),
+        ledger::ConnectorRole::SalesChannel => {
+            Outbox::Onward(&[EntityKind::Party, EntityKind::SalesInvoice])
+        }
+        ledger::ConnectorRole::Books if tenant_has_channel.await => {
+            Outbox::Onward(&[EntityKind::Product])
+        }
         ledger::ConnectorRole::Books => Outbox::Onward(&[]),
     }
 }
@@ -379,7 +384,7 @@ impl SyncEngine {
             tenant,
             instance,
             plugin: ledger,
-            company: Some(company),
+            company: Some(CompanyCode(company)),
             role: ledger::ConnectorRole::Books,
             settings: SyncSettings {
                 max_pages_per_run: u32::MAX,
@@ -388,7 +393,7 @@ impl SyncEngine {
             onward: onward(ledger::ConnectorRole::Books, self.has_channel(tenant)).await,
         };
         let mut report = RunReport::default();
-        inbound::pull_kind(&ctx, kind, company, &mut report).await?;
+        inbound::pull_kind(&ctx, kind, CompanyCode(company), &mut report).await?;
         Ok(report)
     }
 
@@ -497,10 +502,7 @@ impl SyncEngine {
                 instance: instance.to_owned(),
                 source,
             })?;
-        let company = info
-            .company_code
-            .as_deref()
-            .and_then(|c| c.trim().parse::<u16>().ok());
+        let company = info.company_code.as_deref().and_then(CompanyCode::parse);
         let ctx = Ctx {
             db: self.state.db(),
             tenant,

@@ -8,8 +8,11 @@ use super::{Ctx, RunReport, SyncEngine, SyncError, is_transient, now, render};
 use crate::crm::kinds::{CompanyCode, EntityKind, LinkStatus, OutboxStatus, SyncStatus};
 use crate::crm::{Actor, Document, Party, Product};
 use crate::runtime::bindings::types as wit;
-use crate::store::crm::{self as repo, StoreError};
-use crate::store::sync::{self as links, Link, LinkOrigin, OutboxItem, Route, Settlement};
+use crate::store::error::StoreError;
+use crate::store::journal::audit;
+use crate::store::journal::outbox::{self, OutboxItem, Route, Settlement};
+use crate::store::sync::{self as links, Link, LinkOrigin};
+use crate::store::{document, party, product};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
@@ -28,7 +31,7 @@ pub(crate) async fn route(
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
     let db = engine.state.db();
-    let rows = links::unrouted(db, tenant, ROUTE_BATCH).await?;
+    let rows = outbox::unrouted(db, tenant, ROUTE_BATCH).await?;
     if rows.is_empty() {
         return Ok(());
     }
@@ -78,17 +81,17 @@ pub(crate) async fn route(
                     target: to,
                     key: &key,
                 };
-                links::route(db, tenant, row.id, to, &at).await?
+                outbox::route(db, tenant, row.id, to, &at).await?
             }
             policy::Decision::Stay(why) => {
                 let why = why.to_string();
-                links::route(db, tenant, row.id, Route::Skip(&why), &at).await?;
+                outbox::route(db, tenant, row.id, Route::Skip(&why), &at).await?;
                 report.skipped += 1;
             }
             // Routing looks at no link, and it gave the company.
             policy::Decision::AlreadyThere | policy::Decision::ReadCompany => {
                 let why = "the sync policy could not route this change";
-                links::route(db, tenant, row.id, Route::Skip(why), &at).await?;
+                outbox::route(db, tenant, row.id, Route::Skip(why), &at).await?;
                 report.skipped += 1;
             }
         }
@@ -129,7 +132,7 @@ pub(crate) async fn deliver(
     installation: &str,
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
-    let rows = links::due(ctx.db, ctx.tenant, ctx.instance, &now(), DELIVER_BATCH).await?;
+    let rows = outbox::due(ctx.db, ctx.tenant, ctx.instance, &now(), DELIVER_BATCH).await?;
     let mut blocked: HashSet<(EntityKind, i64)> = HashSet::new();
     // Records pushed in this run: their older rows were settled with them.
     let mut covered: HashSet<(EntityKind, i64)> = HashSet::new();
@@ -205,9 +208,9 @@ pub(crate) async fn deliver(
             next_attempt_at: settlement.2.as_deref(),
             error: settlement.3.as_deref(),
         };
-        links::settle(&mut tx, ctx.tenant, &[row.id], settlement, &at).await?;
+        outbox::settle(&mut tx, ctx.tenant, &[row.id], settlement, &at).await?;
         if let Outcome::Unsure { upto, .. } = &outcome {
-            links::mark_unsure(&mut tx, ctx.tenant, row.id, *upto).await?;
+            outbox::mark_unsure(&mut tx, ctx.tenant, row.id, *upto).await?;
         }
         if let Some(status) = record_status {
             links::set_sync_status(&mut tx, ctx.tenant, row.entity_kind, row.entity_id, status)
@@ -280,7 +283,7 @@ async fn deliver_one(
 ) -> Result<Outcome, SyncError> {
     // Every change of the record up to now is covered by pushing its
     // current state; read the watermark before the record.
-    let upto = links::last_change(ctx.db, ctx.tenant, row.entity_kind, row.entity_id)
+    let upto = outbox::last_change(ctx.db, ctx.tenant, row.entity_kind, row.entity_id)
         .await?
         .max(row.id);
     let prepared = match prepare(ctx, row).await? {
@@ -291,7 +294,7 @@ async fn deliver_one(
     // An earlier attempt whose answer was lost may have landed; a ledger
     // that recognises the key then answers with that record as it was
     // then, not with what this attempt sends.
-    let unsure = links::unsure_upto(ctx.db, ctx.tenant, row.id).await?;
+    let unsure = outbox::unsure_upto(ctx.db, ctx.tenant, row.id).await?;
     let (remote_id, version) = match &prepared.link {
         Some(l) if l.status != LinkStatus::Deleted.as_str() => {
             (Some(l.remote_id.clone()), l.remote_version.clone())
@@ -320,7 +323,10 @@ async fn deliver_one(
     };
     let at = now();
     let mut tx = ctx.db.begin().await?;
-    let first_push = prepared.link.as_ref().is_none_or(|l| l.status == "deleted");
+    let first_push = prepared
+        .link
+        .as_ref()
+        .is_none_or(|l| l.status == LinkStatus::Deleted.as_str());
     let mut warning = None;
     if prepared.kind == wit::EntityKind::Party && first_push {
         warning = adopt_ledger_code(ctx, &mut tx, row.entity_id, outcome.number.as_deref()).await?;
@@ -332,10 +338,10 @@ async fn deliver_one(
         && old != new
     {
         let actor = Actor::connector(ctx.tenant, ctx.instance);
-        repo::record_ledger_number_in_op(
+        audit::record_ledger_number_in_op(
             &mut tx,
             &actor,
-            row.entity_kind.as_str(),
+            row.entity_kind,
             row.entity_id,
             old,
             new,
@@ -370,7 +376,7 @@ async fn deliver_one(
         },
     )
     .await?;
-    links::settle(
+    outbox::settle(
         &mut tx,
         ctx.tenant,
         &[row.id],
@@ -386,7 +392,7 @@ async fn deliver_one(
     // Settle only what is surely in the ledger: with a lost answer behind
     // it, what landed may be the first such attempt's content (issue 13 §8).
     let delivered_upto = unsure.map_or(upto, |first| first.min(upto));
-    links::settle_covered(
+    outbox::settle_covered(
         &mut tx,
         ctx.tenant,
         row.entity_kind,
@@ -431,7 +437,7 @@ async fn adopt_ledger_code(
     };
     let actor = Actor::connector(ctx.tenant, ctx.instance);
     let number = map::with_company(code, company);
-    match repo::adopt_ledger_customer_number_in_op(tx, &actor, party, &number).await {
+    match party::adopt_ledger_customer_number_in_op(tx, &actor, party, &number).await {
         Ok(_) => Ok(None),
         Err(StoreError::Conflict { message, .. }) => Ok(Some(format!(
             "S1: the party keeps its customer number: {message}"
@@ -481,18 +487,18 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
     // The record as it is now: a document's approval is one of the facts.
     let record = match kind {
         EntityKind::Party => current(
-            repo::get_party(ctx.db, ctx.tenant, row.entity_id).await,
+            party::get_party(ctx.db, ctx.tenant, row.entity_id).await,
             "the party was deleted before it was sent",
         )?
         .map(Record::Party),
         EntityKind::Product => current(
-            repo::get_product(ctx.db, ctx.tenant, row.entity_id).await,
+            product::get_product(ctx.db, ctx.tenant, row.entity_id).await,
             "the product was deleted before its price was sent",
         )?
         .map(Record::Product),
         other => match other.document() {
             Some(doc_kind) => current(
-                repo::get_document(ctx.db, ctx.tenant, doc_kind, row.entity_id).await,
+                document::get_document(ctx.db, ctx.tenant, doc_kind, row.entity_id).await,
                 "the document was deleted before it was sent",
             )?
             .map(Record::Document),
@@ -576,7 +582,8 @@ async fn prepare(ctx: &Ctx<'_>, row: &OutboxItem) -> Result<Result<Prepared, Out
             kind: wit::EntityKind::Product,
             entity: wit::Entity::Product(map::product_to_ledger(
                 &product,
-                ctx.company.unwrap_or_default(),
+                // A connector without one was refused above.
+                ctx.company.unwrap_or(CompanyCode(0)),
             )),
             link,
         })),

@@ -13,7 +13,7 @@
 
 use super::guard::{self, Failure};
 use super::{Ctx, RunReport, SyncEngine, SyncError, inbound, is_transient, now, render};
-use crate::crm::kinds::DeliveryStatus;
+use crate::crm::kinds::{CompanyCode, DeliveryStatus};
 use crate::plugins::manifest::PluginKind;
 use crate::runtime::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use crate::runtime::bindings::types as wit;
@@ -279,11 +279,7 @@ impl SyncEngine {
                     .await;
             }
         };
-        let Some(company) = info
-            .company_code
-            .as_deref()
-            .and_then(|c| c.trim().parse::<u16>().ok())
-        else {
+        let Some(company) = info.company_code.as_deref().and_then(CompanyCode::parse) else {
             let why = format!(
                 "connector {} reports no company code; nothing applied (S17)",
                 delivery.instance
