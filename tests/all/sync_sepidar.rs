@@ -1350,6 +1350,44 @@ async fn s8_a_push_retried_after_a_lost_answer_still_delivers_the_edit_made_mean
 }
 
 #[tokio::test]
+async fn s1_a_party_whose_push_answer_was_lost_takes_the_ledger_code_when_the_pull_finds_it() {
+    // Found by the crash test: Sepidar registered the party and numbered
+    // it, the answer was lost, and the pull found the customer by our key
+    // before the retry. The party must end with Sepidar's code, as it
+    // would have had the answer arrived.
+    let rig = Rig::start().await;
+    let sim = rig.sim(300);
+    rig.settle().await;
+    sim.fail_next_on(
+        1,
+        Some("POST"),
+        Some("/api/customers"),
+        Fault::AfterProcessing(500),
+    );
+    let mine = rig.ok("POST", "parties", Some(crm_person("907-300"))).await;
+    let r = rig.engine.run_once(TENANT, "sepidar-300").await.unwrap();
+    assert_eq!(r.retrying, 1, "{r:?}");
+    // The next run pulls before it pushes: the pull meets the customer
+    // first, as a host restarted after the crash would.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    rig.settle().await;
+    let ours: Vec<_> = sim
+        .customers()
+        .into_iter()
+        .filter(|c| c.last_name.as_deref() == Some("کریمی"))
+        .collect();
+    assert_eq!(ours.len(), 1, "registered once: {ours:?}");
+    let party = rig
+        .ok("GET", &format!("parties/{}", mine["id"]), None)
+        .await;
+    assert_eq!(
+        party["customer_number"],
+        json!(format!("{}-300", ours[0].code)),
+        "{party}"
+    );
+}
+
+#[tokio::test]
 async fn c6_ledger_records_are_audited_and_queue_nothing_that_could_only_go_back() {
     // Issue 14 §5: a page is applied batched; a ledger-origin change gets
     // its audit row (C6) but no outbox row when no other ledger takes it

@@ -137,6 +137,10 @@ impl WasiHttpView for HostState {
                 Ok(a) => a.collect::<Vec<_>>(),
                 Err(e) => {
                     ctx.record_http(&target, false, &format!("dns: {e}"));
+                    // Refused before the guest has written its body: keep
+                    // taking it, or its write fails as "connection reset"
+                    // and hides this answer.
+                    discard_body(request.into_body(), &ctx.limits);
                     return Ok(Err(ErrorCode::DnsError(
                         wasmtime_wasi_http::bindings::http::types::DnsErrorPayload {
                             rcode: Some(e.to_string()),
@@ -149,6 +153,7 @@ impl WasiHttpView for HostState {
                 if let Err(why) = ctx.effective.check_address(&host, addr.ip(), checked.reach) {
                     tracing::warn!(tenant = %ctx.scope.tenant, instance = %ctx.scope.instance, %why, "outbound request denied");
                     ctx.record_http(&target, false, &why.to_string());
+                    discard_body(request.into_body(), &ctx.limits);
                     return Ok(Err(ErrorCode::HttpRequestDenied));
                 }
             }

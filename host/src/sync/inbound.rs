@@ -172,8 +172,9 @@ enum Applied {
     /// A ledger edit of a CRM-origin record: not applied (S8, S11).
     Ignored(i64),
     /// The CRM's own record, pushed earlier (found by its idempotency
-    /// key): linked, not copied back.
-    Ours(i64),
+    /// key): linked, not copied back; with the warning of a ledger code
+    /// the party could not take.
+    Ours(i64, Option<String>),
 }
 
 /// Apply one change inside the page's transaction. Business failures
@@ -220,10 +221,11 @@ pub(crate) async fn apply_change(
                     report.ignored += 1;
                     new.local_id = Some(id);
                 }
-                Ok(Applied::Ours(id)) => {
+                Ok(Applied::Ours(id, warning)) => {
                     report.ignored += 1;
                     new.local_id = Some(id);
                     new.origin = LinkOrigin::Crm;
+                    new.error = warning;
                 }
                 // Refused again, unchanged and for the same reason: nothing
                 // new to report.
@@ -649,7 +651,17 @@ async fn upsert(
         && let Some((kind, id)) = outbox::change_by_key(tx, ctx.tenant, key).await?
         && kind == local_kind
     {
-        return Ok(Applied::Ours(id));
+        // The push's answer carried the ledger's number for the party;
+        // the lost answer is read here instead, so the party takes it as
+        // it would have then (S1). The retry finds the link and will not.
+        let warning = match &record.entity {
+            wit::Entity::Party(p) if local_kind == EntityKind::Party => {
+                super::outbound::adopt_ledger_code(ctx, tx, id, p.customer_number.as_deref())
+                    .await?
+            }
+            _ => None,
+        };
+        return Ok(Applied::Ours(id, warning));
     }
     let existing = linked.map(|(id, _)| id);
     match (&record.entity, local_kind.aggregate()) {

@@ -423,13 +423,14 @@ async fn deliver_one(
 /// for. A ledger that takes the CRM's number (a database connector)
 /// answers with it, or with none, and nothing changes. `Some`: the
 /// ledger's number is another party's, so the party keeps its own (the
-/// link says why).
-async fn adopt_ledger_code(
+/// link says why). The pull calls it too: a push whose answer was lost
+/// in a crash is found there by its key before the retry (issue 14 §3).
+pub(super) async fn adopt_ledger_code(
     ctx: &Ctx<'_>,
     tx: &mut crate::store::Tx,
     party: i64,
     number: Option<&str>,
-) -> Result<Option<String>, SyncError> {
+) -> Result<Option<String>, StoreError> {
     let (Some(code), Some(company)) =
         (number.map(str::trim).filter(|n| !n.is_empty()), ctx.company)
     else {
@@ -442,7 +443,9 @@ async fn adopt_ledger_code(
         Err(StoreError::Conflict { message, .. }) => Ok(Some(format!(
             "S1: the party keeps its customer number: {message}"
         ))),
-        Err(e) => Err(e.into()),
+        // Deleted since it was pushed: no party left to take the number.
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
