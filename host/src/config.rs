@@ -418,9 +418,13 @@ pub struct Grants {
     /// Database name (as declared) → connection.
     #[serde(default)]
     pub sql: BTreeMap<String, SqlGrant>,
-    /// CRM store access.
+    /// CRM store access: the module's own records and events.
     #[serde(default)]
     pub crm: CrmAccess,
+    /// The CRM's records, per kind (`entities = { party = "read" }`):
+    /// each kind must be declared by the plugin.
+    #[serde(default)]
+    pub entities: BTreeMap<crate::plugins::manifest::CrmEntity, CrmAccess>,
     /// Device byte port.
     pub port: Option<PortGrant>,
 }

@@ -80,7 +80,8 @@ impl Server {
         let db_arc = Arc::new(db.clone());
         let services = Services {
             state: db_arc.clone(),
-            crm: db_arc,
+            crm: db_arc.clone(),
+            entities: db_arc,
             sql: Arc::new(crate::runtime::sql::SqlConnections::default()),
             recorder: Arc::new(crate::runtime::backends::TracingRecorder),
             clock,

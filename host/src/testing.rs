@@ -22,9 +22,10 @@
 //! ```
 
 use crate::config::{Grants, Limits, PortGrant, SecretRef, SqlGrant};
-use crate::plugins::manifest::CrmAccess;
+use crate::plugins::manifest::{CrmAccess, CrmEntity};
 use crate::runtime::backends::{HostCall, MemoryCrm, MemoryRecorder, MemoryState, Scope};
 use crate::runtime::bindings::types::{Error, HttpRequest, HttpResponse};
+use crate::runtime::entities_db::ScratchEntities;
 use crate::runtime::error::CallError;
 use crate::runtime::grants::Effective;
 use crate::runtime::instance::{InstanceContext, PluginInstance, Services, SystemClock};
@@ -78,6 +79,7 @@ pub struct TestHost {
     services: Services,
     recorder: MemoryRecorder,
     crm: Arc<MemoryCrm>,
+    entities: Arc<ScratchEntities>,
 }
 
 impl Default for TestHost {
@@ -104,9 +106,11 @@ impl TestHost {
         let runtime = shared_runtime().expect("wasmtime engine");
         let recorder = MemoryRecorder::default();
         let crm = Arc::new(MemoryCrm::default());
+        let entities = Arc::new(ScratchEntities::default());
         let services = Services {
             state: Arc::new(MemoryState::default()),
             crm: crm.clone(),
+            entities: entities.clone(),
             sql: Arc::new(crate::runtime::sql::SqlConnections::default()),
             recorder: Arc::new(recorder.clone()),
             clock: Arc::new(SystemClock),
@@ -116,6 +120,7 @@ impl TestHost {
             services,
             recorder,
             crm,
+            entities,
         }
     }
 
@@ -152,6 +157,16 @@ impl TestHost {
     /// Every host call made so far, by every instance of this host.
     pub fn calls(&self) -> Vec<HostCall> {
         self.recorder.calls()
+    }
+
+    /// The CRM database modules of this host read and write through
+    /// `hamgam:crm/entities` (SQLite in memory, opened at first use): seed
+    /// it with the `store` repositories, read back what a module wrote.
+    ///
+    /// # Errors
+    /// If the in-memory database cannot be opened.
+    pub async fn crm_db(&self) -> Result<&crate::store::Db, crate::store::error::StoreError> {
+        self.entities.db().await
     }
 
     /// Events modules emitted: (tenant, source plugin, name, payload).
@@ -219,6 +234,11 @@ impl PluginBuilder<'_> {
         self.grants.crm = access;
         self
     }
+    /// Grant access to one kind of CRM record (`hamgam:crm/entities`).
+    pub fn grant_entities(mut self, kind: CrmEntity, access: CrmAccess) -> Self {
+        self.grants.entities.insert(kind, access);
+        self
+    }
     /// Grant a database.
     pub fn grant_sql(mut self, name: &str, grant: SqlGrant) -> Self {
         self.grants.sql.insert(name.into(), grant);
@@ -247,6 +267,7 @@ impl PluginBuilder<'_> {
             settings: self.settings,
             secrets: self.secrets,
             limits: self.limits,
+            crm: Arc::new(crate::crm::settings::CrmSettings::default()),
             services: self.host.services.clone(),
         };
         Arc::new(self.host.runtime.instance(self.plugin, ctx))

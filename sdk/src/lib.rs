@@ -251,7 +251,7 @@ with_world! {
 #[cfg(all(feature = "harness", not(target_arch = "wasm32")))]
 pub mod harness {
     pub use hamgam::config::{Limits, PortGrant, SqlBackendKind, SqlGrant};
-    pub use hamgam::plugins::manifest::CrmAccess;
+    pub use hamgam::plugins::manifest::{CrmAccess, CrmEntity};
     pub use hamgam::runtime::backends::HostCall;
     pub use hamgam::runtime::error::CallError;
     pub use hamgam::runtime::instance::PluginInstance;

@@ -68,25 +68,94 @@ impl Route {
     }
 }
 
-/// The host's CRM store, scoped by the host to the calling instance's
-/// tenant.
+/// The host's CRM, scoped by the host to the calling instance's tenant:
+/// the CRM's own records ([`get`](crm::get), [`create`](crm::create),
+/// [`query`](crm::query)…, `hamgam:crm/entities`), the module's own record
+/// types and events (`hamgam:crm/store`).
 pub mod crm {
     use serde::Serialize;
     use serde::de::DeserializeOwned;
 
-    pub use crate::wit::hamgam::crm::store::{ModuleRecord, StoredEntity};
+    pub use crate::wit::hamgam::crm0_1_0::store::ModuleRecord;
+    pub use crate::wit::hamgam::crm0_1_1::entities::Kind;
 
-    use crate::wit::hamgam::crm::store;
-    use crate::{Entity, EntityKind, Error, Result};
+    use crate::wit::hamgam::crm0_1_0::store;
+    use crate::wit::hamgam::crm0_1_1::entities;
+    use crate::{Error, Result};
 
-    /// An entity by kind and id.
-    pub fn get(kind: EntityKind, id: &str) -> Result<Option<StoredEntity>> {
-        store::get(kind, id)
+    fn to_json<B: Serialize + ?Sized>(what: &str, body: &B) -> Result<String> {
+        serde_json::to_string(body)
+            .map_err(|e| Error::Other(format!("cannot serialise {what}: {e}")))
     }
 
-    /// Create (`id` `None`) or replace an entity; returns its id.
-    pub fn put(kind: EntityKind, id: Option<&str>, entity: &Entity) -> Result<String> {
-        store::put(kind, id, entity)
+    fn from_json<T: DeserializeOwned>(kind: Kind, text: &str) -> Result<T> {
+        serde_json::from_str(text).map_err(|e| {
+            Error::Other(format!(
+                "the host's {kind:?} is not the expected shape: {e}"
+            ))
+        })
+    }
+
+    /// One CRM record (party, product, document, receipt, payment) as the
+    /// REST API shows it, or `None` in this tenant. `T` is any serde shape
+    /// of it (`serde_json::Value` for all of it). Needs read access to the
+    /// kind (`capabilities.entities`).
+    pub fn get<T: DeserializeOwned>(kind: Kind, id: i64) -> Result<Option<T>> {
+        entities::get(kind, id)?
+            .map(|text| from_json(kind, &text))
+            .transpose()
+    }
+
+    /// Create a CRM record from its REST request body (a `PartyInput`, a
+    /// `DocumentRequest`…); the answer is the stored record. A value the
+    /// API would refuse comes back as `Error::InvalidInput` naming the
+    /// field. The audit trail shows the module instance as the actor, and
+    /// the sync engine takes the record to the ledgers.
+    pub fn create<B: Serialize + ?Sized, T: DeserializeOwned>(kind: Kind, body: &B) -> Result<T> {
+        from_json(kind, &entities::create(kind, &to_json("the body", body)?)?)
+    }
+
+    /// Replace a CRM record (REST `PUT`).
+    pub fn update<B: Serialize + ?Sized, T: DeserializeOwned>(
+        kind: Kind,
+        id: i64,
+        body: &B,
+    ) -> Result<T> {
+        from_json(
+            kind,
+            &entities::update(kind, id, &to_json("the body", body)?)?,
+        )
+    }
+
+    /// Approve (`true`: numbered, F1) or reject a document, receipt or
+    /// payment.
+    pub fn decide<T: DeserializeOwned>(kind: Kind, id: i64, approve: bool) -> Result<T> {
+        from_json(kind, &entities::decide(kind, id, approve)?)
+    }
+
+    /// One page of records with `id > after` (at most `limit`, 1..=500),
+    /// filtered as the REST list is (`("party_id", "7")`,
+    /// `("status", "approved")`…), and the `after` of the next page.
+    pub fn query<T: DeserializeOwned>(
+        kind: Kind,
+        filters: &[(&str, &str)],
+        after: i64,
+        limit: u32,
+    ) -> Result<(Vec<T>, Option<i64>)> {
+        let filters: Vec<entities::Filter> = filters
+            .iter()
+            .map(|(name, value)| entities::Filter {
+                name: (*name).to_owned(),
+                value: (*value).to_owned(),
+            })
+            .collect();
+        let page = entities::query(kind, &filters, after, limit)?;
+        let items = page
+            .items
+            .iter()
+            .map(|text| from_json(kind, text))
+            .collect::<Result<Vec<T>>>()?;
+        Ok((items, page.next_after))
     }
 
     /// A record of one of the module's own types.

@@ -24,14 +24,17 @@ enabled = true
 grants = { state = true, crm = "read-write" }
 "#;
 
-const ADMIN: &str = "admin-token";
+pub(crate) const ADMIN: &str = "admin-token";
 const LICENSE_PATH: &str = "/srv/hamgam/license.json";
 
 async fn router() -> (axum::Router, tempfile::TempDir) {
     router_with(CONFIG, &["petty-cash"]).await
 }
 
-async fn router_with(config: &str, plugins: &[&str]) -> (axum::Router, tempfile::TempDir) {
+pub(crate) async fn router_with(
+    config: &str,
+    plugins: &[&str],
+) -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db =
         hamgam::store::Db::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
@@ -46,7 +49,8 @@ async fn router_with(config: &str, plugins: &[&str]) -> (axum::Router, tempfile:
     let db_arc = Arc::new(db.clone());
     let services = Services {
         state: db_arc.clone(),
-        crm: db_arc,
+        crm: db_arc.clone(),
+        entities: db_arc,
         sql: Arc::new(hamgam::runtime::sql::SqlConnections::default()),
         recorder: Arc::new(hamgam::runtime::backends::TracingRecorder),
         clock: Arc::new(SystemClock),
@@ -81,7 +85,7 @@ fn secret(v: &str) -> Secret {
         .unwrap()
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &axum::Router,
     method: &str,
     uri: &str,

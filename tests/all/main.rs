@@ -8,6 +8,7 @@ mod crm_store;
 mod egress;
 mod examples;
 mod licensing;
+mod module_crm;
 mod sandbox;
 mod sql_gate;
 mod sql_server;

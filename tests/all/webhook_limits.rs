@@ -24,7 +24,8 @@ async fn state(server: ServerConfig) -> (AppState, tempfile::TempDir) {
     let db_arc = Arc::new(db.clone());
     let services = Services {
         state: db_arc.clone(),
-        crm: db_arc,
+        crm: db_arc.clone(),
+        entities: db_arc,
         sql: Arc::new(hamgam::runtime::sql::SqlConnections::default()),
         recorder: Arc::new(hamgam::runtime::backends::TracingRecorder),
         clock: Arc::new(SystemClock),

@@ -96,6 +96,75 @@ pub enum CrmAccess {
     ReadWrite,
 }
 
+/// A kind of CRM record a module may read or write through
+/// `hamgam:crm/entities` (one per REST collection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrmEntity {
+    /// Persons and organisations.
+    Party,
+    /// Goods and services.
+    Product,
+    /// Quotes.
+    Quote,
+    /// Sales orders.
+    SalesOrder,
+    /// Sales invoices.
+    SalesInvoice,
+    /// Sales returns.
+    SalesReturn,
+    /// Purchase invoices.
+    PurchaseInvoice,
+    /// Purchase returns.
+    PurchaseReturn,
+    /// Correction notes.
+    CorrectionNote,
+    /// Money received.
+    Receipt,
+    /// Money paid out.
+    Payment,
+}
+
+impl CrmEntity {
+    /// Every kind, in declaration order.
+    pub const ALL: [CrmEntity; 11] = [
+        CrmEntity::Party,
+        CrmEntity::Product,
+        CrmEntity::Quote,
+        CrmEntity::SalesOrder,
+        CrmEntity::SalesInvoice,
+        CrmEntity::SalesReturn,
+        CrmEntity::PurchaseInvoice,
+        CrmEntity::PurchaseReturn,
+        CrmEntity::CorrectionNote,
+        CrmEntity::Receipt,
+        CrmEntity::Payment,
+    ];
+
+    /// The name manifests and grants use (`sales-invoice`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrmEntity::Party => "party",
+            CrmEntity::Product => "product",
+            CrmEntity::Quote => "quote",
+            CrmEntity::SalesOrder => "sales-order",
+            CrmEntity::SalesInvoice => "sales-invoice",
+            CrmEntity::SalesReturn => "sales-return",
+            CrmEntity::PurchaseInvoice => "purchase-invoice",
+            CrmEntity::PurchaseReturn => "purchase-return",
+            CrmEntity::CorrectionNote => "correction-note",
+            CrmEntity::Receipt => "receipt",
+            CrmEntity::Payment => "payment",
+        }
+    }
+}
+
+impl std::fmt::Display for CrmEntity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a plugin declares it needs. The effective set is this ∩ the
 /// operator's grant; anything not declared is never granted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,8 +180,13 @@ pub struct Capabilities {
     pub sql: crate::sql_statements::SqlCapability,
     /// Secret names it reads.
     pub secrets: Vec<String>,
-    /// CRM store access (module world).
+    /// CRM store access (module world): the module's own records and
+    /// events.
     pub crm: CrmAccess,
+    /// The CRM's records a module reads or writes, per kind
+    /// (`[capabilities.entities] party = "read-write"`); a kind not named
+    /// is not reachable (module world).
+    pub entities: std::collections::BTreeMap<CrmEntity, CrmAccess>,
     /// A device byte port (device-driver world).
     pub port: bool,
 }
@@ -198,6 +272,18 @@ impl Manifest {
             return Err(ManifestError::Field {
                 field: "capabilities.port",
                 message: "only device-driver plugins can ask for a port".into(),
+            });
+        }
+        if self
+            .capabilities
+            .entities
+            .values()
+            .any(|a| *a != CrmAccess::None)
+            && self.kind != PluginKind::Module
+        {
+            return Err(ManifestError::Field {
+                field: "capabilities.entities",
+                message: "only module plugins can ask for CRM records".into(),
             });
         }
         if self.capabilities.crm != CrmAccess::None && self.kind != PluginKind::Module {

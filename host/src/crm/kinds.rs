@@ -384,16 +384,20 @@ vocabulary!(ImportState, "import state", [
     Cancelled => "cancelled",
 ]);
 
-/// Where a change came from: the tenant's REST API or a connector
-/// instance the sync engine applied it for. Stored as `api:<tenant>` /
-/// `connector:<instance>`; the engine never sends a change back to the
-/// instance it came from (S8, echo suppression).
+/// Where a change came from: the tenant's REST API, a business module
+/// instance, or a connector instance the sync engine applied it for.
+/// Stored as `api:<tenant>` / `module:<instance>` / `connector:<instance>`;
+/// the engine never sends a change back to the instance it came from (S8,
+/// echo suppression). A module's change is the CRM's own, as an API
+/// change is: it travels to the ledgers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Origin {
     /// Through the REST API with the tenant's token.
     Api(String),
     /// Applied by the sync engine for this connector instance.
     Connector(String),
+    /// Written by this module instance through `hamgam:crm/entities`.
+    Module(String),
 }
 
 impl Origin {
@@ -405,6 +409,9 @@ impl Origin {
         if let Some(instance) = s.strip_prefix("connector:") {
             return Ok(Origin::Connector(instance.to_owned()));
         }
+        if let Some(instance) = s.strip_prefix("module:") {
+            return Ok(Origin::Module(instance.to_owned()));
+        }
         Err(UnknownValue {
             what: "origin",
             value: s.to_owned(),
@@ -415,7 +422,7 @@ impl Origin {
     pub fn connector(&self) -> Option<&str> {
         match self {
             Origin::Connector(instance) => Some(instance),
-            Origin::Api(_) => None,
+            Origin::Api(_) | Origin::Module(_) => None,
         }
     }
 }
@@ -425,6 +432,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Api(tenant) => write!(f, "api:{tenant}"),
             Origin::Connector(instance) => write!(f, "connector:{instance}"),
+            Origin::Module(instance) => write!(f, "module:{instance}"),
         }
     }
 }
@@ -491,6 +499,7 @@ mod tests {
         for o in [
             Origin::Api("acme".into()),
             Origin::Connector("sepidar-300".into()),
+            Origin::Module("petty-cash".into()),
         ] {
             assert_eq!(Origin::parse(&o.to_string()), Ok(o));
         }

@@ -10,6 +10,7 @@
 
 pub mod amount;
 mod input;
+pub mod json;
 pub mod kinds;
 pub mod settings;
 
@@ -29,7 +30,7 @@ pub struct Actor {
     pub tenant: String,
     /// Who, for the audit trail (`api:<tenant>`, a user, a connector).
     pub who: String,
-    /// Origin tag: `api:<tenant>` or `connector:<instance>`.
+    /// Origin tag: `api:<tenant>`, `module:<instance>` or `connector:<instance>`.
     pub origin: String,
     /// Which of its changes get an outbox row (every change gets an audit
     /// row, C6).
@@ -68,6 +69,18 @@ impl Actor {
             tenant: tenant.to_owned(),
             who: format!("connector:{instance}"),
             origin: format!("connector:{instance}"),
+            outbox: Outbox::Every,
+        }
+    }
+
+    /// A change a business module instance made through
+    /// `hamgam:crm/entities`: audited as the instance, and sent on to the
+    /// ledgers as the CRM's own change.
+    pub fn module(tenant: &str, instance: &str) -> Actor {
+        Actor {
+            tenant: tenant.to_owned(),
+            who: format!("module:{instance}"),
+            origin: format!("module:{instance}"),
             outbox: Outbox::Every,
         }
     }

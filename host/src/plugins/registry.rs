@@ -468,6 +468,20 @@ fn resolve_checked(
         crate::runtime::sql_gate::check_grant(&declared.sql, db, grant)
             .map_err(|message| grant_err(format!("{message} (plugin `{}`)", plugin.manifest.id)))?;
     }
+    for (kind, access) in &inst.grants.entities {
+        let asked = declared.entities.get(kind).copied().unwrap_or_default();
+        if *access > asked {
+            return Err(grant_err(format!(
+                "grants.entities.{kind}: plugin `{}` declares {} access to it",
+                plugin.manifest.id,
+                match asked {
+                    crate::plugins::manifest::CrmAccess::None => "no",
+                    crate::plugins::manifest::CrmAccess::Read => "only read",
+                    crate::plugins::manifest::CrmAccess::ReadWrite => "read-write",
+                }
+            )));
+        }
+    }
     for secret in inst.secrets.keys() {
         if !declared.secrets.contains(secret) {
             return Err(grant_err(format!(
@@ -477,6 +491,16 @@ fn resolve_checked(
         }
     }
     Ok(candidates)
+}
+
+/// The tenant's CRM settings as the API applies them: the configured
+/// ones (checked when the config loaded), else the defaults.
+fn tenant_crm(config: &Config, tenant: &str) -> crate::crm::settings::CrmSettings {
+    config
+        .tenants
+        .get(tenant)
+        .and_then(|t| t.crm.settings(&format!("tenants.{tenant}")).ok())
+        .unwrap_or_default()
 }
 
 fn make_instance(
@@ -498,6 +522,7 @@ fn make_instance(
         settings: inst.settings.clone(),
         secrets: inst.secrets.clone(),
         limits: config.limits.with(&inst.limits),
+        crm: Arc::new(tenant_crm(config, tenant)),
         services: services.clone(),
     };
     runtime.instance(plugin, ctx)

@@ -275,3 +275,86 @@ impl CallRecorder for MemoryRecorder {
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Who asks the CRM for its records: the module instance (the actor of
+/// its writes) and its tenant's CRM settings (numbering, tax rates).
+#[derive(Debug, Clone, Copy)]
+pub struct EntityCaller<'a> {
+    /// Tenant id: every call is scoped to it.
+    pub tenant: &'a str,
+    /// Instance name: the actor `module:<instance>`.
+    pub instance: &'a str,
+    /// The tenant's numbering templates and rate table.
+    pub settings: &'a crate::crm::settings::CrmSettings,
+}
+
+/// Why a CRM record call was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EntityError {
+    /// The body was not taken (field-named, as the REST API answers).
+    #[error(transparent)]
+    Json(#[from] crate::crm::json::JsonRefusal),
+    /// A list filter the kind does not have, or a value it cannot take.
+    #[error("{field}: {message}")]
+    Filter {
+        /// The filter's name.
+        field: String,
+        /// Why.
+        message: String,
+    },
+    /// The repository refused or failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::error::StoreError),
+    /// The input broke a rule.
+    #[error(transparent)]
+    Invalid(#[from] hamgam_domain::ValidationError),
+}
+
+/// The CRM's parties, products, documents, receipts and payments as
+/// modules reach them (`hamgam:crm/entities`): JSON in the REST API's
+/// shapes, read and written through the same repositories, checks,
+/// numbering, audit and outbox as the API. The capability check is the
+/// runtime's; this only does the work.
+#[async_trait]
+pub trait EntityStore: Send + Sync {
+    /// One record, or none in this tenant.
+    async fn get(
+        &self,
+        caller: &EntityCaller<'_>,
+        kind: crate::crm::kinds::EntityKind,
+        id: i64,
+    ) -> Result<Option<serde_json::Value>, EntityError>;
+    /// Create from a REST request body.
+    async fn create(
+        &self,
+        caller: &EntityCaller<'_>,
+        kind: crate::crm::kinds::EntityKind,
+        body: &[u8],
+    ) -> Result<serde_json::Value, EntityError>;
+    /// Replace from a REST request body.
+    async fn update(
+        &self,
+        caller: &EntityCaller<'_>,
+        kind: crate::crm::kinds::EntityKind,
+        id: i64,
+        body: &[u8],
+    ) -> Result<serde_json::Value, EntityError>;
+    /// Approve or reject a document, receipt or payment.
+    async fn decide(
+        &self,
+        caller: &EntityCaller<'_>,
+        kind: crate::crm::kinds::EntityKind,
+        id: i64,
+        approve: bool,
+    ) -> Result<serde_json::Value, EntityError>;
+    /// Records with `id > after`, at most `limit`, filtered as the REST
+    /// list is; the second value says whether more follow.
+    async fn query(
+        &self,
+        caller: &EntityCaller<'_>,
+        kind: crate::crm::kinds::EntityKind,
+        filters: &[(String, String)],
+        after: i64,
+        limit: u32,
+    ) -> Result<(Vec<serde_json::Value>, bool), EntityError>;
+}

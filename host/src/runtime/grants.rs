@@ -6,7 +6,7 @@
 //! operator wrote.
 
 use crate::config::Grants;
-use hamgam_trust::manifest::{Capabilities, CrmAccess};
+use hamgam_trust::manifest::{Capabilities, CrmAccess, CrmEntity};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -91,8 +91,10 @@ pub struct Effective {
     pub sql: super::sql_gate::SqlGate,
     /// Secret names the plugin may read.
     pub secrets: Vec<String>,
-    /// CRM store access.
+    /// CRM store access (own records and events).
     pub crm: CrmAccess,
+    /// CRM records per kind: declared ∩ granted; a kind not here is none.
+    pub entities: BTreeMap<CrmEntity, CrmAccess>,
     /// Device port.
     pub port: Option<crate::config::PortGrant>,
 }
@@ -117,6 +119,14 @@ impl Effective {
             sql: super::sql_gate::SqlGate::new(&declared.sql, &granted.sql),
             secrets: declared.secrets.clone(),
             crm: declared.crm.min(granted.crm),
+            entities: declared
+                .entities
+                .iter()
+                .filter_map(|(kind, d)| {
+                    let access = (*d).min(granted.entities.get(kind).copied().unwrap_or_default());
+                    (access != CrmAccess::None).then_some((*kind, access))
+                })
+                .collect(),
             port: if declared.port {
                 granted.port.clone()
             } else {

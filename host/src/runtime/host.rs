@@ -7,7 +7,7 @@
 
 use super::backends::{CallEvent, ModuleRecord};
 use super::bindings::device_driver::hamgam::hardware::port;
-use super::bindings::module::hamgam::crm::store as crm;
+use super::bindings::module::hamgam::crm0_1_0::store as crm;
 use super::bindings::platform::{clock, config, log, sql, state};
 use super::bindings::types;
 use super::grants::EgressDenied;
@@ -64,7 +64,7 @@ impl HostState {
         })
     }
 
-    fn record(&self, call: &str, detail: impl AsRef<str>, allowed: bool) {
+    pub(super) fn record(&self, call: &str, detail: impl AsRef<str>, allowed: bool) {
         self.ctx.services.recorder.record(CallEvent {
             tenant: &self.ctx.scope.tenant,
             instance: &self.ctx.scope.instance,
@@ -74,7 +74,7 @@ impl HostState {
         });
     }
 
-    fn denied(&self, call: &str, detail: &str, why: String) -> types::Error {
+    pub(super) fn denied(&self, call: &str, detail: &str, why: String) -> types::Error {
         self.record(call, detail, false);
         types::Error::Denied(why)
     }
@@ -525,22 +525,23 @@ impl sql::Host for HostState {
     }
 }
 
+/// The answer of `hamgam:crm/store@0.1.0`'s `get` and `put`.
+const ENTITIES_INSTEAD: &str = "hamgam:crm/store get and put are retired: read and write CRM \
+     records with hamgam:crm/entities@0.1.1 (hamgam_sdk::module::crm::get/create/update/query)";
+
 impl crm::Host for HostState {
+    // `get` and `put` of 0.1.0 carry the ledger exchange shape
+    // (`types.entity`), which has no CRM ids, statuses or numbers: a module
+    // could not name the party of an invoice it wrote. 0.1.1 replaced them
+    // with `hamgam:crm/entities` (the REST shapes, through the API's own
+    // checks); these two answer, for good, where to go instead.
     async fn get(
         &mut self,
         kind: types::EntityKind,
         id: String,
     ) -> Result<Result<Option<crm::StoredEntity>, types::Error>> {
-        if self.ctx.effective.crm < CrmAccess::Read {
-            return Ok(Err(self.denied(
-                "crm.get",
-                &id,
-                "CRM read access is not granted".into(),
-            )));
-        }
-        self.record("crm.get", format!("{kind:?} {id}"), true);
-        // Entities arrive with the CRM core; until then modules see none.
-        Ok(Ok(None))
+        self.record("crm.get", format!("{kind:?} {id}"), false);
+        Ok(Err(types::Error::Unsupported(ENTITIES_INSTEAD.into())))
     }
 
     async fn put(
@@ -549,21 +550,12 @@ impl crm::Host for HostState {
         id: Option<String>,
         _entity: types::Entity,
     ) -> Result<Result<String, types::Error>> {
-        if self.ctx.effective.crm < CrmAccess::ReadWrite {
-            return Ok(Err(self.denied(
-                "crm.put",
-                &format!("{kind:?}"),
-                "CRM write access is not granted".into(),
-            )));
-        }
         self.record(
             "crm.put",
             format!("{kind:?} {}", id.unwrap_or_default()),
             false,
         );
-        Ok(Err(types::Error::Unsupported(
-            "writing CRM entities from modules is not available in this host version".into(),
-        )))
+        Ok(Err(types::Error::Unsupported(ENTITIES_INSTEAD.into())))
     }
 
     async fn get_record(

@@ -44,8 +44,10 @@ impl Clock for SystemClock {
 pub struct Services {
     /// Key-value state.
     pub state: Arc<dyn StateStore>,
-    /// The CRM store.
+    /// The CRM store: module records and events.
     pub crm: Arc<dyn CrmStore>,
+    /// The CRM's parties, products and documents (`hamgam:crm/entities`).
+    pub entities: Arc<dyn super::backends::EntityStore>,
     /// SQL connections.
     pub sql: Arc<dyn SqlHub>,
     /// Where capability use is reported.
@@ -60,6 +62,7 @@ impl Services {
         Services {
             state: Arc::new(super::backends::MemoryState::default()),
             crm: Arc::new(super::backends::MemoryCrm::default()),
+            entities: Arc::new(super::entities_db::ScratchEntities::default()),
             sql: Arc::new(super::sql::SqlConnections::default()),
             recorder: Arc::new(super::backends::TracingRecorder),
             clock: Arc::new(SystemClock),
@@ -81,6 +84,9 @@ pub struct InstanceContext {
     pub secrets: BTreeMap<String, SecretRef>,
     /// Limits in force.
     pub limits: Limits,
+    /// The tenant's CRM settings, for the module's writes of CRM records
+    /// (numbering templates, tax rates).
+    pub crm: Arc<crate::crm::settings::CrmSettings>,
     /// Backends.
     pub services: Services,
 }

@@ -149,11 +149,16 @@ impl Db {
                 .busy_timeout(std::time::Duration::from_secs(10));
             // One in-memory database must be one connection, or every
             // connection would see its own empty database.
-            let max = if url.contains(":memory:") { 1 } else { 8 };
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(max)
-                .connect_with(options)
-                .await?;
+            // Nor may that connection be closed for idling or age.
+            let memory = url.contains(":memory:");
+            let mut pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(8);
+            if memory {
+                pool = pool
+                    .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            let pool = pool.connect_with(options).await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Db::Sqlite(pool)
         };

@@ -789,7 +789,8 @@ async fn claim(
     let Some((id, origin)) = links::find_by_key(tx, ctx.tenant, local_kind, key).await? else {
         return Ok(None);
     };
-    if origin.starts_with("api:") {
+    // Created in the CRM (through the API or by a module), not by a ledger.
+    if origin.starts_with("api:") || origin.starts_with("module:") {
         return Err(Refusal::Business(format!(
             "{local_kind} {key} already exists in the CRM (id {id}, created there); numbers are \
              never reused (S10): renumber the ledger's record, or send the CRM's from the CRM"

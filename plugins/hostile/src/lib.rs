@@ -181,6 +181,7 @@ impl Module for Hostile {
                     body: b"hostile".to_vec(),
                 });
             }
+            "/entity" => entity_probe(&request),
             "/sql-text" => sql_probe::text(&request),
             "/sql-read" => sql_probe::read(&request),
             "/sql-write" => sql_probe::write(&request),
@@ -265,5 +266,65 @@ fn outcome(result: Result<http::Response>) -> Value {
     match result {
         Ok(response) => json!({ "status": response.status }),
         Err(e) => json!({ "error": e.message() }),
+    }
+}
+
+/// `/entity?op=get|create|update|decide|query&kind=party&id=…`: one call
+/// of `hamgam:crm/entities`, its answer or its error as JSON, so the tests
+/// can walk every operation on every kind with and without the grant.
+fn entity_probe(request: &HttpRequest) -> serde_json::Value {
+    use hamgam_sdk::crm::Kind;
+    let arg = |name: &str| request.query(name).unwrap_or_default();
+    let kind = match arg("kind").as_str() {
+        "party" => Kind::Party,
+        "product" => Kind::Product,
+        "quote" => Kind::Quote,
+        "sales-order" => Kind::SalesOrder,
+        "sales-invoice" => Kind::SalesInvoice,
+        "sales-return" => Kind::SalesReturn,
+        "purchase-invoice" => Kind::PurchaseInvoice,
+        "purchase-return" => Kind::PurchaseReturn,
+        "correction-note" => Kind::CorrectionNote,
+        "receipt" => Kind::Receipt,
+        "payment" => Kind::Payment,
+        other => return json!({ "error": { "probe": format!("no kind {other}") } }),
+    };
+    let id: i64 = arg("id").parse().unwrap_or(0);
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or(json!({}));
+    let answer: hamgam_sdk::Result<serde_json::Value> = match arg("op").as_str() {
+        "get" => crm::get(kind, id).map(|r: Option<serde_json::Value>| json!(r)),
+        "create" => crm::create(kind, &body),
+        "update" => crm::update(kind, id, &body),
+        "decide" => crm::decide(kind, id, arg("approve") == "1"),
+        "query" => {
+            let pairs: Vec<(String, String)> = request
+                .query_pairs()
+                .into_iter()
+                .filter(|(k, _)| k == "filter")
+                .filter_map(|(_, v)| {
+                    let (n, val) = v.split_once(':')?;
+                    Some((n.to_owned(), val.to_owned()))
+                })
+                .collect();
+            let filters: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let after: i64 = arg("after").parse().unwrap_or(0);
+            let limit: u32 = arg("limit").parse().unwrap_or(50);
+            crm::query::<serde_json::Value>(kind, &filters, after, limit)
+                .map(|(items, next)| json!({ "items": items, "next_after": next }))
+        }
+        other => return json!({ "error": { "probe": format!("no op {other}") } }),
+    };
+    match answer {
+        Ok(record) => json!({ "record": record }),
+        Err(hamgam_sdk::Error::InvalidInput(f)) => {
+            json!({ "error": { "invalid": f.field, "message": f.message } })
+        }
+        Err(hamgam_sdk::Error::Denied(m)) => json!({ "error": { "denied": m } }),
+        Err(hamgam_sdk::Error::NotFound(m)) => json!({ "error": { "not_found": m } }),
+        Err(hamgam_sdk::Error::Conflict(m)) => json!({ "error": { "conflict": m } }),
+        Err(e) => json!({ "error": { "other": e.message() } }),
     }
 }
