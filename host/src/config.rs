@@ -6,7 +6,7 @@
 //! default is how sandboxes get opened by accident. Secrets are references
 //! (environment variable or file) resolved at use, and never printed.
 
-use hamgam_trust::manifest::CrmAccess;
+use hamgam_trust::manifest::{CrmAccess, CrmEntity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -424,7 +424,7 @@ pub struct Grants {
     /// The CRM's records, per kind (`entities = { party = "read" }`):
     /// each kind must be declared by the plugin.
     #[serde(default)]
-    pub entities: BTreeMap<crate::plugins::manifest::CrmEntity, CrmAccess>,
+    pub entities: BTreeMap<CrmEntity, CrmAccess>,
     /// Device byte port.
     pub port: Option<PortGrant>,
 }
