@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod crm;
+pub mod events;
 pub mod plugins;
 pub mod runtime;
 pub mod server;

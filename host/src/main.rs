@@ -588,6 +588,7 @@ async fn import_status(path: PathBuf, tenant: String) -> anyhow::Result<()> {
 async fn serve(path: PathBuf) -> anyhow::Result<()> {
     let (server, config) = Server::start(&path).await?;
     let _sync = server.sync_engine(true);
+    let _events = server.events(hamgam::server::EVENT_TICK);
     // Independent of hot reload: a license ends on time even when the
     // operator turned file watching off.
     server.watch_license(hamgam::server::LICENSE_RECHECK);

@@ -44,6 +44,10 @@ pub struct Server {
 /// jumps (a suspended machine, an adjusted system time).
 pub const LICENSE_RECHECK: Duration = Duration::from_secs(60);
 
+/// The longest an event waits for its first delivery when nothing wakes
+/// the dispatcher sooner.
+pub const EVENT_TICK: Duration = Duration::from_millis(500);
+
 /// The engine options a config asks for.
 pub fn runtime_options(config: &Config) -> RuntimeOptions {
     let max_memory = config
@@ -122,6 +126,20 @@ impl Server {
         };
         self.state.set_sync(&engine, trigger);
         engine
+    }
+
+    /// Start delivering the event log to subscribed modules (S20), a pass
+    /// each `tick` and whenever the API retries an event; registered on
+    /// the API state. The returned handle keeps it running.
+    pub fn events(&self, tick: Duration) -> Arc<crate::events::Dispatcher> {
+        let dispatcher = crate::events::Dispatcher::new(
+            self.state.shared().clone(),
+            self.services.clock.clone(),
+            crate::events::RetryPolicy::default(),
+        );
+        dispatcher.spawn(tick);
+        self.state.set_events(&dispatcher);
+        dispatcher
     }
 
     /// Rebuild from the files now.

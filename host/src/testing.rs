@@ -169,7 +169,7 @@ impl TestHost {
         self.entities.db().await
     }
 
-    /// Events modules emitted: (tenant, source plugin, name, payload).
+    /// Events modules emitted: (tenant, source instance, name, payload).
     pub fn events(&self) -> Vec<(String, String, String, String)> {
         crate::runtime::backends::lock(&self.crm.events).clone()
     }

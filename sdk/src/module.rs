@@ -58,6 +58,42 @@ macro_rules! export_module {
     };
 }
 
+/// An event as the host hands it to `on-event` ([`Event::envelope`]):
+/// what the event log keeps around the data. `T` is the data's shape
+/// (`serde_json::Value` for any).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct EventEnvelope<T> {
+    /// The event's identity. The host delivers at least once: a module
+    /// that must act once keys what it does by this id.
+    pub id: i64,
+    /// Its place in the tenant's log.
+    pub seq: i64,
+    /// `party.created`, `sales_invoice.approved`, `module.<instance>.<name>`…
+    pub name: String,
+    /// What it is about (`party:12`): one subject's events arrive in order.
+    pub subject: String,
+    /// Who made the change (`api:<tenant>`, `connector:<instance>`,
+    /// `module:<instance>`).
+    pub actor: String,
+    /// When it was written (RFC 3339 UTC).
+    pub at: String,
+    /// For a CRM change: `{"kind", "id", "before", "after"}`, the record as
+    /// the REST API shows it; for a module's event, what it emitted.
+    pub data: T,
+}
+
+impl Event {
+    /// The event with its envelope read: id, subject, actor, data as `T`.
+    pub fn envelope<T: serde::de::DeserializeOwned>(&self) -> Result<EventEnvelope<T>> {
+        serde_json::from_str(&self.payload).map_err(|e| {
+            Error::Other(format!(
+                "event `{}` is not the expected shape: {e}",
+                self.name
+            ))
+        })
+    }
+}
+
 impl Route {
     /// A route: `method` (upper-cased) and `path` with `{name}` segments.
     pub fn new(method: &str, path: &str) -> Self {

@@ -35,6 +35,13 @@ pub(crate) async fn router_with(
     config: &str,
     plugins: &[&str],
 ) -> (axum::Router, tempfile::TempDir) {
+    let (state, dir) = state_with(config, plugins).await;
+    (app(state), dir)
+}
+
+/// The API state of [`router_with`]: the same database, registry and
+/// tokens, for tests that also run what sits beside the API.
+pub(crate) async fn state_with(config: &str, plugins: &[&str]) -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db =
         hamgam::store::Db::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
@@ -76,7 +83,7 @@ pub(crate) async fn router_with(
         crm: BTreeMap::new(),
         sync: Default::default(),
     };
-    (app(AppState::new(snapshot, db)), dir)
+    (AppState::new(snapshot, db), dir)
 }
 
 fn secret(v: &str) -> Secret {

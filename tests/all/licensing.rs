@@ -182,14 +182,14 @@ api_token = {{ file = "{acme}" }}
 const BINDING: &str = "customer = \"acme\"\ninstallation = \"acme-test\"\n";
 
 /// A clock tests move by hand.
-struct ManualClock(Mutex<chrono::DateTime<Utc>>);
+pub(crate) struct ManualClock(Mutex<chrono::DateTime<Utc>>);
 
 impl ManualClock {
-    fn new() -> Arc<ManualClock> {
+    pub(crate) fn new() -> Arc<ManualClock> {
         Arc::new(ManualClock(Mutex::new(Utc::now())))
     }
 
-    fn set(&self, at: chrono::DateTime<Utc>) {
+    pub(crate) fn set(&self, at: chrono::DateTime<Utc>) {
         *self.0.lock().unwrap() = at;
     }
 }

@@ -662,6 +662,28 @@ async fn s9_a_type_change_is_refused_with_the_reason_because_the_web_service_can
         CustomerType::Person,
         "nothing half-written"
     );
+
+    // S20: both outcomes are events of the party, naming the connector and,
+    // for the failure, why.
+    let db = rig._server.state().db();
+    hamgam::store::event::sequence(db, 10_000).await.unwrap();
+    let events = hamgam::store::event::after(db, TENANT, 0, 500)
+        .await
+        .unwrap();
+    let subject = format!("party:{}", p["id"]);
+    let outcomes: Vec<(&str, Value)> = events
+        .iter()
+        .filter(|e| e.subject == subject && e.name.contains("sync"))
+        .map(|e| (e.name.as_str(), serde_json::from_str(&e.payload).unwrap()))
+        .collect();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert_eq!(outcomes[0].0, "party.synced");
+    assert_eq!(outcomes[1].0, "party.sync_failed");
+    assert_eq!(outcomes[1].1["connector"], "sepidar-300", "{outcomes:?}");
+    assert!(
+        outcomes[1].1["error"].as_str().unwrap().contains("type"),
+        "{outcomes:?}"
+    );
 }
 
 /// A ledger quote of `customer` with two lines (one discounted).

@@ -872,6 +872,12 @@ fn bench(root: &Path) -> Result<()> {
     // beside the same check native, and order → CRM latency.
     let mut cmd = cargo();
     cmd.args(["bench", "-p", "hamgam-tests", "--bench", "woo"]);
+    run(cmd)?;
+    // Event delivery: events per second to one subscriber through the
+    // wasm module beside the same handler native, and commit → on-event
+    // latency through the API (S20).
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "hamgam-tests", "--bench", "events"]);
     run(cmd)
 }
 

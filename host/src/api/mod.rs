@@ -10,6 +10,7 @@
 mod admin;
 mod documents;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod history;
 mod hooks;
@@ -64,6 +65,8 @@ struct Inner {
             crate::sync::schedule::Trigger,
         )>,
     >,
+    /// The event dispatcher, weakly, to wake after a retry.
+    events: RwLock<Option<std::sync::Weak<crate::events::Dispatcher>>>,
     default_crm: CrmSettings,
     metrics: CrmMetrics,
     /// Bounds on `/hooks` (`server.webhook_*`).
@@ -87,6 +90,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 reloader: RwLock::new(None),
                 sync: RwLock::new(None),
+                events: RwLock::new(None),
                 default_crm: CrmSettings::default(),
                 metrics: CrmMetrics::default(),
                 webhooks: RwLock::new(Arc::new(hooks::WebhookGate::new(
@@ -143,12 +147,17 @@ impl AppState {
         e.into()
     }
 
-    /// Count a successful CRM write.
+    /// Count a successful CRM write, and wake the event dispatcher: the
+    /// write's event is in the log, and subscribers should not wait for
+    /// the next tick to hear of it.
     pub(crate) fn wrote(&self) {
         self.inner
             .metrics
             .writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(dispatcher) = self.events() {
+            dispatcher.wake();
+        }
     }
 
     /// The state the API shares with the sync engine.
@@ -173,6 +182,18 @@ impl AppState {
     ) {
         *self.inner.sync.write().unwrap_or_else(|e| e.into_inner()) =
             Some((Arc::downgrade(engine), trigger));
+    }
+
+    /// Register the event dispatcher (a retry through the API wakes it).
+    pub fn set_events(&self, dispatcher: &Arc<crate::events::Dispatcher>) {
+        *self.inner.events.write().unwrap_or_else(|e| e.into_inner()) =
+            Some(Arc::downgrade(dispatcher));
+    }
+
+    /// The event dispatcher, if one runs.
+    pub fn events(&self) -> Option<Arc<crate::events::Dispatcher>> {
+        let guard = self.inner.events.read().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref()?.upgrade()
     }
 
     /// The sync engine, if one runs.
@@ -286,6 +307,7 @@ pub fn crm_routes() -> openapi::Routes {
     let r = documents::routes(r);
     let r = payments::routes(r);
     let r = sync::routes(r);
+    let r = events::routes(r);
     history::routes(r)
 }
 

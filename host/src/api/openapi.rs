@@ -10,17 +10,19 @@
 //! document.
 
 use super::AppState;
+use super::events::{EventList, HeldEventList};
 use super::history::{HistoryImportRequest, HistoryKind, ImportList};
 use super::sync::{
     BalanceList, LedgerBalance, LedgerStock, LinkList, OutboxList, StockList, SyncRecord,
 };
-use crate::crm::kinds::{EntityKind, ImportState};
+use crate::crm::kinds::{EntityKind, EventHold, ImportState};
 use crate::crm::{
     Address, DataWarning, Document, DocumentKind, DocumentRequest, Line, LineRequest, Party,
     PartyInputSchema, PartyKind, Payment, PaymentKind, PaymentMethod, PaymentRequest, PhoneEntry,
     PhoneInput, PhoneType, Product, ProductInput, Settlement, SettlementRequest, Statement,
     StatementEntry, Status, Totals, WarningRule,
 };
+use crate::store::event::{Event, Holdup};
 use crate::store::journal::outbox::OutboxItem;
 use crate::store::sync::{Link, LinkOrigin};
 use crate::sync::RunReport;
@@ -247,7 +249,12 @@ impl Routes {
     HistoryKind,
     HistoryImportRequest,
     ImportProgress,
-    ImportList
+    ImportList,
+    Event,
+    EventList,
+    EventHold,
+    Holdup,
+    HeldEventList
 )))]
 struct Schemas;
 
@@ -344,7 +351,7 @@ pub fn document(ops: &[Op]) -> Value {
             .map(|name| {
                 let schema = match name {
                     "id" => Param::Id.schema(),
-                    "tenant" | "instance" => Param::Slug.schema(),
+                    "tenant" | "instance" | "subscriber" => Param::Slug.schema(),
                     _ => json!({"type": "string"}),
                 };
                 json!({ "name": name, "in": "path", "required": true, "schema": schema })

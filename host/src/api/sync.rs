@@ -152,7 +152,7 @@ pub(super) fn routes(r: Routes) -> Routes {
 }
 
 /// The `status` query parameter (failed when absent).
-fn status_of<T>(
+pub(super) fn status_of<T>(
     given: Option<String>,
     absent: T,
     parse: impl Fn(&str) -> Result<T, crate::crm::kinds::UnknownValue>,
@@ -167,7 +167,7 @@ fn status_of<T>(
     }
 }
 
-fn limit_of(given: Option<String>) -> Result<u32, ApiError> {
+pub(super) fn limit_of(given: Option<String>) -> Result<u32, ApiError> {
     match given {
         None => Ok(100),
         Some(l) => l
@@ -212,7 +212,7 @@ async fn outbox(
     Ok(Json(OutboxList { items }))
 }
 
-fn db(e: sqlx::Error) -> ApiError {
+pub(super) fn db(e: sqlx::Error) -> ApiError {
     ApiError::Internal(anyhow::Error::new(e))
 }
 
@@ -288,7 +288,7 @@ async fn link_list(
     Ok(Json(LinkList { items }))
 }
 
-fn param(params: &RawPathParams, name: &str) -> Result<String, ApiError> {
+pub(super) fn param(params: &RawPathParams, name: &str) -> Result<String, ApiError> {
     params
         .iter()
         .find(|(k, _)| *k == name)

@@ -272,6 +272,20 @@ vocabulary!(Operation, "operation", [
     Settle => "settle",
 ]);
 
+impl Operation {
+    /// The event name's verb (`party.created`, `sales_invoice.approved`).
+    pub fn past(self) -> &'static str {
+        match self {
+            Operation::Create => "created",
+            Operation::Update => "updated",
+            Operation::Delete => "deleted",
+            Operation::Approve => "approved",
+            Operation::Reject => "rejected",
+            Operation::Settle => "settled",
+        }
+    }
+}
+
 /// Where an outbox row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -329,6 +343,18 @@ vocabulary!(SyncStatus, "sync status", [
     Failed => "failed",
 ]);
 
+impl SyncStatus {
+    /// The verb of the event a record's new sync status makes
+    /// (`sales_invoice.synced`, `receipt.sync_failed`); none for pending.
+    pub fn event_verb(self) -> Option<&'static str> {
+        match self {
+            SyncStatus::Pending => None,
+            SyncStatus::Synced => Some("synced"),
+            SyncStatus::Failed => Some("sync_failed"),
+        }
+    }
+}
+
 /// Where a stored webhook delivery stands (invariant 16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -345,6 +371,25 @@ vocabulary!(DeliveryStatus, "delivery status", [
     Pending => "pending",
     Done => "done",
     Failed => "failed",
+]);
+
+/// Why a subscriber has not taken an event its cursor is past (S20).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventHold {
+    /// The module failed it; tried again at `next_attempt_at`.
+    Retrying,
+    /// Failed too often: waits for someone to retry it through the API.
+    Parked,
+    /// Behind an earlier failing event of the same subject, so a record's
+    /// events reach the module in their order.
+    Held,
+}
+
+vocabulary!(EventHold, "event hold", [
+    Retrying => "retrying",
+    Parked => "parked",
+    Held => "held",
 ]);
 
 /// Which side first created a linked record (S8, S11, S12).

@@ -109,7 +109,9 @@ pub trait CrmStore: Send + Sync {
         scope: &RecordScope,
         record_types: &[String],
     ) -> anyhow::Result<u64>;
-    /// Publish an event.
+    /// Publish an event a module instance (`source`) emitted: the log
+    /// names it `module.<source>.<name>`, so no module can speak for the
+    /// CRM or for another module.
     async fn emit(
         &self,
         tenant: &str,
@@ -123,7 +125,7 @@ pub trait CrmStore: Send + Sync {
 #[derive(Debug, Default)]
 pub struct MemoryCrm {
     records: Mutex<BTreeMap<(RecordScope, String, String), ModuleRecord>>,
-    /// Events emitted, as (tenant, source, name, payload).
+    /// Events emitted, as (tenant, source instance, name, payload).
     pub events: Mutex<Vec<(String, String, String, String)>>,
 }
 

@@ -133,3 +133,20 @@ impl CallError {
         }
     }
 }
+
+/// A plugin's business error as one line for people (logs, the outbox's
+/// and the event log's `last_error`).
+pub fn render(e: &crate::runtime::bindings::types::Error) -> String {
+    use crate::runtime::bindings::types::Error as E;
+    match e {
+        E::NotFound(m) => format!("not found: {m}"),
+        E::InvalidInput(f) => format!("invalid {}: {}", f.field, f.message),
+        E::Unauthorized(m) => format!("unauthorized: {m}"),
+        E::Denied(m) => format!("denied: {m}"),
+        E::Conflict(m) => format!("conflict: {m}"),
+        E::VersionMismatch(m) => format!("version mismatch: {m}"),
+        E::Unavailable(m) => format!("unavailable: {m}"),
+        E::Unsupported(m) => format!("unsupported: {m}"),
+        E::Other(m) => m.clone(),
+    }
+}

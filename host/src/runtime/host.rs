@@ -661,11 +661,38 @@ impl crm::Host for HostState {
                 "CRM write access is not granted".into(),
             )));
         }
+        // Subscribers match names by pattern and parse the payload: a
+        // name outside the pattern alphabet or a payload that is not JSON
+        // would reach every one of them as a fault of theirs.
+        let well_named = !name.is_empty()
+            && name.len() <= 100
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        if !well_named {
+            self.record("crm.emit", &name, false);
+            return Ok(Err(invalid(
+                "name",
+                "an event name is 1 to 100 characters of a-z, 0-9, `.`, `_` and `-`",
+            )));
+        }
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&payload) {
+            self.record("crm.emit", &name, false);
+            return Ok(Err(invalid(
+                "payload",
+                &format!("an event payload is JSON: {e}"),
+            )));
+        }
         self.record("crm.emit", &name, true);
         self.ctx
             .services
             .crm
-            .emit(&self.ctx.scope.tenant, &self.ctx.plugin_id, &name, &payload)
+            .emit(
+                &self.ctx.scope.tenant,
+                &self.ctx.scope.instance,
+                &name,
+                &payload,
+            )
             .await?;
         Ok(Ok(()))
     }

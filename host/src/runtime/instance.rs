@@ -152,6 +152,9 @@ pub struct PluginInstance {
     /// WooCommerce disables the hook (issue 13 §9). Same tenant, same
     /// context and limits; a fault poisons only the store it happened in.
     intake: tokio::sync::Mutex<Option<Live>>,
+    /// A module's event subscriptions, as its `describe` answered at the
+    /// health check: the dispatcher asks for them on every pass.
+    subscriptions: std::sync::OnceLock<Vec<String>>,
     /// Counters.
     pub stats: InstanceStats,
 }
@@ -165,6 +168,7 @@ impl PluginInstance {
             plugin,
             live: tokio::sync::Mutex::new(None),
             intake: tokio::sync::Mutex::new(None),
+            subscriptions: std::sync::OnceLock::new(),
             stats: InstanceStats::default(),
         }
     }
@@ -177,6 +181,20 @@ impl PluginInstance {
     /// The plugin it runs.
     pub fn plugin(&self) -> &Arc<LoadedPlugin> {
         &self.plugin
+    }
+
+    /// The event names (patterns) a module subscribes to, from its
+    /// `describe`; asked of the module once, then kept. Empty for the
+    /// other worlds.
+    pub async fn subscriptions(&self) -> Result<&[String], CallError> {
+        if self.plugin.manifest.kind != PluginKind::Module {
+            return Ok(&[]);
+        }
+        if let Some(known) = self.subscriptions.get() {
+            return Ok(known);
+        }
+        let info = self.describe_module().await?;
+        Ok(self.subscriptions.get_or_init(|| info.subscriptions))
     }
 
     async fn instantiate(&self) -> Result<Live, CallError> {
@@ -345,6 +363,7 @@ impl PluginInstance {
             PluginKind::Connector => self.describe_connector().await.map(drop),
             PluginKind::Module => {
                 let info = self.describe_module().await.map_err(|e| e.to_string())?;
+                let _ = self.subscriptions.set(info.subscriptions.clone());
                 // Records stored before they had a per-instance scope
                 // become this instance's copy, for the types its module
                 // declares (migration 20261203000420).

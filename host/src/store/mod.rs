@@ -11,7 +11,7 @@
 //! * [`statement`] — a party's statement, read across documents and
 //!   payments;
 //! * [`journal`] — the audit trail and the outbox every write records its
-//!   change in;
+//!   change in, and the change's event in [`event`]'s log;
 //! * `warnings` — data-quality warnings kept beside parties and products;
 //! * [`error`] — [`StoreError`](error::StoreError), the error of every
 //!   repository call; `sql` — the SQL helpers they share.
@@ -82,6 +82,7 @@ macro_rules! on_tx {
 pub mod decimal;
 pub mod document;
 pub mod error;
+pub mod event;
 pub mod history;
 pub mod journal;
 pub mod modules;

@@ -1,7 +1,7 @@
 //! What plugins keep in the host's database: their key-value state
 //! (`plugin_state`, per tenant and instance), module records
-//! (`module_records`, per tenant, plugin and instance) and the events
-//! modules emit. The runtime's backend traits are implemented over these
+//! (`module_records`, per tenant, plugin and instance); the events modules
+//! emit go to the event log ([`super::event`]). The runtime's backend traits are implemented over these
 //! in `runtime::backends_db`, so the store knows nothing of the runtime.
 
 use super::Db;
@@ -132,10 +132,29 @@ pub async fn adopt_unscoped(db: &Db, owner: Owner<'_>, record_types: &[String]) 
     Ok(copied)
 }
 
-/// Record an event a module emitted.
+/// Append an event module instance `source` emitted to the event log, as
+/// `module.<source>.<name>`. Its subject is `module:<source>:<id>` when the
+/// payload is an object with an `id` (the module's record it tells of), so
+/// one record's failing event holds back only that record's later events;
+/// otherwise `module:<source>`.
 pub async fn emit(db: &Db, tenant: &str, source: &str, name: &str, payload: &str) -> Result<()> {
-    let sql = "INSERT INTO module_events (tenant, source, name, payload) VALUES ($1, $2, $3, $4)";
-    on_pool!(db, p => sqlx::query(sql)
-        .bind(tenant).bind(source).bind(name).bind(payload)
-        .execute(p).await.map(|_| ()))
+    let id = serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| match v.get("id")? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+    let subject = match id {
+        Some(id) => format!("module:{source}:{id}"),
+        None => format!("module:{source}"),
+    };
+    let event = super::event::NewEvent {
+        tenant: tenant.to_owned(),
+        name: format!("module.{source}.{name}"),
+        subject,
+        actor: format!("module:{source}"),
+        payload: payload.to_owned(),
+    };
+    super::event::append(db, &event).await
 }

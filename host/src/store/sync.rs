@@ -7,6 +7,7 @@
 //! change it describes, so a link, a cursor and the records they point at
 //! are always committed together (crash safety: no gap, no duplicate).
 
+use super::event::NewEvent;
 use super::sql::{Arg, CHUNK, IN_CHUNK, bind_args, insert_placeholders, param, params};
 use super::{Db, Tx};
 use crate::crm::kinds::{EntityKind, LinkStatus, SyncStatus};
@@ -418,14 +419,33 @@ pub async fn retry_link(
 }
 
 /// Set a document's or payment's sync status (F2) in the caller's
-/// transaction; parties and products have none.
+/// transaction (parties and products have none), and tell the event log
+/// (S20): `<kind>.synced` or `<kind>.sync_failed`, naming the connector
+/// instance and, for a failure, why.
 pub async fn set_sync_status(
     tx: &mut Tx,
     tenant: &str,
     local_kind: EntityKind,
     id: i64,
-    status: SyncStatus,
+    outcome: SyncOutcome<'_>,
 ) -> Result<()> {
+    let status = outcome.status;
+    if let Some(verb) = status.event_verb() {
+        let payload = serde_json::json!({
+            "kind": local_kind,
+            "id": id,
+            "connector": outcome.via,
+            "error": outcome.why,
+        });
+        let event = NewEvent {
+            tenant: tenant.to_owned(),
+            name: format!("{local_kind}.{verb}"),
+            subject: super::event::subject(local_kind, id),
+            actor: format!("connector:{}", outcome.via),
+            payload: payload.to_string(),
+        };
+        super::event::append_in_op(tx, &[event]).await?;
+    }
     let table = match local_kind {
         EntityKind::Receipt | EntityKind::Payment => "crm_payments",
         EntityKind::Party | EntityKind::Product => return Ok(()),
@@ -439,6 +459,17 @@ pub async fn set_sync_status(
     };
     let sql = format!("UPDATE {table} SET sync_status = $1 WHERE tenant = $2 AND id = $3");
     on_tx!(tx, c => sqlx::query(&sql).bind(status).bind(tenant).bind(id).execute(&mut *c).await.map(|_| ()))
+}
+
+/// A record's sync outcome at one connector instance.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncOutcome<'a> {
+    /// The record's new sync status.
+    pub status: SyncStatus,
+    /// The connector instance.
+    pub via: &'a str,
+    /// Why it failed.
+    pub why: Option<&'a str>,
 }
 
 /// A CRM record found by its natural key (S17 matching: customer number,

@@ -243,6 +243,8 @@ pub(crate) async fn apply_change(
                 Err(Refusal::Business(message)) => {
                     report.refused += 1;
                     tracing::warn!(tenant = ctx.tenant, instance = ctx.instance, kind = name, remote_id = %record.remote_id, "ledger record refused: {message}");
+                    let event = refused_event(ctx, name, &record.remote_id, &message);
+                    crate::store::event::append_in_op(tx, &[event]).await?;
                     new.status = LinkStatus::Failed.as_str().into();
                     new.error = Some(message);
                 }
@@ -556,6 +558,11 @@ async fn create_fresh(
         link.local_id = Some(doc.id);
         new_links.push(link);
     }
+    let events: Vec<_> = refused
+        .iter()
+        .map(|(record, message)| refused_event(ctx, name, &record.remote_id, message))
+        .collect();
+    crate::store::event::append_in_op(tx, &events).await?;
     for (record, message) in refused {
         report.pulled += 1;
         report.refused += 1;
@@ -568,6 +575,30 @@ async fn create_fresh(
     }
     links::put_new_links(tx, &new_links).await?;
     Ok(rest)
+}
+
+/// `sync.refused` (S20): a ledger record the CRM refused, about the
+/// ledger record (`<instance>/<kind>/<remote id>`), so a module can show or
+/// chase it; it is applied again when it changes or is retried (F2).
+fn refused_event(
+    ctx: &Ctx<'_>,
+    kind: &str,
+    remote_id: &str,
+    message: &str,
+) -> crate::store::event::NewEvent {
+    let payload = serde_json::json!({
+        "connector": ctx.instance,
+        "kind": kind,
+        "remote_id": remote_id,
+        "error": message,
+    });
+    crate::store::event::NewEvent {
+        tenant: ctx.tenant.to_owned(),
+        name: "sync.refused".to_owned(),
+        subject: format!("{}/{kind}/{remote_id}", ctx.instance),
+        actor: format!("connector:{}", ctx.instance),
+        payload: payload.to_string(),
+    }
 }
 
 /// Deletion rules (S12, S14–S16; the incumbent's: identity deletions never

@@ -341,20 +341,7 @@ pub fn is_transient(e: &wit::Error) -> bool {
     )
 }
 
-/// A connector error as one line for people.
-pub fn render(e: &wit::Error) -> String {
-    match e {
-        wit::Error::NotFound(m) => format!("not found: {m}"),
-        wit::Error::InvalidInput(f) => format!("invalid {}: {}", f.field, f.message),
-        wit::Error::Unauthorized(m) => format!("unauthorized: {m}"),
-        wit::Error::Denied(m) => format!("denied: {m}"),
-        wit::Error::Conflict(m) => format!("conflict: {m}"),
-        wit::Error::VersionMismatch(m) => format!("version mismatch: {m}"),
-        wit::Error::Unavailable(m) => format!("unavailable: {m}"),
-        wit::Error::Unsupported(m) => format!("unsupported: {m}"),
-        wit::Error::Other(m) => m.clone(),
-    }
-}
+pub use crate::runtime::error::render;
 
 /// RFC 3339 UTC now, as the stores keep time.
 pub(crate) fn now() -> String {

@@ -213,7 +213,12 @@ pub(crate) async fn deliver(
             outbox::mark_unsure(&mut tx, ctx.tenant, row.id, *upto).await?;
         }
         if let Some(status) = record_status {
-            links::set_sync_status(&mut tx, ctx.tenant, row.entity_kind, row.entity_id, status)
+            let outcome = links::SyncOutcome {
+                status,
+                via: ctx.instance,
+                why: settlement.error,
+            };
+            links::set_sync_status(&mut tx, ctx.tenant, row.entity_kind, row.entity_id, outcome)
                 .await?;
         }
         tx.commit().await?;
@@ -402,14 +407,12 @@ async fn deliver_one(
         &at,
     )
     .await?;
-    links::set_sync_status(
-        &mut tx,
-        ctx.tenant,
-        row.entity_kind,
-        row.entity_id,
-        SyncStatus::Synced,
-    )
-    .await?;
+    let outcome = links::SyncOutcome {
+        status: SyncStatus::Synced,
+        via: ctx.instance,
+        why: None,
+    };
+    links::set_sync_status(&mut tx, ctx.tenant, row.entity_kind, row.entity_id, outcome).await?;
     tx.commit().await?;
     Ok(Outcome::Delivered {
         complete: delivered_upto >= upto,

@@ -32,13 +32,23 @@
 //! | `/sql-text?db=D&sql=S` | SQL text of its own through the 0.1.0 `sql.query`: rows or `{"error":…}` |
 //! | `/sql-read?db=D&name=N&p1=…` | a declared read by name: `{"columns":…,"rows":…}` or `{"error":…}` |
 //! | `/sql-write?db=D&name=N&p1=…` | a declared write by name: `{"affected":N}` or `{"error":…}` |
+//! | `/emit?name=N&payload=P` | emits event N: `{"ok":true}` or `{"error":"…"}` |
+//! | `/events` | the events `on-event` took, in order (the first 200): `{"events":[{"id","name","subject"}…]}` |
+//!
+//! Events: it subscribes to `party.*` and `module.hostile.*` and keeps each
+//! event it takes in its state (`events`, the first 200) and a tally per
+//! subject (`p:<subject>`: last place, count, sum of ids), taking each
+//! event's effect once however often it is handed over. While the state key
+//! `fail` holds an event's subject (or `*`), it refuses that subject's
+//! events.
 
 use std::hint::black_box;
 
 use hamgam_sdk::crm::{self, ModuleRecord};
 use hamgam_sdk::http;
 use hamgam_sdk::{
-    Event, HttpRequest, HttpResponse, Module, ModuleInfo, Result, Route, clock, config, state,
+    Error, Event, EventEnvelope, HttpRequest, HttpResponse, Module, ModuleInfo, Result, Route,
+    clock, config, state,
 };
 use serde_json::{Value, json};
 
@@ -69,21 +79,73 @@ const ROUTES: &[&str] = &[
     "/sql-text",
     "/sql-read",
     "/sql-write",
+    "/emit",
+    "/events",
 ];
 
 struct Hostile;
+
+/// Events kept by name and subject for `/events` (the rest only count).
+const KEPT: usize = 200;
+
+/// What `on-event` has taken of one subject (state key `p:<subject>`):
+/// the last place, how many, the sum of ids.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Progress {
+    last_seq: i64,
+    count: i64,
+    id_sum: i64,
+}
+
+/// The first [`KEPT`] events `on-event` took.
+fn taken() -> Vec<Value> {
+    state::get("events")
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
 
 impl Module for Hostile {
     fn describe() -> ModuleInfo {
         ModuleInfo {
             record_types: Vec::new(),
             routes: ROUTES.iter().map(|path| Route::new("GET", path)).collect(),
-            subscriptions: Vec::new(),
+            subscriptions: vec!["party.*".into(), "module.hostile.*".into()],
         }
     }
 
-    fn on_event(_event: Event) -> Result<()> {
-        Ok(())
+    fn on_event(event: Event) -> Result<()> {
+        let delivery: EventEnvelope<Value> = event.envelope()?;
+        let fail = state::get("fail")
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        if !fail.is_empty() && (fail == "*" || fail == delivery.subject) {
+            return Err(Error::Other(format!("told to fail {}", delivery.subject)));
+        }
+        // Exactly-once effect over at-least-once delivery: a subject's
+        // events come in log order, so one handed again is one at or
+        // before the last place taken for its subject. That place, the
+        // count and the sum of ids are one state value per subject,
+        // written at once: a crash leaves them all before or all after.
+        let key = format!("p:{}", delivery.subject);
+        let mut progress: Progress = state::get(&key)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        if delivery.seq <= progress.last_seq {
+            return Ok(());
+        }
+        progress.last_seq = delivery.seq;
+        progress.count += 1;
+        progress.id_sum += delivery.id;
+        if state::get("full").is_none() {
+            let mut seen = taken();
+            if seen.len() < KEPT {
+                seen.push(json!({ "id": delivery.id, "name": delivery.name, "subject": delivery.subject }));
+                state::set("events", json!(seen).to_string().as_bytes())?;
+            } else {
+                state::set("full", b"1")?;
+            }
+        }
+        state::set(&key, json!(progress).to_string().as_bytes())
     }
 
     fn handle_request(request: HttpRequest) -> Result<HttpResponse> {
@@ -134,6 +196,11 @@ impl Module for Hostile {
                 }
                 outcome(http::send(post))
             }
+            "/emit" => match crm::emit(&arg("name"), &arg("payload")) {
+                Ok(()) => json!({ "ok": true }),
+                Err(e) => json!({ "error": e.message() }),
+            },
+            "/events" => json!({ "events": taken() }),
             "/log" => {
                 hamgam_sdk::log::info(&arg("msg"));
                 json!({ "ok": true })

@@ -5,6 +5,7 @@ use super::Change;
 use crate::crm::Actor;
 use crate::crm::kinds::{EntityKind, Operation};
 use crate::store::error::Result;
+use crate::store::event::{self, NewEvent};
 use crate::store::sql::{Arg, bind_args, insert_placeholders, json, now};
 use crate::store::{Db, Tx};
 
@@ -86,8 +87,8 @@ pub async fn audit_trail(
 
 /// S11: the ledger's copy of a CRM record now has another number (a
 /// ledger that cannot edit a quotation replaces it, and numbers the new
-/// one). Written to the audit only: the CRM record itself did not change,
-/// so nothing travels.
+/// one). Written to the audit and the event log (`<kind>.numbered`): the
+/// CRM record itself did not change, so nothing travels.
 pub async fn record_ledger_number_in_op(
     tx: &mut Tx,
     actor: &Actor,
@@ -97,16 +98,27 @@ pub async fn record_ledger_number_in_op(
     after: &str,
 ) -> Result<()> {
     let side = |n: &str| json(&serde_json::json!({ "ledger_number": n }));
+    let (before, after) = (side(before)?, side(after)?);
     audit_only(
         tx,
         actor,
         entity_kind,
         entity_id,
         Audited::LedgerNumber,
-        &side(before)?,
-        &side(after)?,
+        &before,
+        &after,
     )
-    .await
+    .await?;
+    let numbered = NewEvent {
+        tenant: actor.tenant.clone(),
+        name: format!("{entity_kind}.numbered"),
+        subject: event::subject(entity_kind, entity_id),
+        actor: actor.who.clone(),
+        payload: format!(
+            r#"{{"kind":"{entity_kind}","id":{entity_id},"before":{before},"after":{after}}}"#
+        ),
+    };
+    Ok(event::append_in_op(tx, &[numbered]).await?)
 }
 
 /// An audit row with no outbox row: for changes a ledger made that travel
