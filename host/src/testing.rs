@@ -268,6 +268,7 @@ impl PluginBuilder<'_> {
             secrets: self.secrets,
             limits: self.limits,
             crm: Arc::new(crate::crm::settings::CrmSettings::default()),
+            records: self.plugin.records.clone(),
             services: self.host.services.clone(),
         };
         Arc::new(self.host.runtime.instance(self.plugin, ctx))

@@ -3,7 +3,8 @@
 
 use core::marker::PhantomData;
 
-use crate::wit::exports::hamgam::module::module as wit_module;
+use crate::wit::exports::hamgam::module0_1_0::module as wit_module;
+use crate::wit::exports::hamgam::module0_1_1::migrate as wit_migrate;
 pub use wit_module::{Event, ModuleInfo, Route};
 
 use crate::{Error, HttpRequest, HttpResponse, Result};
@@ -26,6 +27,19 @@ pub trait Module {
         let _ = request;
         Err(Error::not_implemented("handle_request"))
     }
+
+    /// A stored record of `record_type` written under schema version
+    /// `from_version` (0: before the type had a schema), as the manifest's
+    /// current version wants it (JSON). The host calls it at the health
+    /// check after an upgrade raised the type's `version`; the answer must
+    /// meet the new schema. Left unimplemented, the host checks the body as
+    /// it is.
+    fn migrate_record(record_type: String, from_version: u32, body: String) -> Result<String> {
+        let _ = (record_type, from_version, body);
+        Err(Error::Unsupported(
+            "no migration: the record is kept as it is".into(),
+        ))
+    }
 }
 
 /// Adapts a [`Module`] to the generated `Guest` trait.
@@ -43,6 +57,12 @@ impl<T: Module> wit_module::Guest for ModuleExport<T> {
 
     fn handle_request(request: HttpRequest) -> Result<HttpResponse> {
         T::handle_request(request)
+    }
+}
+
+impl<T: Module> wit_migrate::Guest for ModuleExport<T> {
+    fn migrate_record(record_type: String, from_version: u32, body: String) -> Result<String> {
+        T::migrate_record(record_type, from_version, body)
     }
 }
 
@@ -116,7 +136,7 @@ pub mod crm {
     pub use crate::wit::hamgam::crm0_1_1::entities::Kind;
 
     use crate::wit::hamgam::crm0_1_0::store;
-    use crate::wit::hamgam::crm0_1_1::entities;
+    use crate::wit::hamgam::crm0_1_1::{entities, records};
     use crate::{Error, Result};
 
     fn to_json<B: Serialize + ?Sized>(what: &str, body: &B) -> Result<String> {
@@ -219,6 +239,45 @@ pub mod crm {
         let payload = serde_json::to_string(payload)
             .map_err(|e| Error::Other(format!("cannot serialise event `{name}`: {e}")))?;
         emit(name, &payload)
+    }
+
+    /// A page of typed records: (id, body) by id, and the `after` of the
+    /// next page (none at the end).
+    pub type RecordPage<T> = (Vec<(String, T)>, Option<String>);
+
+    /// Records of a typed `record_type` (declared in the manifest's
+    /// `[records]`) whose indexed fields equal every filter, with ids after
+    /// `after`, at most `limit` (1..=500), each as (id, body as `T`); and
+    /// the `after` of the next page. A filter on an unindexed field is
+    /// `Error::InvalidInput` naming it.
+    pub fn query_records<T: DeserializeOwned>(
+        record_type: &str,
+        filters: &[(&str, &str)],
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<RecordPage<T>> {
+        let filters: Vec<records::FieldFilter> = filters
+            .iter()
+            .map(|(field, value)| records::FieldFilter {
+                field: (*field).to_owned(),
+                value: (*value).to_owned(),
+            })
+            .collect();
+        let page = records::query(record_type, &filters, after, limit)?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|r| {
+                let body = serde_json::from_str(&r.body).map_err(|e| {
+                    Error::Other(format!(
+                        "stored {record_type} `{}` is not the expected shape: {e}",
+                        r.id
+                    ))
+                })?;
+                Ok((r.id, body))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((items, page.next_after))
     }
 
     /// A record's body deserialised from JSON.

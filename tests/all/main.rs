@@ -11,6 +11,7 @@ mod examples;
 mod licensing;
 mod module_crm;
 mod module_events;
+mod module_records;
 mod sandbox;
 mod sql_gate;
 mod sql_server;

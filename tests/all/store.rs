@@ -52,11 +52,21 @@ async fn p7_module_records_are_scoped_per_tenant_on_every_backend() {
             records("a", "petty-cash", "main"),
             records("b", "petty-cash", "main"),
         );
-        db.put_record(&a, rec("b-1", "{\"n\":1}")).await.unwrap();
-        db.put_record(&a, rec("b-2", "{\"n\":2}")).await.unwrap();
-        db.put_record(&a, rec("c-1", "{}")).await.unwrap();
-        db.put_record(&a, rec("b-1", "{\"n\":3}")).await.unwrap();
-        db.put_record(&b, rec("b-9", "{}")).await.unwrap();
+        db.put_record(&a, rec("b-1", "{\"n\":1}"), Default::default())
+            .await
+            .unwrap();
+        db.put_record(&a, rec("b-2", "{\"n\":2}"), Default::default())
+            .await
+            .unwrap();
+        db.put_record(&a, rec("c-1", "{}"), Default::default())
+            .await
+            .unwrap();
+        db.put_record(&a, rec("b-1", "{\"n\":3}"), Default::default())
+            .await
+            .unwrap();
+        db.put_record(&b, rec("b-9", "{}"), Default::default())
+            .await
+            .unwrap();
         let got = db
             .get_record(&a, "petty-cash-bill", "b-1")
             .await
@@ -99,9 +109,13 @@ async fn p7_module_records_are_scoped_per_plugin_and_instance_on_every_backend()
         // Same tenant and instance name, another plugin (an instance
         // re-pointed at a different plugin, or a module guessing names).
         let other_plugin = records("t", "hostile", "north");
-        db.put_record(&owner, rec("petty-cash-bill", "bill-1", "{\"mine\":true}"))
-            .await
-            .unwrap();
+        db.put_record(
+            &owner,
+            rec("petty-cash-bill", "bill-1", "{\"mine\":true}"),
+            Default::default(),
+        )
+        .await
+        .unwrap();
         for stranger in [&other_instance, &other_plugin] {
             assert!(
                 db.get_record(stranger, "petty-cash-bill", "bill-1")
@@ -121,6 +135,7 @@ async fn p7_module_records_are_scoped_per_plugin_and_instance_on_every_backend()
             db.put_record(
                 stranger,
                 rec("petty-cash-bill", "bill-1", "{\"forged\":true}"),
+                Default::default(),
             )
             .await
             .unwrap();
@@ -202,9 +217,13 @@ async fn p7_records_from_before_the_scope_migration_keep_working_for_the_modules
         );
         // North already wrote bill-000002 after the upgrade: its own
         // version wins over the old copy.
-        db.put_record(&north, rec("petty-cash-bill", "bill-000002", "{\"new\":2}"))
-            .await
-            .unwrap();
+        db.put_record(
+            &north,
+            rec("petty-cash-bill", "bill-000002", "{\"new\":2}"),
+            Default::default(),
+        )
+        .await
+        .unwrap();
         let types = vec!["petty-cash-bill".to_string()];
         assert_eq!(
             db.adopt_unscoped(&north, &types).await.unwrap(),

@@ -210,6 +210,38 @@ pub struct Manifest {
     /// Declared capabilities.
     #[serde(default)]
     pub capabilities: Capabilities,
+    /// A module's own record types (`[records.bill]`), each with its JSON
+    /// Schema, the fields to index and the schema's version.
+    #[serde(default)]
+    pub records: std::collections::BTreeMap<String, RecordType>,
+}
+
+/// One record type a module stores through the host (issue 15 §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordType {
+    /// The schema's version, from 1; a plugin version that changes the
+    /// schema raises it, and the host migrates stored records to it.
+    #[serde(default = "first_version")]
+    pub version: u32,
+    /// JSON Schema (draft 2020-12) every body of the type must meet, as
+    /// JSON text. The host checks each write against it.
+    pub schema: String,
+    /// Top-level properties the host indexes: a module's query may filter
+    /// on these (exact match) and on nothing else.
+    #[serde(default)]
+    pub index: Vec<String>,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+impl RecordType {
+    /// The schema as JSON (checked to parse when the manifest is read).
+    pub fn schema_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.schema).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 impl Manifest {
@@ -286,11 +318,53 @@ impl Manifest {
                 message: "only module plugins can ask for CRM records".into(),
             });
         }
+        self.check_records()?;
         if self.capabilities.crm != CrmAccess::None && self.kind != PluginKind::Module {
             return Err(ManifestError::Field {
                 field: "capabilities.crm",
                 message: "only module plugins can ask for CRM store access".into(),
             });
+        }
+        Ok(())
+    }
+}
+
+impl Manifest {
+    fn check_records(&self) -> Result<(), ManifestError> {
+        let field = |message: String| ManifestError::Field {
+            field: "records",
+            message,
+        };
+        if !self.records.is_empty() && self.kind != PluginKind::Module {
+            return Err(field("only module plugins declare record types".into()));
+        }
+        for (name, record) in &self.records {
+            let name_ok = !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if !name_ok {
+                return Err(field(format!(
+                    "record type `{name}` must be 1–64 lowercase letters, digits, `-` or `_`"
+                )));
+            }
+            if record.version == 0 {
+                return Err(field(format!("`{name}`: version starts at 1")));
+            }
+            let schema: serde_json::Value = serde_json::from_str(&record.schema)
+                .map_err(|e| field(format!("`{name}`: schema is not JSON: {e}")))?;
+            let Some(schema) = schema.as_object() else {
+                return Err(field(format!("`{name}`: schema must be a JSON object")));
+            };
+            let properties = schema.get("properties").and_then(|p| p.as_object());
+            for indexed in &record.index {
+                if !properties.is_some_and(|p| p.contains_key(indexed)) {
+                    return Err(field(format!(
+                        "`{name}`: indexed field `{indexed}` is not one of the schema's top-level properties"
+                    )));
+                }
+            }
         }
         Ok(())
     }

@@ -62,6 +62,8 @@ pub enum Param {
     OneOf(&'static [&'static str]),
     /// A record id.
     Id,
+    /// A place in a log: a whole number, 0 or more.
+    Place,
     /// A Jalali date `YYYY/MM/DD`.
     Date,
     /// `true` or `false`.
@@ -90,6 +92,7 @@ impl Param {
             Param::Limit(max) => json!({"type": "integer", "minimum": 1, "maximum": max}),
             Param::OneOf(words) => json!({"type": "string", "enum": words}),
             Param::Id => json!({"type": "integer", "format": "int64"}),
+            Param::Place => json!({"type": "integer", "format": "int64", "minimum": 0}),
             Param::Date => json!({"type": "string", "pattern": JALALI_DATE_PATTERN}),
             Param::Bool => json!({"type": "boolean"}),
             Param::Text => json!({"type": "string"}),

@@ -20,7 +20,7 @@
 //! event again.
 
 use crate::crm::kinds::EventHold;
-use crate::runtime::bindings::module::exports::hamgam::module::module as modx;
+use crate::runtime::bindings::module::exports::hamgam::module0_1_0::module as modx;
 use crate::runtime::error::render;
 use crate::runtime::instance::{Clock, PluginInstance};
 use crate::state::SharedState;

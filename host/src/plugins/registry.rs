@@ -523,6 +523,7 @@ fn make_instance(
         secrets: inst.secrets.clone(),
         limits: config.limits.with(&inst.limits),
         crm: Arc::new(tenant_crm(config, tenant)),
+        records: plugin.records.clone(),
         services: services.clone(),
     };
     runtime.instance(plugin, ctx)

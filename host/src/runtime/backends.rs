@@ -64,6 +64,16 @@ pub struct ModuleRecord {
     pub body: String,
 }
 
+/// What the host adds to a record it writes: the schema version it was
+/// checked against (0: untyped) and its indexed fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordMeta {
+    /// Schema version.
+    pub schema_version: u32,
+    /// (field, value) pairs of the indexed fields.
+    pub index: Vec<(String, String)>,
+}
+
 /// Whose module records: one plugin's instance in one tenant. The plugin
 /// is part of it so that pointing an instance name at another plugin does
 /// not hand that plugin the first one's records.
@@ -90,8 +100,33 @@ pub trait CrmStore: Send + Sync {
         record_type: &str,
         id: &str,
     ) -> anyhow::Result<Option<ModuleRecord>>;
-    /// Insert or replace a module record.
-    async fn put_record(&self, scope: &RecordScope, record: ModuleRecord) -> anyhow::Result<()>;
+    /// Insert or replace a module record (checked by the caller against
+    /// its type), with its index, audit row and event.
+    async fn put_record(
+        &self,
+        scope: &RecordScope,
+        record: ModuleRecord,
+        meta: RecordMeta,
+    ) -> anyhow::Result<()>;
+    /// Records of a type whose indexed fields equal every filter, after id
+    /// `after`, ordered by id.
+    async fn query_records(
+        &self,
+        scope: &RecordScope,
+        record_type: &str,
+        filters: &[(String, String)],
+        after: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ModuleRecord>>;
+    /// Records of a type written under a schema version below `version`,
+    /// with the version each was written under.
+    async fn records_below_version(
+        &self,
+        scope: &RecordScope,
+        record_type: &str,
+        version: u32,
+        limit: u32,
+    ) -> anyhow::Result<Vec<(ModuleRecord, u32)>>;
     /// Records of a type whose id starts with `prefix`, ordered by id.
     async fn list_records(
         &self,
@@ -121,10 +156,13 @@ pub trait CrmStore: Send + Sync {
     ) -> anyhow::Result<()>;
 }
 
+/// A module record's key in [`MemoryCrm`]: whose, type, id.
+type RecordKey = (RecordScope, String, String);
+
 /// A CRM store in memory (tests, the SDK harness).
 #[derive(Debug, Default)]
 pub struct MemoryCrm {
-    records: Mutex<BTreeMap<(RecordScope, String, String), ModuleRecord>>,
+    records: Mutex<BTreeMap<RecordKey, (ModuleRecord, RecordMeta)>>,
     /// Events emitted, as (tenant, source instance, name, payload).
     pub events: Mutex<Vec<(String, String, String, String)>>,
 }
@@ -139,14 +177,55 @@ impl CrmStore for MemoryCrm {
     ) -> anyhow::Result<Option<ModuleRecord>> {
         Ok(lock(&self.records)
             .get(&(scope.clone(), record_type.into(), id.into()))
-            .cloned())
+            .map(|(r, _)| r.clone()))
     }
-    async fn put_record(&self, scope: &RecordScope, record: ModuleRecord) -> anyhow::Result<()> {
+    async fn put_record(
+        &self,
+        scope: &RecordScope,
+        record: ModuleRecord,
+        meta: RecordMeta,
+    ) -> anyhow::Result<()> {
         lock(&self.records).insert(
             (scope.clone(), record.record_type.clone(), record.id.clone()),
-            record,
+            (record, meta),
         );
         Ok(())
+    }
+    async fn query_records(
+        &self,
+        scope: &RecordScope,
+        record_type: &str,
+        filters: &[(String, String)],
+        after: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ModuleRecord>> {
+        Ok(lock(&self.records)
+            .iter()
+            .filter(|((s, ty, id), (_, meta))| {
+                s == scope
+                    && ty == record_type
+                    && id.as_str() > after
+                    && filters.iter().all(|f| meta.index.contains(f))
+            })
+            .take(limit as usize)
+            .map(|(_, (r, _))| r.clone())
+            .collect())
+    }
+    async fn records_below_version(
+        &self,
+        scope: &RecordScope,
+        record_type: &str,
+        version: u32,
+        limit: u32,
+    ) -> anyhow::Result<Vec<(ModuleRecord, u32)>> {
+        Ok(lock(&self.records)
+            .iter()
+            .filter(|((s, ty, _), (_, meta))| {
+                s == scope && ty == record_type && meta.schema_version < version
+            })
+            .take(limit as usize)
+            .map(|(_, (r, meta))| (r.clone(), meta.schema_version))
+            .collect())
     }
     async fn list_records(
         &self,
@@ -159,7 +238,7 @@ impl CrmStore for MemoryCrm {
             .iter()
             .filter(|((s, ty, id), _)| s == scope && ty == record_type && id.starts_with(prefix))
             .take(limit as usize)
-            .map(|(_, r)| r.clone())
+            .map(|(_, (r, _))| r.clone())
             .collect())
     }
     async fn adopt_unscoped(

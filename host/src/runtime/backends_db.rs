@@ -3,7 +3,7 @@
 //! them here on top of `store::modules`, so the store stays a floor below
 //! the runtime and knows nothing of it.
 
-use super::backends::{CrmStore, ModuleRecord, RecordScope, Scope, StateStore};
+use super::backends::{CrmStore, ModuleRecord, RecordMeta, RecordScope, Scope, StateStore};
 use crate::store::Db;
 use crate::store::modules::{self, Owner};
 use async_trait::async_trait;
@@ -47,8 +47,61 @@ impl CrmStore for Db {
         }))
     }
 
-    async fn put_record(&self, scope: &RecordScope, r: ModuleRecord) -> anyhow::Result<()> {
-        Ok(modules::record_put(self, owner(scope), &r.record_type, &r.id, &r.body).await?)
+    async fn put_record(
+        &self,
+        scope: &RecordScope,
+        r: ModuleRecord,
+        meta: RecordMeta,
+    ) -> anyhow::Result<()> {
+        let actor = format!("module:{}", scope.instance);
+        let write = modules::RecordWrite {
+            schema_version: meta.schema_version,
+            index: &meta.index,
+            actor: &actor,
+        };
+        Ok(modules::record_put(self, owner(scope), &r.record_type, &r.id, &r.body, &write).await?)
+    }
+
+    async fn query_records(
+        &self,
+        scope: &RecordScope,
+        record_type: &str,
+        filters: &[(String, String)],
+        after: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ModuleRecord>> {
+        let rows =
+            modules::records_query(self, owner(scope), record_type, filters, after, limit).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, body, _)| ModuleRecord {
+                record_type: record_type.into(),
+                id,
+                body,
+            })
+            .collect())
+    }
+
+    async fn records_below_version(
+        &self,
+        scope: &RecordScope,
+        record_type: &str,
+        version: u32,
+        limit: u32,
+    ) -> anyhow::Result<Vec<(ModuleRecord, u32)>> {
+        let rows =
+            modules::records_below_version(self, owner(scope), record_type, version, limit).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, body, v)| {
+                let record = ModuleRecord {
+                    record_type: record_type.into(),
+                    id,
+                    body,
+                };
+                (record, u32::try_from(v).unwrap_or(0))
+            })
+            .collect())
     }
 
     async fn list_records(

@@ -5,7 +5,7 @@
 //! Every import checks the instance's effective capabilities first and
 //! reports to the call recorder, allowed or not.
 
-use super::backends::{CallEvent, ModuleRecord};
+use super::backends::{CallEvent, ModuleRecord, RecordMeta};
 use super::bindings::device_driver::hamgam::hardware::port;
 use super::bindings::module::hamgam::crm0_1_0::store as crm;
 use super::bindings::platform::{clock, config, log, sql, state};
@@ -595,14 +595,35 @@ impl crm::Host for HostState {
         if item.id.is_empty() || item.id.len() > 256 {
             return Ok(Err(invalid("id", "must be 1–256 bytes")));
         }
-        if serde_json::from_str::<serde_json::Value>(&item.body).is_err() {
+        let Ok(body) = serde_json::from_str::<serde_json::Value>(&item.body) else {
             return Ok(Err(invalid("body", "must be JSON")));
-        }
-        self.record(
-            "crm.put-record",
-            format!("{}/{}", item.record_type, item.id),
-            true,
-        );
+        };
+        let what = format!("{}/{}", item.record_type, item.id);
+        let meta = match self.ctx.records.get(&item.record_type) {
+            Some(schema) => {
+                if let Err(breach) = schema.check(&body) {
+                    self.record("crm.put-record", &what, false);
+                    return Ok(Err(invalid(&breach.field, &breach.message)));
+                }
+                RecordMeta {
+                    schema_version: schema.version,
+                    index: schema.index_of(&body),
+                }
+            }
+            // A module that declares its types stores only those.
+            None if !self.ctx.records.is_empty() => {
+                self.record("crm.put-record", &what, false);
+                return Ok(Err(invalid(
+                    "record-type",
+                    &format!(
+                        "`{}` is not a record type this module declares ([records] in its manifest)",
+                        item.record_type
+                    ),
+                )));
+            }
+            None => RecordMeta::default(),
+        };
+        self.record("crm.put-record", &what, true);
         self.ctx
             .services
             .crm
@@ -613,6 +634,7 @@ impl crm::Host for HostState {
                     id: item.id,
                     body: item.body,
                 },
+                meta,
             )
             .await?;
         Ok(Ok(()))

@@ -87,6 +87,8 @@ pub struct InstanceContext {
     /// The tenant's CRM settings, for the module's writes of CRM records
     /// (numbering templates, tax rates).
     pub crm: Arc<crate::crm::settings::CrmSettings>,
+    /// The plugin's declared record types, compiled (`LoadedPlugin::records`).
+    pub records: Arc<super::records::RecordSchemas>,
     /// Backends.
     pub services: Services,
 }
@@ -378,12 +380,82 @@ impl PluginInstance {
                 if copied > 0 {
                     tracing::info!(tenant = %scope.tenant, instance = %scope.instance, plugin = %scope.plugin, copied, "module records from before per-instance scope adopted");
                 }
-                Ok(())
+                return self.migrate_records().await;
             }
             PluginKind::Notifier => self.channels().await.map(drop),
             PluginKind::DeviceDriver => self.describe_device().await.map(drop),
         };
         result.map_err(|e| e.to_string())
+    }
+
+    /// Bring the instance's stored records up to their types' current
+    /// schema versions (issue 15 §3): each record written under an older
+    /// version goes through the module's `migrate-record` (or stays as it
+    /// is where the module has none) and must meet the current schema.
+    /// All of a batch are checked before any is written, so a record that
+    /// cannot be migrated fails the health check and leaves the batch as
+    /// it was: the registry then keeps the older plugin version.
+    async fn migrate_records(&self) -> Result<(), String> {
+        const BATCH: u32 = 10_000;
+        let scope = self.ctx.record_scope();
+        let crm = &self.ctx.services.crm;
+        for (name, schema) in self.ctx.records.iter() {
+            loop {
+                let stale = crm
+                    .records_below_version(&scope, name, schema.version, BATCH)
+                    .await
+                    .map_err(|e| format!("reading `{name}` records to migrate: {e}"))?;
+                if stale.is_empty() {
+                    break;
+                }
+                let mut migrated = Vec::with_capacity(stale.len());
+                for (record, from) in &stale {
+                    let body = match self
+                        .migrate_record(name.clone(), *from, record.body.clone())
+                        .await
+                    {
+                        Ok(Ok(body)) => body,
+                        Ok(Err(super::bindings::types::Error::Unsupported(_)))
+                        | Err(CallError::NotExported { .. }) => record.body.clone(),
+                        Ok(Err(e)) => {
+                            return Err(format!(
+                                "record `{name}/{}` (schema version {from}) was not migrated to version {}: {}",
+                                record.id,
+                                schema.version,
+                                super::error::render(&e)
+                            ));
+                        }
+                        Err(e) => return Err(e.to_string()),
+                    };
+                    let value: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+                        format!(
+                            "record `{name}/{}`: the migrated body is not JSON: {e}",
+                            record.id
+                        )
+                    })?;
+                    schema.check(&value).map_err(|b| {
+                        format!(
+                            "record `{name}/{}` (schema version {from}) does not meet version {}: {}: {}",
+                            record.id, schema.version, b.field, b.message
+                        )
+                    })?;
+                    let meta = super::backends::RecordMeta {
+                        schema_version: schema.version,
+                        index: schema.index_of(&value),
+                    };
+                    migrated.push((record.clone(), body, meta));
+                }
+                let count = migrated.len();
+                for (mut record, body, meta) in migrated {
+                    record.body = body;
+                    crm.put_record(&scope, record, meta)
+                        .await
+                        .map_err(|e| format!("writing a migrated `{name}` record: {e}"))?;
+                }
+                tracing::info!(tenant = %scope.tenant, instance = %scope.instance, record_type = %name, count, version = schema.version, "module records migrated");
+            }
+        }
+        Ok(())
     }
 
     /// Instantiate if needed and bind every export of the world; a
@@ -612,7 +684,7 @@ impl std::error::Error for ExportMismatch {}
 use super::bindings::connector::exports::hamgam::ledger0_1_0::connector as ledger;
 use super::bindings::connector::exports::hamgam::ledger0_1_1::history;
 use super::bindings::device_driver::exports::hamgam::hardware::driver;
-use super::bindings::module::exports::hamgam::module::module as modx;
+use super::bindings::module::exports::hamgam::module0_1_0::module as modx;
 use super::bindings::notifier::exports::hamgam::notify::notifier as notify;
 use super::bindings::types::{Date, Entity, EntityKind, Error, HttpRequest, HttpResponse, Money};
 
@@ -656,6 +728,10 @@ exports! {
     /// `module.on-event`.
     fn on_event(event: modx::Event) -> Result<(), Error>
         = Module "on-event": "hamgam:module/module@0.1.0" / "on-event";
+    /// `migrate.migrate-record` (0.1.1): a stored record of an older schema
+    /// version as the current one wants it.
+    fn migrate_record(record_type: String, from_version: u32, body: String) -> Result<String, Error>
+        = Module "migrate-record": optional "hamgam:module/migrate@0.1.1" / "migrate-record";
     /// `module.handle-request`.
     fn handle_request(request: HttpRequest) -> Result<HttpResponse, Error>
         = Module "handle-request": "hamgam:module/module@0.1.0" / "handle-request";

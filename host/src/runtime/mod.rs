@@ -16,10 +16,12 @@ pub mod error;
 pub mod grants;
 pub mod host;
 mod host_entities;
+mod host_records;
 pub mod instance;
 pub mod log_line;
 pub mod outgoing;
 pub mod port;
+pub mod records;
 pub mod sql;
 pub mod sql_convert;
 pub mod sql_gate;
@@ -83,6 +85,8 @@ pub struct LoadedPlugin {
     /// Where each export the host may call sits in the component, looked up
     /// once here: `[i]` is `instance::EXPORTS[i]`, none for other worlds.
     pub(crate) exports: Vec<Option<ComponentExportIndex>>,
+    /// Its declared record types, compiled (module world).
+    pub records: std::sync::Arc<records::RecordSchemas>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -252,25 +256,21 @@ impl Runtime {
         // The world's typed `…Pre` checks that every export the world names
         // is there, so a plugin built for another world fails here, at
         // load; the export types are checked when an instance binds them.
+        // The connector and module worlds have exports added in 0.1.1 that
+        // older plugins lack (history, migrate): for them the export table
+        // below is the check — every export it does not mark `optional`
+        // must be there.
         let pre = match manifest.kind {
-            PluginKind::Connector => bindings::connector::ConnectorPre::new(
-                self.linkers
-                    .connector
-                    .instantiate_pre(&component)
-                    .map_err(world_err)?,
-            )
-            .map_err(world_err)?
-            .instance_pre()
-            .clone(),
-            PluginKind::Module => bindings::module::ModulePre::new(
-                self.linkers
-                    .module
-                    .instantiate_pre(&component)
-                    .map_err(world_err)?,
-            )
-            .map_err(world_err)?
-            .instance_pre()
-            .clone(),
+            PluginKind::Connector => self
+                .linkers
+                .connector
+                .instantiate_pre(&component)
+                .map_err(world_err)?,
+            PluginKind::Module => self
+                .linkers
+                .module
+                .instantiate_pre(&component)
+                .map_err(world_err)?,
             PluginKind::Notifier => bindings::notifier::NotifierPre::new(
                 self.linkers
                     .notifier
@@ -310,6 +310,12 @@ impl Runtime {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let records = records::RecordSchemas::compile(&manifest).map_err(|message| {
+            LoadError::Manifest(hamgam_trust::manifest::ManifestError::Field {
+                field: "records",
+                message,
+            })
+        })?;
         Ok(LoadedPlugin {
             manifest,
             digest,
@@ -318,6 +324,7 @@ impl Runtime {
             component,
             pre,
             exports,
+            records: std::sync::Arc::new(records),
         })
     }
 

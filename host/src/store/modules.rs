@@ -71,22 +71,147 @@ pub async fn record_get(
         .fetch_optional(p).await)
 }
 
-/// Insert or replace one module record.
+/// What the host knows of a record it writes beyond its body.
+#[derive(Debug, Clone, Default)]
+pub struct RecordWrite<'a> {
+    /// The schema version it was checked against (0: an untyped record).
+    pub schema_version: u32,
+    /// Its indexed fields, (field, value).
+    pub index: &'a [(String, String)],
+    /// Who writes it (`module:<instance>`), for the audit trail.
+    pub actor: &'a str,
+}
+
+/// Insert or replace one module record, in one transaction with its
+/// index rows, its audit row (before and after) and its event
+/// (`module.<instance>.<type>.created|updated`).
 pub async fn record_put(
     db: &Db,
     owner: Owner<'_>,
     record_type: &str,
     id: &str,
     body: &str,
+    write: &RecordWrite<'_>,
 ) -> Result<()> {
-    let sql = "INSERT INTO module_records (tenant, plugin, instance, record_type, id, body) \
-               VALUES ($1, $2, $3, $4, $5, $6) \
+    let read = "SELECT body FROM module_records WHERE tenant = $1 AND plugin = $2 \
+                AND instance = $3 AND record_type = $4 AND id = $5";
+    let upsert = "INSERT INTO module_records (tenant, plugin, instance, record_type, id, body, schema_version) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7) \
                ON CONFLICT (tenant, plugin, instance, record_type, id) \
-               DO UPDATE SET body = excluded.body";
-    on_pool!(db, p => sqlx::query(sql)
+               DO UPDATE SET body = excluded.body, schema_version = excluded.schema_version";
+    let unindex = "DELETE FROM module_record_index WHERE tenant = $1 AND plugin = $2 \
+                   AND instance = $3 AND record_type = $4 AND id = $5";
+    let index = "INSERT INTO module_record_index (tenant, plugin, instance, record_type, field, value, id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    let audit = "INSERT INTO module_record_audit (tenant, plugin, instance, record_type, record_id, actor, before_json, after_json, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    let version = i64::from(write.schema_version);
+    let mut tx = db.begin().await?;
+    let before: Option<String> = on_tx!(&mut tx, c => sqlx::query_scalar(read)
+        .bind(owner.tenant).bind(owner.plugin).bind(owner.instance).bind(record_type).bind(id)
+        .fetch_optional(&mut *c).await)?;
+    on_tx!(&mut tx, c => sqlx::query(upsert)
         .bind(owner.tenant).bind(owner.plugin).bind(owner.instance)
-        .bind(record_type).bind(id).bind(body)
-        .execute(p).await.map(|_| ()))
+        .bind(record_type).bind(id).bind(body).bind(version)
+        .execute(&mut *c).await.map(|_| ()))?;
+    on_tx!(&mut tx, c => sqlx::query(unindex)
+        .bind(owner.tenant).bind(owner.plugin).bind(owner.instance).bind(record_type).bind(id)
+        .execute(&mut *c).await.map(|_| ()))?;
+    for (field, value) in write.index {
+        on_tx!(&mut tx, c => sqlx::query(index)
+            .bind(owner.tenant).bind(owner.plugin).bind(owner.instance).bind(record_type)
+            .bind(field).bind(value).bind(id)
+            .execute(&mut *c).await.map(|_| ()))?;
+    }
+    on_tx!(&mut tx, c => sqlx::query(audit)
+        .bind(owner.tenant).bind(owner.plugin).bind(owner.instance).bind(record_type).bind(id)
+        .bind(write.actor).bind(&before).bind(body).bind(super::sql::now())
+        .execute(&mut *c).await.map(|_| ()))?;
+    let verb = if before.is_some() {
+        "updated"
+    } else {
+        "created"
+    };
+    let event = super::event::NewEvent {
+        tenant: owner.tenant.to_owned(),
+        name: format!("module.{}.{record_type}.{verb}", owner.instance),
+        subject: format!("module:{}:{record_type}:{id}", owner.instance),
+        actor: write.actor.to_owned(),
+        payload: format!(
+            r#"{{"type":{},"id":{},"before":{},"after":{body}}}"#,
+            serde_json::Value::from(record_type),
+            serde_json::Value::from(id),
+            before.as_deref().unwrap_or("null"),
+        ),
+    };
+    super::event::append_in_op(&mut tx, &[event]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A module record's audit trail, oldest first: (actor, before, after, at).
+pub async fn record_audit(
+    db: &Db,
+    owner: Owner<'_>,
+    record_type: &str,
+    id: &str,
+) -> Result<Vec<(String, Option<String>, String, String)>> {
+    let sql = "SELECT actor, before_json, after_json, at FROM module_record_audit \
+               WHERE tenant = $1 AND plugin = $2 AND instance = $3 AND record_type = $4 AND record_id = $5 \
+               ORDER BY id";
+    on_pool!(db, p => sqlx::query_as(sql)
+        .bind(owner.tenant).bind(owner.plugin).bind(owner.instance).bind(record_type).bind(id)
+        .fetch_all(p).await)
+}
+
+/// Records of one type whose indexed fields equal every `filters` value,
+/// after id `after`, by id, as (id, body, schema version).
+pub async fn records_query(
+    db: &Db,
+    owner: Owner<'_>,
+    record_type: &str,
+    filters: &[(String, String)],
+    after: &str,
+    limit: u32,
+) -> Result<Vec<(String, String, i64)>> {
+    let mut sql = String::from(
+        "SELECT r.id, r.body, CAST(r.schema_version AS BIGINT) FROM module_records r \
+         WHERE r.tenant = $1 AND r.plugin = $2 AND r.instance = $3 AND r.record_type = $4 AND r.id > $5",
+    );
+    for n in 0..filters.len() {
+        let (f, v) = (6 + 2 * n, 7 + 2 * n);
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM module_record_index i WHERE i.tenant = r.tenant \
+             AND i.plugin = r.plugin AND i.instance = r.instance AND i.record_type = r.record_type \
+             AND i.id = r.id AND i.field = ${f} AND i.value = ${v})"
+        ));
+    }
+    sql.push_str(&format!(" ORDER BY r.id LIMIT ${}", 6 + 2 * filters.len()));
+    on_pool!(db, p => {
+        let mut q = sqlx::query_as(&sql)
+            .bind(owner.tenant).bind(owner.plugin).bind(owner.instance).bind(record_type).bind(after);
+        for (field, value) in filters {
+            q = q.bind(field).bind(value);
+        }
+        q.bind(i64::from(limit)).fetch_all(p).await
+    })
+}
+
+/// Records of one type written under a schema version older than
+/// `version`, by id, as (id, body, schema version).
+pub async fn records_below_version(
+    db: &Db,
+    owner: Owner<'_>,
+    record_type: &str,
+    version: u32,
+    limit: u32,
+) -> Result<Vec<(String, String, i64)>> {
+    let sql = "SELECT id, body, CAST(schema_version AS BIGINT) FROM module_records WHERE tenant = $1 AND plugin = $2 \
+               AND instance = $3 AND record_type = $4 AND schema_version < $5 ORDER BY id LIMIT $6";
+    on_pool!(db, p => sqlx::query_as(sql)
+        .bind(owner.tenant).bind(owner.plugin).bind(owner.instance).bind(record_type)
+        .bind(i64::from(version)).bind(i64::from(limit))
+        .fetch_all(p).await)
 }
 
 /// Module records of one type whose id starts with `prefix`, by id, as

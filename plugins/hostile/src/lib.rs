@@ -32,6 +32,7 @@
 //! | `/sql-text?db=D&sql=S` | SQL text of its own through the 0.1.0 `sql.query`: rows or `{"error":…}` |
 //! | `/sql-read?db=D&name=N&p1=…` | a declared read by name: `{"columns":…,"rows":…}` or `{"error":…}` |
 //! | `/sql-write?db=D&name=N&p1=…` | a declared write by name: `{"affected":N}` or `{"error":…}` |
+//! | `/record-query?type=T[&field=F&value=V][&after=A][&limit=N]` | a typed query: `{"ids":[…],"bodies":[…],"next":…}` or `{"error":"…","field":"…"}` |
 //! | `/emit?name=N&payload=P` | emits event N: `{"ok":true}` or `{"error":"…"}` |
 //! | `/events` | the events `on-event` took, in order (the first 200): `{"events":[{"id","name","subject"}…]}` |
 //!
@@ -79,11 +80,20 @@ const ROUTES: &[&str] = &[
     "/sql-text",
     "/sql-read",
     "/sql-write",
+    "/record-query",
     "/emit",
     "/events",
 ];
 
 struct Hostile;
+
+/// A refusal as the probes report it: the field too, where one is named.
+fn error_json(e: &Error) -> Value {
+    match e {
+        Error::InvalidInput(f) => json!({ "error": f.message, "field": f.field }),
+        other => json!({ "error": other.message() }),
+    }
+}
 
 /// Events kept by name and subject for `/events` (the rest only count).
 const KEPT: usize = 200;
@@ -148,6 +158,23 @@ impl Module for Hostile {
         state::set(&key, json!(progress).to_string().as_bytes())
     }
 
+    /// `note` version 1 → 2: the owner becomes a required field. A note
+    /// about `unmigratable` is refused, so the tests see a failed
+    /// migration keep the older version.
+    fn migrate_record(record_type: String, from_version: u32, body: String) -> Result<String> {
+        let mut note: Value = serde_json::from_str(&body)
+            .map_err(|e| Error::Other(format!("stored {record_type} is not JSON: {e}")))?;
+        if note["topic"] == "unmigratable" {
+            return Err(Error::Other(format!(
+                "cannot migrate this {record_type} from version {from_version}"
+            )));
+        }
+        if note.get("owner").is_none() {
+            note["owner"] = json!("migrated");
+        }
+        Ok(note.to_string())
+    }
+
     fn handle_request(request: HttpRequest) -> Result<HttpResponse> {
         let arg = |name: &str| request.query(name).unwrap_or_default();
         let body = match request.path_only() {
@@ -196,6 +223,26 @@ impl Module for Hostile {
                 }
                 outcome(http::send(post))
             }
+            "/record-query" => {
+                let filters: Vec<(String, String)> = request
+                    .query("field")
+                    .map(|f| vec![(f, arg("value"))])
+                    .unwrap_or_default();
+                let filters: Vec<(&str, &str)> = filters
+                    .iter()
+                    .map(|(f, v)| (f.as_str(), v.as_str()))
+                    .collect();
+                let after = request.query("after");
+                let limit = arg("limit").parse().unwrap_or(100);
+                match crm::query_records::<Value>(&arg("type"), &filters, after.as_deref(), limit) {
+                    Ok((items, next)) => json!({
+                        "ids": items.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                        "bodies": items.iter().map(|(_, b)| b).collect::<Vec<_>>(),
+                        "next": next,
+                    }),
+                    Err(e) => error_json(&e),
+                }
+            }
             "/emit" => match crm::emit(&arg("name"), &arg("payload")) {
                 Ok(()) => json!({ "ok": true }),
                 Err(e) => json!({ "error": e.message() }),
@@ -217,7 +264,7 @@ impl Module for Hostile {
                 };
                 match crm::put_record(&record) {
                     Ok(()) => json!({ "ok": true }),
-                    Err(e) => json!({ "error": e.message() }),
+                    Err(e) => error_json(&e),
                 }
             }
             "/record-get" => match crm::get_record(&arg("type"), &arg("id")) {
