@@ -13,16 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tower::ServiceExt;
 
-const CONFIG: &str = r#"
-[tenants.acme.instances.petty-cash]
-plugin = "petty-cash"
-enabled = true
-grants = { state = true, crm = "read-write" }
-[tenants.globex.instances.petty-cash]
-plugin = "petty-cash"
-enabled = true
-grants = { state = true, crm = "read-write" }
-"#;
+const CONFIG: &str = crate::petty_cash::PETTY_CASH;
 
 pub(crate) const ADMIN: &str = "admin-token";
 const LICENSE_PATH: &str = "/srv/hamgam/license.json";
@@ -241,22 +232,24 @@ async fn p7_module_routes_need_the_tenants_own_token() {
 #[tokio::test]
 async fn p7_module_data_stays_with_its_tenant() {
     let (app, _dir) = router().await;
-    let acme = "/api/v1/tenants/acme/modules/petty-cash/bills";
-    let (status, bill) = send(
+    let acme = "/api/v1/tenants/acme/modules/petty-cash/funds";
+    let party = crate::petty_cash::holder(&app, "acme-token", "acme").await;
+    let (status, fund) = send(
         &app,
         "POST",
         acme,
         Some("acme-token"),
-        r#"{"amount":"250000","description":"taxi"}"#,
+        &serde_json::json!({"title": "taxi", "holder_party_id": party, "ceiling": "250000"})
+            .to_string(),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{bill}");
+    assert_eq!(status, StatusCode::CREATED, "{fund}");
     let (_, list) = send(&app, "GET", acme, Some("acme-token"), "").await;
     assert_eq!(list.as_array().map(|a| a.len()), Some(1), "{list}");
     let (_, other) = send(
         &app,
         "GET",
-        "/api/v1/tenants/globex/modules/petty-cash/bills",
+        "/api/v1/tenants/globex/modules/petty-cash/funds",
         Some("globex-token"),
         "",
     )
@@ -267,19 +260,19 @@ async fn p7_module_data_stays_with_its_tenant() {
 #[tokio::test]
 async fn bad_input_gets_a_4xx_naming_the_field() {
     let (app, _dir) = router().await;
-    let uri = "/api/v1/tenants/acme/modules/petty-cash/bills";
+    let uri = "/api/v1/tenants/acme/modules/petty-cash/funds";
     let (status, body) = send(
         &app,
         "POST",
         uri,
         Some("acme-token"),
-        r#"{"amount":"-5","description":"x"}"#,
+        r#"{"title":"x","holder_party_id":1,"ceiling":"-5"}"#,
     )
     .await;
     assert!(status.is_client_error(), "{status} {body}");
-    assert_eq!(body["error"]["field"], "amount", "{body}");
+    assert_eq!(body["error"]["field"], "ceiling", "{body}");
     let big = format!(
-        "{{\"amount\":\"1\",\"description\":\"{}\"}}",
+        "{{\"title\":\"{}\",\"holder_party_id\":1,\"ceiling\":\"1\"}}",
         "x".repeat(hamgam::api::MAX_BODY_BYTES + 1)
     );
     let (status, _) = send(&app, "POST", uri, Some("acme-token"), &big).await;

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use hamgam::config::{PortGrant, SecretRef, SqlBackendKind, SqlGrant};
-use hamgam::plugins::manifest::CrmAccess;
+use hamgam::plugins::manifest::{CrmAccess, CrmEntity};
 use hamgam::runtime::bindings::types::{self, Entity, EntityKind, Party, PartyKind};
 use hamgam::testing::TestHost;
 use serde_json::{Value, json};
@@ -349,48 +349,67 @@ async fn hello_connector_reads_stock_through_granted_sql() {
     );
 }
 
-// ---- petty cash: CRM records, events, state ----
+// ---- petty cash: typed records, CRM payments, events, state ----
 
 #[tokio::test]
-async fn petty_cash_records_approves_and_emits_once() {
+async fn petty_cash_settles_an_approved_bill_once_as_a_crm_payment_and_emits_once() {
     let host = TestHost::new();
     let m = host
         .plugin(plugin("petty-cash"))
         .unwrap()
         .grant_state()
         .grant_crm(CrmAccess::ReadWrite)
+        .grant_entities(CrmEntity::Party, CrmAccess::Read)
+        .grant_entities(CrmEntity::Payment, CrmAccess::ReadWrite)
         .build();
-    let created = m
-        .request(
-            "POST",
-            "/bills",
-            br#"{"amount":"250000","description":"taxi","date":"2025-03-21"}"#,
-        )
+    let db = host.crm_db().await.unwrap();
+    let holder = serde_json::from_value::<hamgam::crm::PartyInput>(serde_json::json!({
+        "kind": "person", "first_name": "رضا", "last_name": "صندوق‌دار", "customer_number": "77-300"
+    }))
+    .unwrap()
+    .validate()
+    .unwrap();
+    let holder = hamgam::store::party::create_party(db, &hamgam::crm::Actor::api("test"), &holder)
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(
-        created.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
-    let bill: Value = serde_json::from_slice(&created.body).unwrap();
+    let call = async |method: &str, path: &str, body: Value| {
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let r = m.request(method, path, &body).await.unwrap().unwrap();
+        (r.status, serde_json::from_slice::<Value>(&r.body).unwrap())
+    };
+    let (status, fund) = call(
+        "POST",
+        "/funds",
+        serde_json::json!({"title": "office", "holder_party_id": holder.id, "ceiling": "1000000"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{fund}");
+    let (status, bill) = call(
+        "POST",
+        &format!("/funds/{}/bills", fund["id"].as_str().unwrap()),
+        serde_json::json!({"items": [{"amount": "250000", "description": "taxi", "date": "1403/01/05"}]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{bill}");
     let id = bill["id"].as_str().unwrap().to_string();
-    for _ in 0..2 {
-        let r = m
-            .request("POST", &format!("/bills/{id}/approve"), b"")
+    assert_eq!(
+        call("POST", &format!("/bills/{id}/approve"), Value::Null)
             .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(r.status, 200);
+            .0,
+        200
+    );
+    for _ in 0..2 {
+        let (status, settled) = call("POST", &format!("/bills/{id}/settle"), Value::Null).await;
+        assert_eq!(status, 200, "{settled}");
+        assert_eq!(settled["status"], "settled");
     }
     let events = host.events();
     assert_eq!(
-        events
-            .iter()
-            .filter(|e| e.2 == "petty-cash.bill-approved")
-            .count(),
+        events.iter().filter(|e| e.2 == "bill_settled").count(),
         1,
         "{events:?}"
     );
@@ -398,12 +417,20 @@ async fn petty_cash_records_approves_and_emits_once() {
         events[0].0, "test",
         "the event belongs to the caller's tenant"
     );
-    let missing = m
-        .request("GET", "/bills/bill-999999", b"")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(missing.status, 404);
+    let payments = hamgam::store::payment::list_payments(
+        db,
+        "test",
+        hamgam::crm::PaymentKind::Payment,
+        &Default::default(),
+        0,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(payments.len(), 1, "one payment however often it is settled");
+    assert_eq!(payments[0].amount.to_string(), "250000");
+    let (status, _) = call("GET", "/bills/bill-999999", Value::Null).await;
+    assert_eq!(status, 404);
 }
 
 // ---- mattermost: outgoing webhook out, outgoing-webhook token in ----

@@ -12,6 +12,7 @@ mod licensing;
 mod module_crm;
 mod module_events;
 mod module_records;
+mod petty_cash;
 mod sandbox;
 mod sql_gate;
 mod sql_server;

@@ -4,7 +4,7 @@
 //! made during the fault succeed.
 
 use crate::common::{enc, json, plugin};
-use hamgam::plugins::manifest::CrmAccess;
+use hamgam::plugins::manifest::{CrmAccess, CrmEntity};
 use hamgam::runtime::error::CallError;
 use hamgam::runtime::instance::PluginInstance;
 use hamgam::testing::TestHost;
@@ -358,7 +358,39 @@ fn petty_cash(host: &TestHost, instance: &str) -> Arc<PluginInstance> {
         .instance(instance)
         .grant_state()
         .grant_crm(CrmAccess::ReadWrite)
+        .grant_entities(CrmEntity::Party, CrmAccess::Read)
+        .grant_entities(CrmEntity::Payment, CrmAccess::ReadWrite)
         .build()
+}
+
+/// A bill of `amount` Rial in a fresh fund of `cash`, held by a new party
+/// `customer_number` of tenant `t` in the harness's CRM.
+async fn bill_of(
+    host: &TestHost,
+    cash: &PluginInstance,
+    amount: &str,
+    customer_number: &str,
+) -> serde_json::Value {
+    let db = host.crm_db().await.unwrap();
+    let party = serde_json::from_value::<hamgam::crm::PartyInput>(serde_json::json!({
+        "kind": "organisation", "name": "دفتر", "customer_number": customer_number
+    }))
+    .unwrap()
+    .validate()
+    .unwrap();
+    let holder = hamgam::store::party::create_party(db, &hamgam::crm::Actor::api("t"), &party)
+        .await
+        .unwrap()
+        .id;
+    let fund =
+        serde_json::json!({"title": "office", "holder_party_id": holder, "ceiling": "100000000"});
+    let (status, fund) = module_json(cash, "POST", "/funds", &fund.to_string()).await;
+    assert_eq!(status, 201, "{fund}");
+    let bill = serde_json::json!({"items": [{"amount": amount, "description": "taxi"}]});
+    let path = format!("/funds/{}/bills", fund["id"].as_str().unwrap());
+    let (status, bill) = module_json(cash, "POST", &path, &bill.to_string()).await;
+    assert_eq!(status, 201, "{bill}");
+    bill
 }
 
 async fn module_json(
@@ -379,14 +411,7 @@ async fn module_json(
 async fn p7_one_module_cannot_read_or_overwrite_another_modules_records() {
     let host = TestHost::new();
     let cash = petty_cash(&host, "cash");
-    let (status, bill) = module_json(
-        &cash,
-        "POST",
-        "/bills",
-        r#"{"amount":"250000","description":"taxi"}"#,
-    )
-    .await;
-    assert_eq!(status, 201, "{bill}");
+    let bill = bill_of(&host, &cash, "250000", "7001-300").await;
     assert_eq!(bill["id"], "bill-000001");
     // Another module of the same tenant, with full CRM access.
     let thief = host
@@ -395,16 +420,16 @@ async fn p7_one_module_cannot_read_or_overwrite_another_modules_records() {
         .tenant("t")
         .grant_crm(CrmAccess::ReadWrite)
         .build();
-    let got = json(&thief, "/record-get?type=petty-cash-bill&id=bill-000001").await;
+    let got = json(&thief, "/record-get?type=bill&id=bill-000001").await;
     assert!(got["body"].is_null(), "read another module's record: {got}");
-    let listed = json(&thief, "/record-list?type=petty-cash-bill").await;
+    let listed = json(&thief, "/record-list?type=bill").await;
     assert_eq!(listed["ids"], serde_json::json!([]), "{listed}");
     let forged = enc(
-        r#"{"id":"bill-000001","date":"2026-01-01","amount":"1","description":"forged","approved":true}"#,
+        r#"{"id":"bill-000001","fund":"fund-0001","date":"1404/01/01","items":[],"total":"1","status":"approved"}"#,
     );
     let put = json(
         &thief,
-        &format!("/record-put?type=petty-cash-bill&id=bill-000001&body={forged}"),
+        &format!("/record-put?type=bill&id=bill-000001&body={forged}"),
     )
     .await;
     assert_eq!(put["ok"], true, "{put}");
@@ -419,25 +444,13 @@ async fn p7_two_instances_of_one_module_do_not_see_each_others_records() {
     let host = TestHost::new();
     let north = petty_cash(&host, "north");
     let south = petty_cash(&host, "south");
-    let (_, north_bill) = module_json(
-        &north,
-        "POST",
-        "/bills",
-        r#"{"amount":"1000","description":"north office"}"#,
-    )
-    .await;
+    let north_bill = bill_of(&host, &north, "1000", "7002-300").await;
     let (status, south_bills) = module_json(&south, "GET", "/bills", "").await;
     assert_eq!(status, 200);
     assert_eq!(south_bills, serde_json::json!([]), "{south_bills}");
     // Each instance numbers its own bills: the same id in both must not
     // overwrite the other's.
-    let (_, south_bill) = module_json(
-        &south,
-        "POST",
-        "/bills",
-        r#"{"amount":"2000","description":"south office"}"#,
-    )
-    .await;
+    let south_bill = bill_of(&host, &south, "2000", "7003-300").await;
     assert_eq!(south_bill["id"], north_bill["id"]);
     let (_, north_bills) = module_json(&north, "GET", "/bills", "").await;
     assert_eq!(north_bills, serde_json::json!([north_bill]));

@@ -1030,7 +1030,10 @@ fn demo(root: &Path) -> Result<()> {
     );
     println!("  metrics:   curl http://127.0.0.1:8080/metrics");
     println!(
-        "  add bill:  curl -H 'Authorization: Bearer {token}' -d '{{\"amount\":\"250000\",\"description\":\"taxi\"}}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills"
+        "  a fund:    curl -H 'Authorization: Bearer {token}' -d '{{\"title\":\"office\",\"holder_party_id\":1,\"ceiling\":\"5000000\"}}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/funds"
+    );
+    println!(
+        "  add bill:  curl -H 'Authorization: Bearer {token}' -d '{{\"items\":[{{\"amount\":\"250000\",\"description\":\"taxi\",\"cost_centre\":\"office\"}}]}}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/funds/fund-0001/bills"
     );
     println!(
         "  list:      curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tenants/demo/modules/petty-cash/bills"

@@ -30,7 +30,7 @@ pub(super) fn routes(r: Routes) -> Routes {
             (
                 "after",
                 "a place (`seq`) in the log; 0 from the start",
-                Param::Id,
+                Param::Place,
             ),
             ("limit", "1..=500 (default 100)", Param::Limit(500)),
         ])

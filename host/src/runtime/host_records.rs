@@ -29,20 +29,20 @@ impl records::Host for HostState {
     ) -> Result<Result<RecordPage, types::Error>> {
         if self.ctx.effective.crm < CrmAccess::Read {
             return Ok(Err(self.denied(
-                "records.query",
+                "crm.query-records",
                 &record_type,
                 "CRM read access is not granted".into(),
             )));
         }
         let Some(schema) = self.ctx.records.get(&record_type) else {
-            self.record("records.query", &record_type, false);
+            self.record("crm.query-records", &record_type, false);
             return Ok(Err(field_error(
                 "record-type",
                 format!("`{record_type}` is not a record type this module declares"),
             )));
         };
         if let Some(f) = filters.iter().find(|f| !schema.index.contains(&f.field)) {
-            self.record("records.query", &record_type, false);
+            self.record("crm.query-records", &record_type, false);
             return Ok(Err(field_error(
                 f.field.clone(),
                 format!(
@@ -55,7 +55,7 @@ impl records::Host for HostState {
         if !(1..=MAX_PAGE).contains(&limit) {
             return Ok(Err(field_error("limit", format!("must be 1..={MAX_PAGE}"))));
         }
-        self.record("records.query", &record_type, true);
+        self.record("crm.query-records", &record_type, true);
         let pairs: Vec<(String, String)> =
             filters.into_iter().map(|f| (f.field, f.value)).collect();
         let rows = self
