@@ -14,7 +14,7 @@ use hamgam::crm::{Actor, PartyInput};
 use hamgam::store::{Db, party};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const TENANT: &str = "acme";
@@ -39,24 +39,11 @@ async fn events_child_host() {
 }
 
 fn spawn_host(config: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "events_crash::events_child_host",
-            "--test-threads=1",
-            "--nocapture",
-        ])
-        .env("HAMGAM_EVENTS_CONFIG", config)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(if std::env::var_os("HAMGAM_CRASH_DEBUG").is_some() {
-            std::process::Stdio::inherit()
-        } else {
-            std::process::Stdio::null()
-        })
-        .spawn()
-        .expect("spawn the child host")
+    crate::sync_crash::spawn_child(
+        "events_crash::events_child_host",
+        "HAMGAM_EVENTS_CONFIG",
+        config,
+    )
 }
 
 fn write_config(dir: &Path) -> std::path::PathBuf {

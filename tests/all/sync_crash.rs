@@ -43,15 +43,26 @@ async fn crash_child_host() {
 }
 
 pub(crate) fn spawn_host(config: &Path) -> Child {
+    spawn_child(
+        "sync_crash::crash_child_host",
+        "HAMGAM_CRASH_CONFIG",
+        config,
+    )
+}
+
+/// This test binary re-executed on the ignored test `test` (a child host
+/// body), with `config` in the environment variable `env`. Its stderr shows
+/// with `HAMGAM_CRASH_DEBUG` set.
+pub(crate) fn spawn_child(test: &str, env: &str, config: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             "--ignored",
             "--exact",
-            "sync_crash::crash_child_host",
+            test,
             "--test-threads=1",
             "--nocapture",
         ])
-        .env("HAMGAM_CRASH_CONFIG", config)
+        .env(env, config)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(if std::env::var_os("HAMGAM_CRASH_DEBUG").is_some() {

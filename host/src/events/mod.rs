@@ -187,8 +187,9 @@ impl Dispatcher {
         // place before this pass: it gets what was written while it was
         // starting, not the tenant's whole past.
         let head = event::head(db).await?;
+        let mut positions = Vec::with_capacity(subscribers.len());
         for (subscriber, _) in subscribers {
-            event::cursor(db, subscriber.tenant(), subscriber.name(), head).await?;
+            positions.push(event::cursor(db, subscriber.tenant(), subscriber.name(), head).await?);
         }
         let mut report = PassReport::default();
         loop {
@@ -198,10 +199,14 @@ impl Dispatcher {
                 break;
             }
         }
-        for (subscriber, subscriptions) in subscribers {
+        // Only `serve` moves a cursor, so each position read above holds.
+        for ((subscriber, subscriptions), position) in subscribers.iter().zip(positions) {
             // One subscriber's database trouble is logged; the others
             // still get their events.
-            if let Err(e) = self.serve(*subscriber, subscriptions, &mut report).await {
+            if let Err(e) = self
+                .serve(*subscriber, subscriptions, position, &mut report)
+                .await
+            {
                 tracing::warn!(tenant = %subscriber.tenant(), instance = %subscriber.name(), "{e}");
             }
         }
@@ -212,6 +217,7 @@ impl Dispatcher {
         &self,
         subscriber: &dyn Subscriber,
         subscriptions: &[String],
+        mut position: i64,
         report: &mut PassReport,
     ) -> Result<(), EventError> {
         let db = self.state.db();
@@ -234,7 +240,6 @@ impl Dispatcher {
             }
         }
 
-        let mut position = event::cursor(db, tenant, name, 0).await?;
         let mut waiting = event::waiting_subjects(db, tenant, name).await?;
         let mut handed = 0;
         while handed < PER_PASS {
