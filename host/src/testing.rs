@@ -23,7 +23,10 @@
 
 use crate::config::{Grants, Limits, PortGrant, SecretRef, SqlGrant};
 use crate::plugins::manifest::{CrmAccess, CrmEntity};
-use crate::runtime::backends::{HostCall, MemoryCrm, MemoryRecorder, MemoryState, Scope};
+use crate::runtime::backends::{
+    EntityStore, HostCall, MemoryCrm, MemoryRecorder, MemoryState, Scope,
+};
+use crate::runtime::bindings::module::exports::hamgam::module0_1_0::module::Event as ModuleEvent;
 use crate::runtime::bindings::types::{Error, HttpRequest, HttpResponse};
 use crate::runtime::entities_db::ScratchEntities;
 use crate::runtime::error::CallError;
@@ -80,6 +83,8 @@ pub struct TestHost {
     recorder: MemoryRecorder,
     crm: Arc<MemoryCrm>,
     entities: Arc<ScratchEntities>,
+    /// Where [`TestHost::deliver`] is in each instance's tenant log.
+    cursors: Arc<std::sync::Mutex<BTreeMap<(String, String), i64>>>,
 }
 
 impl Default for TestHost {
@@ -121,6 +126,7 @@ impl TestHost {
             recorder,
             crm,
             entities,
+            cursors: Arc::default(),
         }
     }
 
@@ -172,6 +178,128 @@ impl TestHost {
     /// Events modules emitted: (tenant, source instance, name, payload).
     pub fn events(&self) -> Vec<(String, String, String, String)> {
         crate::runtime::backends::lock(&self.crm.events).clone()
+    }
+
+    /// Create a CRM record in `tenant` from its REST request body (a
+    /// party, an invoice…), through the same checks, numbering, audit and
+    /// event log as the REST API and a module's `crm::create`; the answer
+    /// is the stored record. The change's event (`party.created`…) is
+    /// what [`deliver`](Self::deliver) hands subscribed modules.
+    ///
+    /// # Errors
+    /// The body refused, with the field named, as the API would.
+    pub async fn seed(
+        &self,
+        tenant: &str,
+        kind: CrmEntity,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let body = serde_json::to_vec(body)?;
+        let settings = crate::crm::settings::CrmSettings::default();
+        let caller = harness_caller(tenant, &settings);
+        self.entities
+            .create(&caller, kind.into(), &body)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding a {}: {e}", kind.as_str()))
+    }
+
+    /// Approve (`true`) or reject a seeded document, receipt or payment:
+    /// `sales_invoice.approved`… in the event log.
+    ///
+    /// # Errors
+    /// No such record, or one that cannot be decided.
+    pub async fn decide(
+        &self,
+        tenant: &str,
+        kind: CrmEntity,
+        id: i64,
+        approve: bool,
+    ) -> anyhow::Result<serde_json::Value> {
+        let settings = crate::crm::settings::CrmSettings::default();
+        let caller = harness_caller(tenant, &settings);
+        self.entities
+            .decide(&caller, kind.into(), id, approve)
+            .await
+            .map_err(|e| anyhow::anyhow!("deciding {} {id}: {e}", kind.as_str()))
+    }
+
+    /// Hand `plugin` the events of its tenant's log it has not had yet and
+    /// subscribes to (its `describe`), in log order, each through
+    /// `on-event` with the envelope a real host sends: what
+    /// [`seed`](Self::seed), [`decide`](Self::decide) and the module's own
+    /// CRM writes logged. One call is one delivery pass: each event once,
+    /// whatever the module answers (a real host would try a failed one
+    /// again later).
+    ///
+    /// # Errors
+    /// The event log unreadable, or a call that trapped.
+    pub async fn deliver(&self, plugin: &PluginInstance) -> anyhow::Result<Vec<Delivered>> {
+        let db = self.entities.db().await?;
+        while crate::store::event::sequence(db, 5_000).await? > 0 {}
+        let subscriptions = plugin.subscriptions().await?.to_vec();
+        let scope = &plugin.context().scope;
+        let key = (scope.tenant.clone(), scope.instance.clone());
+        let mut after = crate::runtime::backends::lock(&self.cursors)
+            .get(&key)
+            .copied()
+            .unwrap_or(0);
+        let mut out = Vec::new();
+        loop {
+            let events = crate::store::event::after(db, &scope.tenant, after, 500).await?;
+            let Some(last) = events.last() else { break };
+            after = last.seq;
+            for event in events {
+                if !subscriptions
+                    .iter()
+                    .any(|p| crate::events::matches(p, &event.name))
+                {
+                    continue;
+                }
+                let outcome = plugin.on_event(wit_event(&event)).await?;
+                out.push(Delivered {
+                    id: event.id,
+                    name: event.name,
+                    subject: event.subject,
+                    outcome,
+                });
+            }
+        }
+        crate::runtime::backends::lock(&self.cursors).insert(key, after);
+        Ok(out)
+    }
+}
+
+/// One event [`TestHost::deliver`] handed a module, and what it answered.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// The event's id (the idempotency key).
+    pub id: i64,
+    /// `party.created`, `sales_invoice.approved`…
+    pub name: String,
+    /// `party:1`…
+    pub subject: String,
+    /// The module's answer.
+    pub outcome: Result<(), Error>,
+}
+
+/// The harness's own CRM writes are made as the module instance
+/// `harness`, so they show apart from the module's in the audit trail.
+fn harness_caller<'a>(
+    tenant: &'a str,
+    settings: &'a crate::crm::settings::CrmSettings,
+) -> crate::runtime::backends::EntityCaller<'a> {
+    crate::runtime::backends::EntityCaller {
+        tenant,
+        instance: "harness",
+        settings,
+    }
+}
+
+/// An event as `on-event` takes it: the name and the envelope.
+fn wit_event(event: &crate::store::event::Event) -> ModuleEvent {
+    ModuleEvent {
+        name: event.name.clone(),
+        payload: crate::events::envelope(event),
     }
 }
 
@@ -269,6 +397,7 @@ impl PluginBuilder<'_> {
             limits: self.limits,
             crm: Arc::new(crate::crm::settings::CrmSettings::default()),
             records: self.plugin.records.clone(),
+            declared: std::sync::OnceLock::new(),
             services: self.host.services.clone(),
         };
         Arc::new(self.host.runtime.instance(self.plugin, ctx))
@@ -276,13 +405,40 @@ impl PluginBuilder<'_> {
 }
 
 impl PluginInstance {
-    /// Shorthand for `handle-request` with no headers.
+    /// A request as the host's API hands it to a module: with no headers,
+    /// and only to a route the module's `describe` declares. Another path
+    /// is answered as the host answers it (404, or 405 for another
+    /// method), without reaching the module.
     pub async fn request(
         &self,
         method: &str,
         path: &str,
         body: &[u8],
     ) -> Result<Result<HttpResponse, Error>, CallError> {
+        if let Some(declared) = self.declared().await? {
+            let refused = match declared.route(method, path) {
+                crate::runtime::declared::RouteMatch::Found(_) => None,
+                crate::runtime::declared::RouteMatch::OtherMethods(m) => Some((
+                    405,
+                    "method-not-allowed",
+                    format!("{path} takes only {}", m.join(", ")),
+                )),
+                crate::runtime::declared::RouteMatch::Undeclared => Some((
+                    404,
+                    "not-found",
+                    format!("{method} {path} is not among the routes describe declares"),
+                )),
+            };
+            if let Some((status, code, message)) = refused {
+                return Ok(Ok(HttpResponse {
+                    status,
+                    headers: vec![("content-type".into(), "application/json".into())],
+                    body: serde_json::json!({"error": {"code": code, "message": message}})
+                        .to_string()
+                        .into_bytes(),
+                }));
+            }
+        }
         self.handle_request(HttpRequest {
             method: method.into(),
             path: path.into(),

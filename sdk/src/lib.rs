@@ -255,7 +255,30 @@ pub mod harness {
     pub use hamgam::runtime::backends::HostCall;
     pub use hamgam::runtime::error::CallError;
     pub use hamgam::runtime::instance::PluginInstance;
-    pub use hamgam::testing::{PluginBuilder, TestHost, plugin_dir, plugin_path};
+    pub use hamgam::testing::{Delivered, PluginBuilder, TestHost, plugin_dir, plugin_path};
+
+    /// What a module's `on-event` is handed (name and envelope payload):
+    /// build one by hand to send an event the harness's log would not
+    /// hold (another module's, say) with `PluginInstance::on_event`.
+    pub use hamgam::runtime::bindings::module::exports::hamgam::module0_1_0::module::Event;
+
+    /// The envelope of an event, as a real host writes it around `data`:
+    /// the [`Event`] to hand `on-event` for a module's own test.
+    pub fn event(id: i64, name: &str, subject: &str, data: &serde_json::Value) -> Event {
+        let logged = hamgam::store::event::Event {
+            id,
+            seq: id,
+            name: name.to_owned(),
+            subject: subject.to_owned(),
+            actor: "module:harness".to_owned(),
+            payload: data.to_string(),
+            at: "2026-01-01T00:00:00Z".to_owned(),
+        };
+        Event {
+            name: name.to_owned(),
+            payload: hamgam::events::envelope(&logged),
+        }
+    }
 
     /// The host-side WIT types the harness's calls take and return.
     pub mod types {

@@ -251,3 +251,94 @@ async fn h9_a_fund_takes_bills_up_to_its_ceiling_and_a_settled_bill_is_one_crm_p
     .await;
     assert_eq!(theirs, json!([]));
 }
+
+/// P6: what a module declares in `describe` is all the host serves of it:
+/// its routes are in the OpenAPI document, and a path or method it does
+/// not declare is answered by the host, in the API's one error shape,
+/// without reaching the module.
+#[tokio::test]
+async fn p6_declared_module_routes_are_in_openapi_and_the_rest_never_reach_the_module() {
+    use axum::body::Body;
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+
+    let (app, _dir) = router_with(PETTY_CASH, &["petty-cash"]).await;
+    let (status, doc) = send(&app, "GET", "/api/v1/openapi.json", None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().expect("paths");
+    let bills = &paths["/api/v1/tenants/{tenant}/modules/petty-cash/funds/{id}/bills"];
+    let post = &bills["post"];
+    assert_eq!(post["tags"], json!(["module: petty-cash"]), "{bills}");
+    assert_eq!(post["x-hamgam-plugin"]["id"], "petty-cash");
+    let params: Vec<&str> = post["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(params, ["tenant", "id"]);
+    assert!(post["responses"]["422"].is_object(), "{post}");
+    assert!(bills.get("delete").is_none(), "only the declared method");
+    let mut module_paths: Vec<&str> = paths
+        .keys()
+        .filter_map(|p| p.strip_prefix("/api/v1/tenants/{tenant}/modules/petty-cash"))
+        .collect();
+    module_paths.sort_unstable();
+    assert_eq!(
+        module_paths,
+        [
+            "/bills",
+            "/bills/{id}",
+            "/bills/{id}/approve",
+            "/bills/{id}/reject",
+            "/bills/{id}/settle",
+            "/funds",
+            "/funds/{id}",
+            "/funds/{id}/bills",
+        ],
+        "the module's describe, path by path"
+    );
+
+    let (status, _) = call(&app, "GET", &format!("{MODULE}/funds"), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let calls_before = calls(&app).await;
+    assert!(calls_before > 0, "the counter counts this instance's calls");
+    // A path it does not declare: 404, the module never called.
+    let (status, e) = call(&app, "GET", &format!("{MODULE}/admin"), Value::Null).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
+    assert_eq!(e["error"]["code"], "not-found", "{e}");
+    // A declared path with a method it does not declare: 405 with Allow.
+    let request = axum::http::Request::builder()
+        .method("DELETE")
+        .uri(format!("{MODULE}/funds"))
+        .header("authorization", "Bearer acme-token")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let mut allow: Vec<&str> = response.headers()["allow"]
+        .to_str()
+        .expect("ascii")
+        .split(", ")
+        .collect();
+    allow.sort_unstable();
+    assert_eq!(allow, ["GET", "POST"]);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let e: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(e["error"]["code"], "method-not-allowed", "{e}");
+    // Neither reached the module: its call count did not move.
+    assert_eq!(calls(&app).await, calls_before);
+}
+
+/// The acme petty-cash instance's plugin calls, from `/metrics`.
+async fn calls(app: &axum::Router) -> u64 {
+    let key =
+        "hamgam_plugin_calls_total{tenant=\"acme\",instance=\"petty-cash\",plugin=\"petty-cash\"}";
+    let (_, text) = send(app, "GET", "/metrics", Some("admin-token"), "").await;
+    text.as_str()
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}

@@ -17,6 +17,7 @@ use std::time::Instant;
 use std::{env, fs};
 
 mod contract;
+mod dev;
 mod layers;
 mod vendor;
 mod vocabulary;
@@ -52,6 +53,25 @@ enum Task {
         /// Which world the plugin implements.
         #[arg(long, value_enum)]
         kind: Kind,
+    },
+    /// Serve one plugin under development in a real host on a fresh
+    /// SQLite database: build it, grant it what its manifest declares in
+    /// a development config (unsigned allowed, tenant `dev`, token
+    /// `dev-token`) and run `hamgam serve` until Ctrl-C.
+    Dev {
+        /// The plugin, by directory name or manifest id.
+        name: String,
+        /// Port of the API.
+        #[arg(long, default_value_t = dev::PORT)]
+        port: u16,
+    },
+    /// Run `sdk/README.md`'s commands against a development host of the
+    /// module `name` (the step "new-plugin template" of `ci` does, for
+    /// the scaffolded module).
+    #[command(hide = true)]
+    TutorialCheck {
+        /// The module, by directory name or manifest id.
+        name: String,
     },
     /// Run the checks CI runs, in order, stopping at the first failure:
     /// rustfmt, layers, vocabulary, clippy (host crates, then each plugin
@@ -196,6 +216,8 @@ fn main() -> ExitCode {
     let result = workspace_dir().and_then(|root| match cli.task {
         Task::BuildPlugins { names } => build_plugins(&root, &names).map(drop),
         Task::NewPlugin { name, kind } => new_plugin(&root, &name, kind),
+        Task::Dev { name, port } => dev::dev(&root, &name, port),
+        Task::TutorialCheck { name } => dev::tutorial_check(&root, &name),
         Task::Ci => ci(&root),
         Task::Bench => bench(&root),
         Task::Demo => demo(&root),
@@ -512,11 +534,7 @@ fn check_name(name: &str) -> Result<()> {
 /// component and one assertion on its answer or on the host calls it made.
 fn harness_check(kind: Kind) -> &'static str {
     match kind {
-        Kind::Module => concat!(
-            "    let response = plugin.request(\"GET\", \"/hello\", b\"\").await.expect(\"call\").expect(\"ok\");\n",
-            "    assert_eq!(response.status, 200);\n",
-            "    assert!(String::from_utf8_lossy(&response.body).contains(\"hello\"));"
-        ),
+        Kind::Module => include_str!("../templates/module_test_body.rs.tmpl").trim_end(),
         Kind::Connector => concat!(
             "    let info = plugin.describe_connector().await.expect(\"describe\");\n",
             "    assert_eq!(info.company_code.as_deref(), Some(\"101\"));\n",
@@ -604,6 +622,59 @@ fn render(template: &str, name: &str, kind: Kind) -> String {
         .replace("{{Type}}", &type_name)
         .replace("{{kind}}", kind.as_str())
         .replace("{{harness_check}}", harness_check(kind))
+        .replace("{{imports}}", test_imports(kind))
+        .replace(
+            "{{grants}}",
+            if kind == Kind::Module {
+                MODULE_GRANTS
+            } else {
+                ""
+            },
+        )
+        .replace(
+            "{{crm}}",
+            if kind == Kind::Module {
+                "read-write"
+            } else {
+                "none"
+            },
+        )
+        .replace("{{manifest_extra}}", manifest_extra(kind))
+        .replace(
+            "{{deps}}",
+            if kind == Kind::Module {
+                MODULE_DEPS
+            } else {
+                ""
+            },
+        )
+}
+
+/// What the scaffolded module's test grants its instance: what its
+/// manifest declares, as an operator would.
+const MODULE_GRANTS: &str = "        .grant_crm(CrmAccess::ReadWrite)\n        .grant_entities(CrmEntity::Party, CrmAccess::Read)\n        .grant_entities(CrmEntity::SalesInvoice, CrmAccess::Read)\n";
+
+fn test_imports(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Module => {
+            "use hamgam_sdk::harness::{CrmAccess, CrmEntity, TestHost};\nuse serde_json::{Value, json};"
+        }
+        Kind::Connector | Kind::Notifier | Kind::DeviceDriver => {
+            "use hamgam_sdk::harness::TestHost;"
+        }
+    }
+}
+
+/// A module's own dependencies: its records are serde structs.
+const MODULE_DEPS: &str = "serde.workspace = true\nserde_json.workspace = true\n";
+
+/// What a world's manifest declares beyond `[capabilities]`: for a module,
+/// the CRM records it reads and its own record type with its schema.
+fn manifest_extra(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Module => include_str!("../templates/module_manifest.toml.tmpl"),
+        Kind::Connector | Kind::Notifier | Kind::DeviceDriver => "",
+    }
 }
 
 /// One CI step: a name for the timing line and what it runs.
@@ -915,7 +986,7 @@ fn demo(root: &Path) -> Result<()> {
         license_id: Some("DEMO".into()),
         tenants: vec!["demo".into()],
         modules: vec![
-            "serial-scale:orderable".into(),
+            "woocommerce:orderable".into(),
             "sales-invoice-history-import:orderable".into(),
             "sales-return-history-import:orderable".into(),
         ],
@@ -1106,6 +1177,11 @@ fn template_smoke_test(root: &Path) -> Result<()> {
                 .env("CARGO_TARGET_DIR", &target)
                 .args(["test", "-p", name]);
             run(test)?;
+            if kind == "module" {
+                // The tutorial's end: the scaffolded module in a real
+                // host, driven by the tutorial's own commands.
+                xtask(&["tutorial-check", name])?;
+            }
             let staged = target.join("plugins").join(format!("{name}.wasm"));
             let _ = fs::remove_file(staged);
         }

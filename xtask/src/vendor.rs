@@ -88,19 +88,26 @@ pub fn sign(component: &Path, key: &Path, out: &Path) -> Result<PathBuf> {
 /// Print the `[[trust.partners]]` entry that endorses a partner's key for
 /// the plugin ids in `scope` (`acme-*`, `acme-notes`).
 pub fn endorse(partner: &str, partner_key: &str, scope: &[String], key: &Path) -> Result<()> {
+    print!("{}", endorsement(partner, partner_key, scope, key)?);
+    Ok(())
+}
+
+/// The `[[trust.partners]]` entry endorsing `partner_key` for `scope`,
+/// signed with the vendor key at `key`.
+pub fn endorsement(
+    partner: &str,
+    partner_key: &str,
+    scope: &[String],
+    key: &Path,
+) -> Result<String> {
     let vendor = read_key(key)?;
     let partner_key = PublicKey::parse(partner_key)?;
     IdScope::parse(scope).context("--scope")?;
     let signature = vendor.sign(&endorsement_message(partner, &partner_key, scope));
-    println!("[[trust.partners]]");
-    println!("partner = {partner:?}");
-    println!("key = \"{partner_key}\"");
-    println!("scope = {scope:?}");
-    println!(
-        "endorsement = \"{}\"",
+    Ok(format!(
+        "[[trust.partners]]\npartner = {partner:?}\nkey = \"{partner_key}\"\nscope = {scope:?}\nendorsement = \"{}\"\n",
         base64::engine::general_purpose::STANDARD.encode(signature)
-    );
-    Ok(())
+    ))
 }
 
 /// What `license issue` needs.

@@ -72,6 +72,28 @@ pub enum ApiError {
     /// A system behind us failed with this message.
     #[error("{0}")]
     Upstream(String),
+    /// The path exists, the method does not: `Allow` lists those that do.
+    #[error("{message}")]
+    MethodNotAllowed {
+        /// The methods the path takes, comma-separated.
+        allow: String,
+        /// What was asked.
+        message: String,
+    },
+    /// A module answered its route with a business error: the status and
+    /// code follow the SDK's error variant (`api/modules.rs`,
+    /// `module_error`), the same shape as every other refusal.
+    #[error("{message}")]
+    Module {
+        /// From the variant.
+        status: StatusCode,
+        /// The variant's WIT name (`invalid-input`, `not-found`…).
+        code: &'static str,
+        /// The field, for `invalid-input`.
+        field: Option<String>,
+        /// The module's message.
+        message: String,
+    },
     /// A plugin failed (trap, limit); the message is safe to show.
     #[error("plugin failed: {0}")]
     Plugin(#[from] crate::runtime::error::CallError),
@@ -131,6 +153,15 @@ impl IntoResponse for ApiError {
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", None),
             ApiError::TimedOut(_) => (StatusCode::REQUEST_TIMEOUT, "timeout", None),
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream", None),
+            ApiError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", None)
+            }
+            ApiError::Module {
+                status,
+                code,
+                field,
+                ..
+            } => (*status, *code, field.clone()),
             ApiError::Plugin(e) => (StatusCode::BAD_GATEWAY, e.code(), None),
             ApiError::Internal(e) => {
                 tracing::error!("internal error: {e:#}");
@@ -146,6 +177,11 @@ impl IntoResponse for ApiError {
             error["field"] = json!(field);
         }
         let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if let ApiError::MethodNotAllowed { allow, .. } = &self
+            && let Ok(v) = axum::http::HeaderValue::try_from(allow.as_str())
+        {
+            response.headers_mut().insert(axum::http::header::ALLOW, v);
+        }
         if matches!(self, ApiError::Busy(_)) {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

@@ -28,6 +28,7 @@ use crate::store::sync::{Link, LinkOrigin};
 use crate::sync::RunReport;
 use crate::sync::history::ImportProgress;
 use axum::Router;
+use axum::extract::State;
 use axum::http::Method;
 use axum::routing::{MethodRouter, get};
 use serde_json::{Map, Value, json};
@@ -460,14 +461,81 @@ pub fn document(ops: &[Op]) -> Value {
 }
 
 /// `GET /api/v1/openapi.json` (public: it describes, it does not reveal).
+/// The CRM's own routes are fixed at start; each running module's routes
+/// (as its `describe` declares them) are added at every request, so an
+/// installed, upgraded or removed module shows at once.
 pub(super) fn router(doc: Arc<Value>) -> Router<AppState> {
     Router::new().route(
         "/api/v1/openapi.json",
-        get(move || {
+        get(move |State(state): State<AppState>| {
             let doc = doc.clone();
-            async move { axum::Json((*doc).clone()) }
+            async move {
+                let mut doc = (*doc).clone();
+                add_module_routes(&mut doc, &state.snapshot().registry);
+                axum::Json(doc)
+            }
         }),
     )
+}
+
+/// Every module instance's declared routes, under
+/// `/api/v1/tenants/{tenant}/modules/<instance>`. The instance name is
+/// part of the path (it picks the module), the tenant stays a parameter:
+/// which tenants run which module is not the document's to reveal. A
+/// module knows only its routes, not their bodies, so each operation says
+/// what serves it and documents the host's own refusals.
+fn add_module_routes(doc: &mut Value, registry: &crate::plugins::registry::Registry) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for instance in registry.all() {
+        let Some(declared) = instance.context().declared.get() else {
+            continue;
+        };
+        let name = &instance.context().scope.instance;
+        let manifest = &instance.plugin().manifest;
+        for route in &declared.routes {
+            let path = format!(
+                "/api/v1/tenants/{{tenant}}/modules/{name}{}",
+                route.path.trim_end_matches('/')
+            );
+            let method = route.method.to_ascii_lowercase();
+            let entry = paths.entry(path).or_insert_with(|| json!({}));
+            if entry.get(&method).is_some() {
+                continue;
+            }
+            let mut params = vec![
+                json!({"name": "tenant", "in": "path", "required": true, "schema": Param::Slug.schema()}),
+            ];
+            params.extend(route.params().map(|p| {
+                json!({"name": p, "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}})
+            }));
+            let mut responses = Map::new();
+            responses.insert(
+                "default".into(),
+                json!({"description": format!("The answer of module `{}` {}", manifest.id, manifest.version)}),
+            );
+            for (code, what) in [
+                ("401", "No valid token"),
+                ("403", "Token of another tenant"),
+                ("404", "No such instance in this tenant"),
+                ("422", "The module refused a field (`error.field` names it)"),
+                ("502", "The module failed"),
+            ] {
+                responses.insert(code.into(), error_response(what));
+            }
+            entry[&method] = json!({
+                "operationId": format!("module.{name}.{method}{}", route.path.replace(['/', '{', '}'], ".")),
+                "summary": format!("{} {} ({} module)", route.method, route.path, manifest.id),
+                "description": manifest.description,
+                "tags": [format!("module: {}", manifest.id)],
+                "parameters": params,
+                "responses": responses,
+                "security": [{"bearer": []}],
+                "x-hamgam-plugin": {"id": manifest.id, "version": manifest.version.to_string(), "instance": name},
+            });
+        }
+    }
 }
 
 /// Ids of document kinds and payment kinds in route paths, for handlers.

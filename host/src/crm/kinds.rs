@@ -156,6 +156,26 @@ vocabulary!(EntityKind, "entity kind", [
     Payment => "payment",
 ]);
 
+impl From<hamgam_trust::manifest::CrmEntity> for EntityKind {
+    /// The kind a manifest's or a grant's entity name stands for.
+    fn from(kind: hamgam_trust::manifest::CrmEntity) -> Self {
+        use hamgam_trust::manifest::CrmEntity as C;
+        match kind {
+            C::Party => EntityKind::Party,
+            C::Product => EntityKind::Product,
+            C::Quote => EntityKind::Quote,
+            C::SalesOrder => EntityKind::SalesOrder,
+            C::SalesInvoice => EntityKind::SalesInvoice,
+            C::SalesReturn => EntityKind::SalesReturn,
+            C::PurchaseInvoice => EntityKind::PurchaseInvoice,
+            C::PurchaseReturn => EntityKind::PurchaseReturn,
+            C::CorrectionNote => EntityKind::CorrectionNote,
+            C::Receipt => EntityKind::Receipt,
+            C::Payment => EntityKind::Payment,
+        }
+    }
+}
+
 impl EntityKind {
     /// The document kind, for the kinds kept in `crm_documents`.
     pub fn document(self) -> Option<super::DocumentKind> {

@@ -524,6 +524,7 @@ fn make_instance(
         limits: config.limits.with(&inst.limits),
         crm: Arc::new(tenant_crm(config, tenant)),
         records: plugin.records.clone(),
+        declared: std::sync::OnceLock::new(),
         services: services.clone(),
     };
     runtime.instance(plugin, ctx)

@@ -94,6 +94,10 @@ pub enum CallError {
         /// wasmtime's description.
         message: String,
     },
+    /// The module's `describe` broke a rule of the host's (a bad route, a
+    /// record type its manifest does not declare).
+    #[error("{0}")]
+    Describe(String),
     /// A fresh instance could not be created.
     #[error("cannot instantiate plugin: {0}")]
     Instantiate(String),
@@ -127,6 +131,7 @@ impl CallError {
             CallError::Memory { .. } => "memory",
             CallError::StackOverflow { .. } => "stack-overflow",
             CallError::Trap { .. } => "trap",
+            CallError::Describe(_) => "describe",
             CallError::Instantiate(_) => "instantiate",
             CallError::WrongWorld { .. } => "wrong-world",
             CallError::NotExported { .. } => "not-exported",

@@ -611,12 +611,17 @@ impl crm::Host for HostState {
                 }
             }
             // A module that declares its types stores only those.
-            None if !self.ctx.records.is_empty() => {
+            None if !self
+                .ctx
+                .declared
+                .get()
+                .is_some_and(|d| d.record_types.contains(&item.record_type)) =>
+            {
                 self.record("crm.put-record", &what, false);
                 return Ok(Err(invalid(
                     "record-type",
                     &format!(
-                        "`{}` is not a record type this module declares ([records] in its manifest)",
+                        "`{}` is not a record type this module declares ([records] in its manifest, or `record-types` in its describe)",
                         item.record_type
                     ),
                 )));

@@ -89,6 +89,10 @@ pub struct InstanceContext {
     pub crm: Arc<crate::crm::settings::CrmSettings>,
     /// The plugin's declared record types, compiled (`LoadedPlugin::records`).
     pub records: Arc<super::records::RecordSchemas>,
+    /// A module's `describe`, checked, from its first call on (the host
+    /// asks before any other call of the module): its routes, record
+    /// types and subscriptions.
+    pub declared: std::sync::OnceLock<super::declared::Declared>,
     /// Backends.
     pub services: Services,
 }
@@ -154,9 +158,6 @@ pub struct PluginInstance {
     /// WooCommerce disables the hook (issue 13 §9). Same tenant, same
     /// context and limits; a fault poisons only the store it happened in.
     intake: tokio::sync::Mutex<Option<Live>>,
-    /// A module's event subscriptions, as its `describe` answered at the
-    /// health check: the dispatcher asks for them on every pass.
-    subscriptions: std::sync::OnceLock<Vec<String>>,
     /// Counters.
     pub stats: InstanceStats,
 }
@@ -170,7 +171,6 @@ impl PluginInstance {
             plugin,
             live: tokio::sync::Mutex::new(None),
             intake: tokio::sync::Mutex::new(None),
-            subscriptions: std::sync::OnceLock::new(),
             stats: InstanceStats::default(),
         }
     }
@@ -186,17 +186,42 @@ impl PluginInstance {
     }
 
     /// The event names (patterns) a module subscribes to, from its
-    /// `describe`; asked of the module once, then kept. Empty for the
-    /// other worlds.
+    /// `describe`. Empty for the other worlds.
     pub async fn subscriptions(&self) -> Result<&[String], CallError> {
+        Ok(match self.declared().await? {
+            Some(declared) => &declared.subscriptions,
+            None => &[],
+        })
+    }
+
+    /// A module's `describe`, checked (routes, record types,
+    /// subscriptions): asked of the module once, then kept. `None` for the
+    /// other worlds.
+    ///
+    /// # Errors
+    /// The call failing, or an answer the host refuses
+    /// ([`CallError::Describe`]: the health check fails with it).
+    pub async fn declared(&self) -> Result<Option<&super::declared::Declared>, CallError> {
         if self.plugin.manifest.kind != PluginKind::Module {
-            return Ok(&[]);
+            return Ok(None);
         }
-        if let Some(known) = self.subscriptions.get() {
-            return Ok(known);
+        if let Some(known) = self.ctx.declared.get() {
+            return Ok(Some(known));
         }
         let info = self.describe_module().await?;
-        Ok(self.subscriptions.get_or_init(|| info.subscriptions))
+        let routes: Vec<(String, String)> = info
+            .routes
+            .into_iter()
+            .map(|r| (r.method, r.path))
+            .collect();
+        let declared = super::declared::Declared::new(
+            &routes,
+            &info.record_types,
+            info.subscriptions,
+            &self.ctx.records,
+        )
+        .map_err(|e| CallError::Describe(e.to_string()))?;
+        Ok(Some(self.ctx.declared.get_or_init(|| declared)))
     }
 
     async fn instantiate(&self) -> Result<Live, CallError> {
@@ -243,6 +268,14 @@ impl PluginInstance {
         name: &str,
         f: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        // A module's `describe` is known, and checked, before any other
+        // call: the host's gates (routes, record types) read it.
+        if self.plugin.manifest.kind == PluginKind::Module
+            && !matches!(export, Export::describe_module)
+            && self.ctx.declared.get().is_none()
+        {
+            Box::pin(self.declared()).await?;
+        }
         let slot = self.slot(export);
         // The span wraps the whole call as a future (not an `enter` guard,
         // which would leak across awaits onto other tasks).
@@ -364,8 +397,10 @@ impl PluginInstance {
         let result = match self.plugin.manifest.kind {
             PluginKind::Connector => self.describe_connector().await.map(drop),
             PluginKind::Module => {
-                let info = self.describe_module().await.map_err(|e| e.to_string())?;
-                let _ = self.subscriptions.set(info.subscriptions.clone());
+                let declared = self.declared().await.map_err(|e| e.to_string())?;
+                let record_types: Vec<String> = declared
+                    .map(|d| d.record_types.iter().cloned().collect())
+                    .unwrap_or_default();
                 // Records stored before they had a per-instance scope
                 // become this instance's copy, for the types its module
                 // declares (migration 20261203000420).
@@ -374,7 +409,7 @@ impl PluginInstance {
                     .ctx
                     .services
                     .crm
-                    .adopt_unscoped(&scope, &info.record_types)
+                    .adopt_unscoped(&scope, &record_types)
                     .await
                     .map_err(|e| format!("adopting unscoped module records: {e}"))?;
                 if copied > 0 {

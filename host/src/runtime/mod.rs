@@ -10,6 +10,7 @@ pub mod address;
 pub mod backends;
 mod backends_db;
 pub mod bindings;
+pub mod declared;
 mod egress;
 pub mod entities_db;
 pub mod error;

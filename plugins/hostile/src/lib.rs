@@ -83,7 +83,11 @@ const ROUTES: &[&str] = &[
     "/record-query",
     "/emit",
     "/events",
+    "/entity",
 ];
+
+/// Every probe takes any method: a test picks the one it needs.
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 struct Hostile;
 
@@ -118,7 +122,10 @@ impl Module for Hostile {
     fn describe() -> ModuleInfo {
         ModuleInfo {
             record_types: Vec::new(),
-            routes: ROUTES.iter().map(|path| Route::new("GET", path)).collect(),
+            routes: ROUTES
+                .iter()
+                .flat_map(|path| METHODS.iter().map(|m| Route::new(m, path)))
+                .collect(),
             subscriptions: vec!["party.*".into(), "module.hostile.*".into()],
         }
     }
