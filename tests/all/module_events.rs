@@ -424,3 +424,108 @@ async fn s20_on_both_databases_a_cursor_over_the_log_takes_every_committed_event
     })
     .await;
 }
+
+/// S20, issue 15 §6: every event a run of the host writes (CRM changes of
+/// each operation, a settlement, a module's records and its own event)
+/// is in the catalogue SDK users read, and its data meets the schema the
+/// catalogue gives for it.
+#[tokio::test]
+async fn s20_every_event_the_host_writes_is_catalogued_and_meets_its_schema() {
+    let w = world().await;
+    let acme = "/api/v1/tenants/acme";
+    let ok = async |method: &str, path: &str, body: Value| -> Value {
+        let (status, answer) = w.call(method, &format!("{acme}{path}"), &body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {answer}");
+        answer
+    };
+    let id = w.party("1101-300").await;
+    let gone = w.party("1102-300").await;
+    let mut edited = party("1101-300");
+    edited["last_name"] = json!("کریمی");
+    ok("PUT", &format!("/parties/{id}"), edited).await;
+    ok("DELETE", &format!("/parties/{gone}"), json!(null)).await;
+    ok(
+        "POST",
+        "/products",
+        json!({"code": "P-1", "name": "کالا", "unit": "عدد", "sales_price": "1000"}),
+    )
+    .await;
+    let doc = json!({"party_id": id, "date": "1403/05/01", "lines": [{"quantity": "2", "unit_price": "1500000"}]});
+    let invoice = ok("POST", "/sales-invoices", doc.clone()).await;
+    let inv = invoice["id"].as_i64().unwrap();
+    ok(
+        "POST",
+        &format!("/sales-invoices/{inv}/approve"),
+        json!(null),
+    )
+    .await;
+    let receipt = ok(
+        "POST",
+        "/receipts",
+        json!({"party_id": id, "date": "1403/05/02", "amount": "1000000", "method": "cash", "invoice_id": inv}),
+    )
+    .await;
+    let rid = receipt["id"].as_i64().unwrap();
+    ok("POST", &format!("/receipts/{rid}/approve"), json!(null)).await;
+    let quote = ok("POST", "/quotes", doc).await;
+    let qid = quote["id"].as_i64().unwrap();
+    ok("POST", &format!("/quotes/{qid}/reject"), json!(null)).await;
+    let note = json!({"topic": "rent", "amount": "1200", "done": false});
+    for body in [
+        &note,
+        &json!({"topic": "rent", "amount": "1300", "done": true}),
+    ] {
+        let put = w
+            .module(&format!(
+                "record-put?type=note&id=n1&body={}",
+                crate::common::enc(&body.to_string())
+            ))
+            .await;
+        assert_eq!(put, json!({"ok": true}));
+    }
+    let emitted = w
+        .module(&format!(
+            "emit?name=reminder_due&payload={}",
+            crate::common::enc(r#"{"id":"n1","days":3}"#)
+        ))
+        .await;
+    assert_eq!(emitted, json!({"ok": true}));
+    w.pass().await;
+
+    let (status, log) = w
+        .call(
+            "GET",
+            &format!("{acme}/events?after=0&limit=500"),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let items = log["items"].as_array().expect("items");
+    let mut names: Vec<String> = Vec::new();
+    for e in items {
+        let name = text(&e["name"]);
+        hamgam::events::catalogue::check(&name, e["payload"].as_str().expect("payload"))
+            .unwrap_or_else(|why| panic!("{why}"));
+        names.push(name);
+    }
+    for expected in [
+        "party.created",
+        "party.updated",
+        "party.deleted",
+        "product.created",
+        "sales_invoice.created",
+        "sales_invoice.approved",
+        "sales_invoice.settled",
+        "receipt.created",
+        "receipt.approved",
+        "quote.rejected",
+        "module.hostile.note.created",
+        "module.hostile.note.updated",
+        "module.hostile.reminder_due",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "no {expected} in {names:?}"
+        );
+    }
+}

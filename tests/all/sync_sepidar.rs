@@ -670,6 +670,10 @@ async fn s9_a_type_change_is_refused_with_the_reason_because_the_web_service_can
     let events = hamgam::store::event::after(db, TENANT, 0, 500)
         .await
         .unwrap();
+    // Every event of the run, sync outcomes included, is catalogued.
+    for e in &events {
+        hamgam::events::catalogue::check(&e.name, &e.payload).unwrap_or_else(|why| panic!("{why}"));
+    }
     let subject = format!("party:{}", p["id"]);
     let outcomes: Vec<(&str, Value)> = events
         .iter()

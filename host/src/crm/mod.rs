@@ -686,6 +686,15 @@ impl PaymentKind {
         }
     }
 
+    /// The invoice kind it may settle (H5): a receipt a sales invoice, a
+    /// payment a purchase invoice.
+    pub fn settles(self) -> DocumentKind {
+        match self {
+            PaymentKind::Receipt => DocumentKind::SalesInvoice,
+            PaymentKind::Payment => DocumentKind::PurchaseInvoice,
+        }
+    }
+
     /// The REST collection name.
     pub fn path(&self) -> &'static str {
         match self {

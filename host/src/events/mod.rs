@@ -19,6 +19,8 @@
 //! between its `on-event` and the cursor's move, it is handed the same
 //! event again.
 
+pub mod catalogue;
+
 use crate::crm::kinds::EventHold;
 use crate::runtime::bindings::module::exports::hamgam::module0_1_0::module as modx;
 use crate::runtime::error::render;

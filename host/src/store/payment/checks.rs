@@ -3,20 +3,12 @@
 //! the invoice it settles is of the kind it may settle, the same party's,
 //! in the same currency.
 
+use crate::crm::NewPayment;
 use crate::crm::kinds::EntityKind;
-use crate::crm::{DocumentKind, NewPayment, PaymentKind};
 use crate::store::Tx;
 use crate::store::document::checks::check_refs;
 use crate::store::error::Result;
 use hamgam_domain::{Rule, ValidationError};
-
-/// The invoice kind a receipt or payment may settle.
-pub(super) fn settles(kind: PaymentKind) -> DocumentKind {
-    match kind {
-        PaymentKind::Receipt => DocumentKind::SalesInvoice,
-        PaymentKind::Payment => DocumentKind::PurchaseInvoice,
-    }
-}
 
 pub(super) async fn check_payment_refs(tx: &mut Tx, tenant: &str, p: &NewPayment) -> Result<()> {
     check_refs(
@@ -30,7 +22,7 @@ pub(super) async fn check_payment_refs(tx: &mut Tx, tenant: &str, p: &NewPayment
     )
     .await?;
     if let Some(inv) = p.invoice_id {
-        let kind = settles(p.kind);
+        let kind = p.kind.settles();
         let row: Option<(i64, String)> = on_tx!(tx, c => sqlx::query_as(
             "SELECT party_id, currency FROM crm_documents WHERE tenant = $1 AND kind = $2 AND id = $3")
             .bind(tenant).bind(kind.as_str()).bind(inv).fetch_optional(&mut *c).await)?;

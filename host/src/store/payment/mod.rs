@@ -15,7 +15,7 @@ use super::sql::{Arg, bind_args, for_update, json, now};
 use super::{Db, Dec, Tx, party};
 use crate::crm::kinds::{Operation, SyncStatus};
 use crate::crm::{Actor, NewPayment, Payment, PaymentKind, Status, check_settlements};
-use checks::{check_payment_refs, settles};
+use checks::check_payment_refs;
 use entity::{PAY_COLS, PayRow, payment_args, payment_from_new};
 use hamgam_domain::{NumberTemplate, Rule, ValidationError};
 
@@ -271,7 +271,7 @@ pub async fn decide_payment(
         );
         after.status = Status::Approved;
         if let Some(inv) = before.invoice_id {
-            let ik = settles(kind);
+            let ik = kind.settles();
             let invoice =
                 document::document_in_op(&mut tx, &actor.tenant, ik.as_str(), inv, ik.as_str())
                     .await?;
