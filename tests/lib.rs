@@ -169,3 +169,47 @@ pub mod bench {
         }
     }
 }
+
+/// A signed license for hosts the tests start, so an orderable plugin
+/// (WooCommerce, P3) runs as it does at a customer: entitled.
+pub mod entitled {
+    use hamgam_trust::keys::SecretKey;
+    use hamgam_trust::license::{Entitlement, License, LicenseLimits};
+    use hamgam_trust::manifest::Tier;
+    use std::path::Path;
+
+    /// Writes a vendor key's license for `tenants` and `modules` (orderable,
+    /// a year either side of today) into `dir` and returns the `[trust]`
+    /// lines that make a host check it: the key, the file, the binding.
+    pub fn trust_lines(dir: &Path, tenants: &[&str], modules: &[&str]) -> Vec<String> {
+        let vendor = SecretKey::generate().expect("a vendor key");
+        let today = chrono::Utc::now().date_naive();
+        let year = chrono::Duration::days(365);
+        let license = License {
+            license_id: "L-TESTS".into(),
+            customer: "tests".into(),
+            installation: "tests-host".into(),
+            tenants: tenants.iter().map(|t| (*t).to_owned()).collect(),
+            modules: modules
+                .iter()
+                .map(|m| Entitlement {
+                    module: (*m).to_owned(),
+                    tier: Tier::Orderable,
+                    expires: None,
+                })
+                .collect(),
+            limits: LicenseLimits::default(),
+            issued: today - year,
+            expires: today + year,
+            grace_days: 14,
+        };
+        let path = dir.join("license.json");
+        std::fs::write(&path, license.sign(&vendor).expect("signed")).expect("license written");
+        vec![
+            format!("vendor_keys = [\"{}\"]", vendor.public()),
+            format!("license = \"{}\"", path.display()),
+            "customer = \"tests\"".into(),
+            "installation = \"tests-host\"".into(),
+        ]
+    }
+}

@@ -95,6 +95,12 @@ impl World {
             server: server_lines,
             sync: vec!["interval_s = 1".into()],
             schedule: true,
+            // WooCommerce is orderable (P3): the host runs it entitled.
+            trust: hamgam_tests::entitled::trust_lines(
+                dir.path(),
+                &[TENANT, BETA],
+                &["woocommerce"],
+            ),
             ..Options::default()
         };
         let sims = vec![(300u16, sepidar.clone())];

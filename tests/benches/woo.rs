@@ -67,6 +67,7 @@ listen = "{listen}"
 
 [trust]
 allow_unsigned = true
+{trust}
 
 [tenants.{TENANT}]
 api_token = {{ file = "{token}" }}
@@ -94,6 +95,8 @@ enabled = false
 "#,
         db = dir.join("hamgam.db").display(),
         plugins = plugins.display(),
+        // WooCommerce is orderable (P3): the host runs it entitled.
+        trust = hamgam_tests::entitled::trust_lines(dir, &[TENANT], &["woocommerce"]).join("\n"),
         token = dir.join("token").display(),
         url = shop.url(),
         ck = dir.join("ck").display(),
