@@ -89,49 +89,65 @@ async fn pull_pages(
     report: &mut RunReport,
 ) -> Result<(), SyncError> {
     let name = map::kind_name(kind);
-    for _ in 0..ctx.settings.max_pages_per_run.max(1) {
-        let stored = links::read_cursor(ctx.db, ctx.tenant, ctx.instance, name).await?;
-        // The connector is called outside any transaction: no database
-        // lock is held across the network.
-        let page = ctx
-            .plugin
-            .pull(kind, stored.cursor.clone(), ctx.settings.page_size)
-            .await
-            .map_err(|e| ctx.call_error(e))?
-            .map_err(|e| ctx.connector_error(e))?;
+    let pages = ctx.settings.max_pages_per_run.max(1);
+    let stored = links::read_cursor(ctx.db, ctx.tenant, ctx.instance, name).await?;
+    // The connector is called outside any transaction: no database lock
+    // is held across the network.
+    let mut page = pull_one(ctx, kind, stored.cursor).await?;
+    for taken in 1..=pages {
         let has_more = page.has_more;
         let full_scan = page.full_scan;
-        let mut tx = ctx.db.begin().await?;
-        let mut cursor = links::cursor(&mut tx, ctx.tenant, ctx.instance, name).await?;
-        if full_scan && !cursor.scanning {
-            cursor.scan += 1;
-            cursor.scanning = true;
+        let next_cursor = page.next_cursor.take();
+        let ahead = next_cursor.clone();
+        let changes = std::mem::take(&mut page.changes);
+        let written = &mut *report;
+        let apply = async move {
+            let mut tx = ctx.db.begin().await?;
+            let mut cursor = links::cursor(&mut tx, ctx.tenant, ctx.instance, name).await?;
+            if full_scan && !cursor.scanning {
+                cursor.scan += 1;
+                cursor.scanning = true;
+            }
+            apply_page(ctx, &mut tx, kind, company, changes, cursor.scan, written).await?;
+            cursor.cursor = next_cursor;
+            if full_scan && !has_more {
+                cursor.scanning = false;
+            }
+            links::save_cursor(&mut tx, ctx.tenant, ctx.instance, name, &cursor, &now()).await?;
+            tx.commit().await?;
+            Ok::<i64, SyncError>(cursor.scan)
+        };
+        if !has_more || taken == pages {
+            let scan = apply.await?;
+            if full_scan && !has_more {
+                sweep(ctx, kind, company, scan, report).await?;
+            }
+            return Ok(());
         }
-        apply_page(
-            ctx,
-            &mut tx,
-            kind,
-            company,
-            page.changes,
-            cursor.scan,
-            report,
-        )
-        .await?;
-        cursor.cursor = page.next_cursor;
-        let scan_done = full_scan && !has_more;
-        if scan_done {
-            cursor.scanning = false;
-        }
-        links::save_cursor(&mut tx, ctx.tenant, ctx.instance, name, &cursor, &now()).await?;
-        tx.commit().await?;
-        if scan_done {
-            sweep(ctx, kind, company, cursor.scan, report).await?;
-        }
-        if !has_more {
-            break;
-        }
+        // The next page is read while this one is written: the connector
+        // (wasm, the network) and the database (SQLite's own thread, or
+        // PostgreSQL) work at once instead of in turn. The stored cursor
+        // moves only with a committed page, so a failure of either leaves
+        // the next run to start after the last page written; a page read
+        // ahead and not written is read again then.
+        let (applied, next) = tokio::join!(apply, pull_one(ctx, kind, ahead));
+        applied?;
+        page = next?;
     }
     Ok(())
+}
+
+/// One page from the connector.
+async fn pull_one(
+    ctx: &Ctx<'_>,
+    kind: wit::EntityKind,
+    cursor: Option<String>,
+) -> Result<ledger::ChangePage, SyncError> {
+    ctx.plugin
+        .pull(kind, cursor, ctx.settings.page_size)
+        .await
+        .map_err(|e| ctx.call_error(e))?
+        .map_err(|e| ctx.connector_error(e))
 }
 
 /// Links of `kind` that a finished full scan did not see are asked about
