@@ -307,61 +307,44 @@ fn signing_check(root: &Path, host: &DevHost, bin: &Path) -> Result<()> {
         .join("plugins")
         .join(format!("{}.wasm", host.id));
     let bundle = super::vendor::sign(&staged, &keys.join("acme.key"), &bundles)?;
+    // The operator's config: the development one, trusting the vendor
+    // key, with or without the partner's endorsement.
     let dev = fs::read_to_string(&host.config)?;
-    let operator = host.dir.join("operator.toml");
-    fs::write(
-        &operator,
-        format!(
-            "{}\n{entry}",
-            dev.replace(
-                "[trust]\n",
-                &format!(
-                    "[trust]\nvendor_key_files = [\"{}\"]\n",
-                    keys.join("vendor.pub").display()
-                ),
-            )
+    let trusting = dev.replace(
+        "[trust]\n",
+        &format!(
+            "[trust]\nvendor_key_files = [\"{}\"]\n",
+            keys.join("vendor.pub").display()
         ),
-    )?;
-    let out = Command::new(bin)
-        .args(["plugins", "verify"])
-        .arg(&bundle)
-        .arg("--config")
-        .arg(&operator)
-        .env(TOKEN_ENV, TOKEN)
-        .output()
-        .context("cannot run `hamgam plugins verify`")?;
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
     );
+    let operator = host.dir.join("operator.toml");
+    let verify = |config: &str| -> Result<(bool, String)> {
+        fs::write(&operator, config)?;
+        let out = Command::new(bin)
+            .args(["plugins", "verify"])
+            .arg(&bundle)
+            .arg("--config")
+            .arg(&operator)
+            .env(TOKEN_ENV, TOKEN)
+            .output()
+            .context("cannot run `hamgam plugins verify`")?;
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok((out.status.success(), said))
+    };
+    let (verified, said) = verify(&format!("{trusting}\n{entry}"))?;
     ensure!(
-        out.status.success() && said.contains("Acme Soft"),
+        verified && said.contains("Acme Soft"),
         "`hamgam plugins verify {}` refused the partner's bundle:\n{said}",
         bundle.display()
     );
-    // Without the endorsement the same bundle is refused.
-    fs::write(
-        &operator,
-        dev.replace(
-            "[trust]\n",
-            &format!(
-                "[trust]\nvendor_key_files = [\"{}\"]\n",
-                keys.join("vendor.pub").display()
-            ),
-        ),
-    )?;
-    let out = Command::new(bin)
-        .args(["plugins", "verify"])
-        .arg(&bundle)
-        .arg("--config")
-        .arg(&operator)
-        .env(TOKEN_ENV, TOKEN)
-        .output()
-        .context("cannot run `hamgam plugins verify`")?;
+    let (verified, said) = verify(&trusting)?;
     ensure!(
-        !out.status.success(),
-        "a bundle signed by a key nobody endorsed was verified"
+        !verified,
+        "a bundle signed by a key nobody endorsed was verified:\n{said}"
     );
     println!("tutorial: the partner-signed bundle verifies, and not without its endorsement");
     Ok(())
