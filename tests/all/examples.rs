@@ -433,6 +433,94 @@ async fn petty_cash_settles_an_approved_bill_once_as_a_crm_payment_and_emits_onc
     assert_eq!(status, 404);
 }
 
+/// H9: a settle that stopped after creating the CRM payment and before
+/// recording it (a crash between the two) leaves a payment carrying the
+/// bill's marker; the next settle adopts it instead of paying twice.
+#[tokio::test]
+async fn h9_a_settle_that_stopped_half_way_is_finished_without_paying_twice() {
+    let host = TestHost::new();
+    let m = host
+        .plugin(plugin("petty-cash"))
+        .unwrap()
+        .grant_state()
+        .grant_crm(CrmAccess::ReadWrite)
+        .grant_entities(CrmEntity::Party, CrmAccess::Read)
+        .grant_entities(CrmEntity::Payment, CrmAccess::ReadWrite)
+        .build();
+    let holder = host
+        .seed(
+            "test",
+            CrmEntity::Party,
+            &serde_json::json!({"kind": "person", "first_name": "رضا", "last_name": "صندوق‌دار", "customer_number": "78-300"}),
+        )
+        .await
+        .unwrap();
+    let call = async |method: &str, path: &str, body: Value| {
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let r = m.request(method, path, &body).await.unwrap().unwrap();
+        (r.status, serde_json::from_slice::<Value>(&r.body).unwrap())
+    };
+    let (_, fund) = call(
+        "POST",
+        "/funds",
+        serde_json::json!({"title": "office", "holder_party_id": holder["id"], "ceiling": "1000000"}),
+    )
+    .await;
+    let fund_id = fund["id"].as_str().unwrap().to_owned();
+    let (_, bill) = call(
+        "POST",
+        &format!("/funds/{fund_id}/bills"),
+        serde_json::json!({"items": [{"amount": "250000", "description": "taxi", "date": "1403/01/05"}]}),
+    )
+    .await;
+    let id = bill["id"].as_str().unwrap().to_owned();
+    let (status, _) = call("POST", &format!("/bills/{id}/approve"), Value::Null).await;
+    assert_eq!(status, 200);
+    // What the stopped settle left: the payment, with the bill's marker.
+    let earlier = host
+        .seed(
+            "test",
+            CrmEntity::Payment,
+            &serde_json::json!({
+                "party_id": holder["id"], "date": "1403/01/06", "amount": "250000",
+                "method": "cash", "description": format!("petty-cash {fund_id} {id}: office"),
+            }),
+        )
+        .await
+        .unwrap();
+    // Another bill's payment of the same holder does not count.
+    host.seed(
+        "test",
+        CrmEntity::Payment,
+        &serde_json::json!({
+            "party_id": holder["id"], "date": "1403/01/06", "amount": "1000",
+            "method": "cash", "description": format!("petty-cash {fund_id} {id}0: office"),
+        }),
+    )
+    .await
+    .unwrap();
+    let (status, settled) = call("POST", &format!("/bills/{id}/settle"), Value::Null).await;
+    assert_eq!(status, 200, "{settled}");
+    assert_eq!(settled["status"], "settled");
+    assert_eq!(settled["payment_id"], earlier["id"], "{settled}");
+    let db = host.crm_db().await.unwrap();
+    let payments = hamgam::store::payment::list_payments(
+        db,
+        "test",
+        hamgam::crm::PaymentKind::Payment,
+        &Default::default(),
+        0,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(payments.len(), 2, "no third payment: {payments:?}");
+}
+
 // ---- mattermost: outgoing webhook out, outgoing-webhook token in ----
 
 #[tokio::test]

@@ -347,6 +347,30 @@ struct PaymentRequest<'a> {
 #[derive(Deserialize)]
 struct Payment {
     id: i64,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// The payment to `party` whose description starts with `marker`, if a
+/// settle made one: the holder's payments, a page at a time.
+fn marked_payment(party: i64, marker: &str) -> Result<Option<i64>> {
+    let party = party.to_string();
+    let mut after = 0;
+    loop {
+        let (page, next) =
+            crm::query::<Payment>(Kind::Payment, &[("party_id", party.as_str())], after, 200)?;
+        if let Some(found) = page.iter().find(|p| {
+            p.description
+                .as_deref()
+                .is_some_and(|d| d.starts_with(marker))
+        }) {
+            return Ok(Some(found.id));
+        }
+        match next {
+            Some(n) => after = n,
+            None => return Ok(None),
+        }
+    }
 }
 
 fn settle(id: &str) -> Result<HttpResponse> {
@@ -362,23 +386,31 @@ fn settle(id: &str) -> Result<HttpResponse> {
         }
     }
     let fund = fund(&bill.fund)?;
-    // One payment per bill. The bill records it right after; were that
-    // write lost, the marker below finds the payment instead of paying
-    // twice.
-    let marker = format!("petty-cash {} {}", fund.id, bill.id);
-    let payment_id = match state::get_json::<i64>(&format!("paid:{}", bill.id))? {
+    // One payment per bill. The payment's description carries the bill's
+    // marker, and the payment id is kept in state right after: where a
+    // settle stopped between creating the payment and recording it (a
+    // crash, a trap), the next one finds the payment by its marker
+    // instead of paying twice.
+    let marker = format!("petty-cash {} {}:", fund.id, bill.id);
+    let paid_key = format!("paid:{}", bill.id);
+    let payment_id = match state::get_json::<i64>(&paid_key)? {
         Some(paid) => paid,
         None => {
-            let request = PaymentRequest {
-                party_id: fund.holder_party_id,
-                date: &today(),
-                amount: &bill.total,
-                method: "cash",
-                description: format!("{marker}: {}", fund.title),
+            let id = match marked_payment(fund.holder_party_id, &marker)? {
+                Some(id) => id,
+                None => {
+                    let request = PaymentRequest {
+                        party_id: fund.holder_party_id,
+                        date: &today(),
+                        amount: &bill.total,
+                        method: "cash",
+                        description: format!("{marker} {}", fund.title),
+                    };
+                    crm::create::<_, Payment>(Kind::Payment, &request)?.id
+                }
             };
-            let payment: Payment = crm::create(Kind::Payment, &request)?;
-            state::set_json(&format!("paid:{}", bill.id), &payment.id)?;
-            payment.id
+            state::set_json(&paid_key, &id)?;
+            id
         }
     };
     bill.status = Status::Settled;
