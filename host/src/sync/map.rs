@@ -87,18 +87,20 @@ pub fn order(kind: wit::EntityKind) -> u8 {
 /// change since the last pull. WIT records derive `Debug` field by field,
 /// which is deterministic for a given record.
 pub fn content_hash(entity: &wit::Entity, version: Option<&str>) -> String {
-    /// Feeds formatted text straight into the digest: the same bytes as
-    /// `format!("{entity:?}")`, without building a string per record.
-    struct Digest<'a>(&'a mut Sha256);
-    impl std::fmt::Write for Digest<'_> {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0.update(s.as_bytes());
-            Ok(())
-        }
+    use std::fmt::Write as _;
+    thread_local! {
+        /// The formatted record, reused: `Debug` writes many short pieces,
+        /// and feeding each to the digest on its own costs more than
+        /// copying them into one buffer hashed at once.
+        static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
     let mut h = Sha256::new();
-    // Writing into the digest cannot fail.
-    let _ = std::fmt::Write::write_fmt(&mut Digest(&mut h), format_args!("{entity:?}"));
+    TEXT.with_borrow_mut(|text| {
+        text.clear();
+        // Writing into a String cannot fail.
+        let _ = write!(text, "{entity:?}");
+        h.update(text.as_bytes());
+    });
     h.update([0]);
     h.update(version.unwrap_or("").as_bytes());
     hex::encode(&h.finalize()[..16])
