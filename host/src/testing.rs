@@ -26,7 +26,6 @@ use crate::plugins::manifest::{CrmAccess, CrmEntity};
 use crate::runtime::backends::{
     EntityStore, HostCall, MemoryCrm, MemoryRecorder, MemoryState, Scope,
 };
-use crate::runtime::bindings::module::exports::hamgam::module0_1_0::module::Event as ModuleEvent;
 use crate::runtime::bindings::types::{Error, HttpRequest, HttpResponse};
 use crate::runtime::entities_db::ScratchEntities;
 use crate::runtime::error::CallError;
@@ -255,7 +254,7 @@ impl TestHost {
                 {
                     continue;
                 }
-                let outcome = plugin.on_event(wit_event(&event)).await?;
+                let outcome = plugin.on_event(crate::events::module_event(&event)).await?;
                 out.push(Delivered {
                     id: event.id,
                     name: event.name,
@@ -292,14 +291,6 @@ fn harness_caller<'a>(
         tenant,
         instance: "harness",
         settings,
-    }
-}
-
-/// An event as `on-event` takes it: the name and the envelope.
-fn wit_event(event: &crate::store::event::Event) -> ModuleEvent {
-    ModuleEvent {
-        name: event.name.clone(),
-        payload: crate::events::envelope(event),
     }
 }
 

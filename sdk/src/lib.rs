@@ -274,10 +274,7 @@ pub mod harness {
             payload: data.to_string(),
             at: "2026-01-01T00:00:00Z".to_owned(),
         };
-        Event {
-            name: name.to_owned(),
-            payload: hamgam::events::envelope(&logged),
-        }
+        hamgam::events::module_event(&logged)
     }
 
     /// The host-side WIT types the harness's calls take and return.

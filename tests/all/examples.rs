@@ -351,17 +351,37 @@ async fn hello_connector_reads_stock_through_granted_sql() {
 
 // ---- petty cash: typed records, CRM payments, events, state ----
 
-#[tokio::test]
-async fn petty_cash_settles_an_approved_bill_once_as_a_crm_payment_and_emits_once() {
-    let host = TestHost::new();
-    let m = host
-        .plugin(plugin("petty-cash"))
+/// The petty-cash module granted what its manifest declares.
+fn petty_cash(host: &TestHost) -> Arc<hamgam::runtime::instance::PluginInstance> {
+    host.plugin(plugin("petty-cash"))
         .unwrap()
         .grant_state()
         .grant_crm(CrmAccess::ReadWrite)
         .grant_entities(CrmEntity::Party, CrmAccess::Read)
         .grant_entities(CrmEntity::Payment, CrmAccess::ReadWrite)
-        .build();
+        .build()
+}
+
+/// A request to a module with a JSON body (none for null): status and JSON answer.
+async fn ask(
+    m: &hamgam::runtime::instance::PluginInstance,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let r = m.request(method, path, &body).await.unwrap().unwrap();
+    (r.status, serde_json::from_slice::<Value>(&r.body).unwrap())
+}
+
+#[tokio::test]
+async fn petty_cash_settles_an_approved_bill_once_as_a_crm_payment_and_emits_once() {
+    let host = TestHost::new();
+    let m = petty_cash(&host);
     let db = host.crm_db().await.unwrap();
     let holder = serde_json::from_value::<hamgam::crm::PartyInput>(serde_json::json!({
         "kind": "person", "first_name": "رضا", "last_name": "صندوق‌دار", "customer_number": "77-300"
@@ -372,15 +392,7 @@ async fn petty_cash_settles_an_approved_bill_once_as_a_crm_payment_and_emits_onc
     let holder = hamgam::store::party::create_party(db, &hamgam::crm::Actor::api("test"), &holder)
         .await
         .unwrap();
-    let call = async |method: &str, path: &str, body: Value| {
-        let body = if body.is_null() {
-            Vec::new()
-        } else {
-            body.to_string().into_bytes()
-        };
-        let r = m.request(method, path, &body).await.unwrap().unwrap();
-        (r.status, serde_json::from_slice::<Value>(&r.body).unwrap())
-    };
+    let call = async |method: &str, path: &str, body: Value| ask(&m, method, path, body).await;
     let (status, fund) = call(
         "POST",
         "/funds",
@@ -439,14 +451,7 @@ async fn petty_cash_settles_an_approved_bill_once_as_a_crm_payment_and_emits_onc
 #[tokio::test]
 async fn h9_a_settle_that_stopped_half_way_is_finished_without_paying_twice() {
     let host = TestHost::new();
-    let m = host
-        .plugin(plugin("petty-cash"))
-        .unwrap()
-        .grant_state()
-        .grant_crm(CrmAccess::ReadWrite)
-        .grant_entities(CrmEntity::Party, CrmAccess::Read)
-        .grant_entities(CrmEntity::Payment, CrmAccess::ReadWrite)
-        .build();
+    let m = petty_cash(&host);
     let holder = host
         .seed(
             "test",
@@ -455,15 +460,7 @@ async fn h9_a_settle_that_stopped_half_way_is_finished_without_paying_twice() {
         )
         .await
         .unwrap();
-    let call = async |method: &str, path: &str, body: Value| {
-        let body = if body.is_null() {
-            Vec::new()
-        } else {
-            body.to_string().into_bytes()
-        };
-        let r = m.request(method, path, &body).await.unwrap().unwrap();
-        (r.status, serde_json::from_slice::<Value>(&r.body).unwrap())
-    };
+    let call = async |method: &str, path: &str, body: Value| ask(&m, method, path, body).await;
     let (_, fund) = call(
         "POST",
         "/funds",

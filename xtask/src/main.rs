@@ -616,6 +616,10 @@ fn render(template: &str, name: &str, kind: Kind) -> String {
             })
         })
         .collect();
+    // What a module's files hold where the other worlds' hold the second.
+    let for_module = |module: &'static str, other: &'static str| {
+        if kind == Kind::Module { module } else { other }
+    };
     template
         .replace("{{name}}", name)
         .replace("{{crate}}", &name.replace('-', "_"))
@@ -623,31 +627,10 @@ fn render(template: &str, name: &str, kind: Kind) -> String {
         .replace("{{kind}}", kind.as_str())
         .replace("{{harness_check}}", harness_check(kind))
         .replace("{{imports}}", test_imports(kind))
-        .replace(
-            "{{grants}}",
-            if kind == Kind::Module {
-                MODULE_GRANTS
-            } else {
-                ""
-            },
-        )
-        .replace(
-            "{{crm}}",
-            if kind == Kind::Module {
-                "read-write"
-            } else {
-                "none"
-            },
-        )
+        .replace("{{grants}}", for_module(MODULE_GRANTS, ""))
+        .replace("{{crm}}", for_module("read-write", "none"))
         .replace("{{manifest_extra}}", manifest_extra(kind))
-        .replace(
-            "{{deps}}",
-            if kind == Kind::Module {
-                MODULE_DEPS
-            } else {
-                ""
-            },
-        )
+        .replace("{{deps}}", for_module(MODULE_DEPS, ""))
 }
 
 /// What the scaffolded module's test grants its instance: what its

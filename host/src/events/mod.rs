@@ -371,6 +371,15 @@ async fn deliver(subscriber: &dyn Subscriber, event: &Event) -> Result<(), Strin
     subscriber.take(&event.name, envelope(event)).await
 }
 
+/// The `on-event` call that hands a module `event`: its name and
+/// [`envelope`].
+pub fn module_event(event: &Event) -> modx::Event {
+    modx::Event {
+        name: event.name.clone(),
+        payload: envelope(event),
+    }
+}
+
 /// What `on-event` receives as its payload: the event's identity (the
 /// idempotency key), place, subject, actor and time around its data.
 pub fn envelope(event: &Event) -> String {
